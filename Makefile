@@ -1,0 +1,58 @@
+# Kernel Size Matters: one Makefile for readers, learners, instructors and CI.
+#   make book     set up .venv if needed, build the website into _build/html (warnings are errors)
+#   make test     set up .venv if needed, run the unit tests and nbval over every chapter
+#   make execute  re-execute every notebook in place, top to bottom, in a fresh kernel
+#   make lab      JupyterLab on the book, with the venv's kernel
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(BIN):$(PATH)
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+PYTEST_FLAGS ?=
+
+# The chapter notebooks, in the order of _toc.yml (tests/test_toc.py checks nbval covers exactly these).
+NOTEBOOKS = $(shell $(PY) -m convlib.book notebooks 2>/dev/null)
+
+.PHONY: help install book test unit nbval execute lab release grade clean
+help:
+	@sed -n '1,6p' Makefile
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W --keep-going
+	@test -f _build/html/index.html && echo "Website: _build/html/index.html"
+
+test: unit nbval
+
+unit: $(STAMP)
+	$(PY) -m pytest tests $(PYTEST_FLAGS)
+
+nbval: $(STAMP)
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
+		-p no:cacheprovider $(NOTEBOOKS) $(PYTEST_FLAGS)
+
+execute: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+		echo "executing $$nb"; \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	done
+
+lab: $(STAMP)
+	$(PY) -m pip install -q "jupyterlab>=4,<5" -c constraints.txt
+	$(BIN)/jupyter lab book
+
+clean:
+	rm -rf _build .pytest_cache

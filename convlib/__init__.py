@@ -1,0 +1,42 @@
+"""convlib: the small, tested library behind the book *Kernel Size Matters*.
+
+One module per concept, in the chapters' vocabulary:
+
+- ``convlib.params``     exact weight counts of convolutions, dense layers and blocks
+- ``convlib.dense``      the dense layer a convolution is (tied and zeroed weights)
+- ``convlib.receptive``  analytic and measured receptive fields
+- ``convlib.blocks``     the blocks the book compares (stacked, bottleneck, grouped, separable)
+- ``convlib.flops``      FLOPs and MACs, counted by PyTorch itself
+- ``convlib.census``     which kernels real architectures use
+- ``convlib.data``       CIFAR-10, offline
+- ``convlib.models``     the article's small CIFAR-10 network
+- ``convlib.train``      one fast, seeded training loop
+- ``convlib.experiments`` the named CIFAR-10 comparisons and their verdicts
+- ``convlib.claims``     every quantitative claim of the article, checked
+- ``convlib.bench`` / ``convlib.roofline``  measured time against weights and FLOPs
+- ``convlib.profiles``   the experiment budgets (``CONVLIB_PROFILE``)
+
+Submodules are imported on first use, so ``import convlib`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "params", "dense", "receptive", "blocks", "flops", "census", "data", "models",
+    "train", "experiments", "claims", "bench", "roofline", "profiles", "book", "plots",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'convlib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES)

@@ -1,0 +1,66 @@
+"""Experiment budgets, read from ``CONVLIB_PROFILE`` in this one place.
+
+- ``smoke``: CI. Every experiment finishes in under two minutes on a 2-core CPU; its numbers
+  check that the code runs, they are not evidence for any claim.
+- ``quick``: a laptop CPU. A training subset, few epochs, one or two seeds, under 15 minutes
+  per experiment.
+- ``full``: a GPU. All 50,000 training images, at least 30 epochs, three seeds.
+
+Unset, the profile is ``full`` when CUDA is available and ``quick`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+PROFILE_NAMES = ("smoke", "quick", "full")
+ENV_VAR = "CONVLIB_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The budget of one training run and of one experiment."""
+
+    name: str
+    train_size: int | None  # None: all 50,000 images
+    test_size: int | None  # None: all 10,000 images
+    epochs: int
+    seeds: tuple[int, ...]
+    batch_size: int
+    lr: float
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", 2_000, 1_000, 2, (0, 1), 128, 0.05,
+                     "CI check: 2,000 training images, 2 epochs, 2 seeds"),
+    "quick": Profile("quick", 10_000, 10_000, 8, (0, 1), 128, 0.05,
+                     "laptop CPU: 10,000 training images, 8 epochs, 2 seeds"),
+    "full": Profile("full", None, None, 30, (0, 1, 2), 256, 0.1,
+                    "GPU: all 50,000 training images, 30 epochs, 3 seeds"),
+}
+
+
+def validate_profile_name(name: str) -> str:
+    """Return ``name`` if it is a known profile, else raise ``ValueError`` listing the valid ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"profile must be a string, one of {PROFILE_NAMES}; got {type(name).__name__}")
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILE_NAMES}; got {name!r}")
+    return name
+
+
+def active_profile_name() -> str:
+    """The profile named by ``CONVLIB_PROFILE``, or the default for this machine when unset."""
+    name = os.environ.get(ENV_VAR, "").strip()
+    if name:
+        return validate_profile_name(name)
+    import torch  # deferred: only needed to pick the default
+
+    return "full" if torch.cuda.is_available() else "quick"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The :class:`Profile` called ``name``, or the active one when ``name`` is None."""
+    return PROFILES[validate_profile_name(name) if name is not None else active_profile_name()]
