@@ -35,8 +35,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 2_000, 1_000, 2, (0, 1), 128, 0.05,
                      "CI check: 2,000 training images, 2 epochs, 2 seeds"),
-    "quick": Profile("quick", 10_000, 10_000, 8, (0, 1), 128, 0.05,
-                     "laptop CPU: 10,000 training images, 8 epochs, 2 seeds"),
+    "quick": Profile("quick", 8_000, 5_000, 6, (0, 1), 128, 0.05,
+                     "laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds"),
     "full": Profile("full", None, None, 30, (0, 1, 2), 256, 0.1,
                     "GPU: all 50,000 training images, 30 epochs, 3 seeds"),
 }

@@ -1,0 +1,342 @@
+"""The book's CIFAR-10 comparisons: a registry of named experiments, a resumable runner and verdicts.
+
+Each experiment is a set of model variants trained with the same budget (a profile of
+:mod:`convlib.profiles`) and several seeds. Its results file (JSON) holds every run's history and
+the provenance of the numbers: data set, profile, seeds, device, versions, git commit, dates.
+
+Command line::
+
+    python -m convlib.experiments list
+    python -m convlib.experiments run NAME [--profile P] [--seeds 0 1 2] [--out DIR]
+
+A comparison's verdict compares the mean final test accuracy of two variants over seeds with
+their spread: with difference d = mean_a - mean_b and noise = sqrt(s_a^2 + s_b^2) (sample
+standard deviations over seeds), the claim "a beats b" *holds* if d > noise, *does not hold* if
+d < -noise, and is *inconclusive* otherwise (or with fewer than two seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+VERDICTS = ("holds", "does not hold", "inconclusive")
+RESULTS_FORMAT = 1
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "book" / "results"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model of an experiment: a name, a label for figures and a builder."""
+
+    name: str
+    label: str
+    build: Callable[[], "torch.nn.Module"]  # noqa: F821
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``better`` is expected to beat ``worse`` on ``metric`` ('test_acc': higher is better;
+    'gap': train minus test accuracy, lower is better)."""
+
+    better: str
+    worse: str
+    metric: str
+    statement: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    variants: tuple[Variant, ...]
+    claims: tuple[Claim, ...]
+
+
+def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
+    def build():
+        from convlib.models import ArticleNet
+
+        return ArticleNet(kind, kernel_size, **options)
+    return build
+
+
+def _mlp(**options) -> Callable:
+    def build():
+        from convlib.models import MLP
+
+        return MLP(**options)
+    return build
+
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    Experiment(
+        "stacking", "One large kernel per block against the stack of 3x3 convolutions that sees as far.",
+        (Variant("5x5", "one 5x5 per block", _net("plain", 5)),
+         Variant("2x3x3", "two stacked 3x3 per block", _net("stacked", 5)),
+         Variant("7x7", "one 7x7 per block", _net("plain", 7)),
+         Variant("3x3x3", "three stacked 3x3 per block", _net("stacked", 7))),
+        (Claim("2x3x3", "5x5", "test_acc", "two stacked 3x3 convolutions beat one 5x5 (the article's orange vs blue)"),
+         Claim("3x3x3", "7x7", "test_acc", "three stacked 3x3 convolutions beat one 7x7"))),
+    Experiment(
+        "separable", "Blocks of two normal 3x3 convolutions against two depthwise-separable 3x3.",
+        (Variant("2x3x3", "two 3x3 per block", _net("stacked", 5)),
+         Variant("2xsep3x3", "two separable 3x3 per block", _net("separable", 3, repeats=2))),
+        (Claim("2x3x3", "2xsep3x3", "test_acc",
+               "separable convolutions are 'a bit less efficient' than normal ones (the article's orange vs red)"),)),
+    Experiment(
+        "bottleneck", "A plain 3x3 against a 1x1-3x3-1x1 bottleneck, at equal input and output width.",
+        (Variant("3x3", "plain 3x3", _net("plain", 3, stem=64, widths=(64, 64))),
+         Variant("bottleneck", "1x1-3x3-1x1 bottleneck (mid = width/4)",
+                 _net("bottleneck", 3, stem=64, widths=(64, 64)))),
+        (Claim("3x3", "bottleneck", "test_acc", "the full 3x3 is more accurate than its lighter bottleneck"),)),
+    Experiment(
+        "grouped", "A 3x3 block with 1, 2, 4 and 8 groups.",
+        tuple(Variant(f"g{g}", f"3x3, {g} group{'s' if g > 1 else ''}",
+                      _net("grouped", 3, stem=32, widths=(64, 64), groups=g)) for g in (1, 2, 4, 8)),
+        (Claim("g1", "g8", "test_acc", "a dense (1-group) 3x3 is more accurate than an 8-group one"),)),
+    Experiment(
+        "dense_vs_conv", "A multilayer perceptron against a small CNN: the article's overfitting argument.",
+        (Variant("mlp", "MLP 3072-512-512-10", _mlp(hidden=(512, 512))),
+         Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3))),
+        (Claim("cnn", "mlp", "test_acc", "the CNN generalises better: higher test accuracy"),
+         Claim("cnn", "mlp", "gap", "the CNN overfits less: smaller train-test accuracy gap"))),
+)}
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be read or does not match the run asked for."""
+
+
+def get_experiment(name: str) -> Experiment:
+    if not isinstance(name, str) or name not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)}; got {name!r}")
+    return EXPERIMENTS[name]
+
+
+def results_path(name: str, out: str | os.PathLike | None = None) -> Path:
+    return Path(out if out is not None else DEFAULT_OUT) / f"{get_experiment(name).name}.json"
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    """Read a results file, with a clear error when it is damaged."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsFileError(f"results file {path} is corrupted ({error}); delete it to start "
+                               "the experiment again, or choose another --out") from None
+    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT or "runs" not in results:
+        raise ResultsFileError(f"results file {path} is not a convlib results file (format {RESULTS_FORMAT})")
+    return results
+
+
+def _atomic_write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_experiment(name: str, profile: str | None = None, seeds: list[int] | None = None,
+                   out: str | os.PathLike | None = None, *, data=None, device=None,
+                   progress: bool | None = None, log: Callable[[str], None] | None = print) -> dict:
+    """Train every (variant, seed) of experiment ``name`` not already in its results file.
+
+    Results are written after each run (atomically), so an interrupted experiment resumes where
+    it stopped. A results file made with another profile or data set is an error: profiles are
+    never mixed.
+    """
+    import torch
+
+    from convlib import data as data_module
+    from convlib.profiles import get_profile
+    from convlib.train import TrainConfig, default_device, device_name, seed_everything, train
+
+    experiment = get_experiment(name)
+    budget = get_profile(profile)
+    seeds = list(budget.seeds if seeds is None else seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative ints; got {seeds!r}")
+    dataset = data if data is not None else data_module.load_cifar10()
+    train_x, train_y = data_module.subset(dataset.train_images, dataset.train_labels, budget.train_size)
+    test_x, test_y = data_module.subset(dataset.test_images, dataset.test_labels, budget.test_size)
+    device = torch.device(device) if device is not None else default_device()
+    path = results_path(name, out)
+
+    provenance = {
+        "dataset": dataset.name, "dataset_source": dataset.source, "jpeg_copy": dataset.lossy,
+        "profile": budget.name, "profile_description": budget.description,
+        "train_size": len(train_y), "test_size": len(test_y), "epochs": budget.epochs,
+        "batch_size": budget.batch_size, "lr": budget.lr,
+        "device": device_name(device), "torch": torch.__version__, "python": platform.python_version(),
+    }
+    if path.exists():
+        results = load_results(path)
+        old = results["provenance"]
+        for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr"):
+            if old.get(key) != provenance[key]:
+                raise ResultsFileError(
+                    f"{path} was made with {key}={old.get(key)!r}, this run has {key}={provenance[key]!r}; "
+                    "results of different budgets are never mixed: use another --out")
+    else:
+        results = {"format": RESULTS_FORMAT, "experiment": name, "description": experiment.description,
+                   "provenance": {**provenance, "seeds": [], "started": _now(), "wall_seconds": 0.0},
+                   "variants": {}, "runs": []}
+    done = {(r["variant"], r["seed"]) for r in results["runs"]}
+    config = TrainConfig.from_profile(budget)
+    for variant in experiment.variants:
+        for seed in seeds:
+            if (variant.name, seed) in done:
+                if log:
+                    log(f"{name}: {variant.name} seed {seed} already done, skipped")
+                continue
+            seed_everything(seed)
+            model = variant.build()
+            start = time.perf_counter()
+            history = train(model, train_x, train_y, test_x, test_y, config, seed=seed, device=device,
+                            progress=progress, description=f"{name}/{variant.name}/seed {seed}")
+            seconds = time.perf_counter() - start
+            results["variants"][variant.name] = {
+                "label": variant.label, "conv_params": model.conv_params(), "total_params": model.total_params()}
+            results["runs"].append({"variant": variant.name, "seed": seed, "seconds": round(seconds, 2),
+                                    "history": history.to_dict()})
+            prov = results["provenance"]
+            prov["seeds"] = sorted(set(prov["seeds"]) | {seed})
+            prov["wall_seconds"] = round(prov["wall_seconds"] + seconds, 1)
+            prov.update(device=provenance["device"], torch=provenance["torch"], git_commit=git_commit(),
+                        updated=_now())
+            results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
+            _atomic_write_json(path, results)
+            if log:
+                log(f"{name}: {variant.name} seed {seed}: test accuracy {history.final_test_acc:.4f} "
+                    f"({seconds:.0f} s)")
+    results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
+    _atomic_write_json(path, results)
+    return results
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def final_metric(run: dict, metric: str) -> float:
+    history = run["history"]
+    if metric == "test_acc":
+        return history["test_acc"][-1]
+    if metric == "gap":
+        return history["train_acc"][-1] - history["test_acc"][-1]
+    raise ValueError(f"metric must be 'test_acc' or 'gap'; got {metric!r}")
+
+
+def summarize(results: dict, metric: str = "test_acc") -> dict[str, dict]:
+    """Per variant: number of seeds, mean and sample standard deviation of the final ``metric``."""
+    summary = {}
+    for variant in results["variants"]:
+        values = [final_metric(r, metric) for r in results["runs"] if r["variant"] == variant]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        summary[variant] = {"n": len(values), "mean": mean, "std": std, "values": values}
+    return summary
+
+
+def verdict(mean_better: float, std_better: float, mean_worse: float, std_worse: float,
+            n: int, higher_is_better: bool = True) -> str:
+    """'holds', 'does not hold' or 'inconclusive' (difference within the seeds' spread, or n < 2)."""
+    if n < 2:
+        return "inconclusive"
+    difference = (mean_better - mean_worse) * (1 if higher_is_better else -1)
+    noise = math.sqrt(std_better ** 2 + std_worse ** 2)
+    if difference > noise:
+        return "holds"
+    if difference < -noise:
+        return "does not hold"
+    return "inconclusive"
+
+
+def comparison_dict(results: dict, claim: Claim) -> dict:
+    summary = summarize(results, claim.metric)
+    if claim.better not in summary or claim.worse not in summary:
+        return {"better": claim.better, "worse": claim.worse, "metric": claim.metric,
+                "statement": claim.statement, "verdict": "inconclusive", "note": "not run yet"}
+    a, b = summary[claim.better], summary[claim.worse]
+    return {"better": claim.better, "worse": claim.worse, "metric": claim.metric,
+            "statement": claim.statement,
+            "mean_better": round(a["mean"], 6), "std_better": round(a["std"], 6),
+            "mean_worse": round(b["mean"], 6), "std_worse": round(b["std"], 6),
+            "difference": round(a["mean"] - b["mean"], 6), "seeds": min(a["n"], b["n"]),
+            "verdict": verdict(a["mean"], a["std"], b["mean"], b["std"], min(a["n"], b["n"]),
+                               higher_is_better=claim.metric == "test_acc")}
+
+
+def check_claims(results: dict) -> list[dict]:
+    """The verdict of every claim of the experiment ``results`` belongs to, recomputed from its runs."""
+    experiment = get_experiment(results["experiment"])
+    return [comparison_dict(results, claim) for claim in experiment.claims]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from convlib.profiles import PROFILE_NAMES
+
+    parser = argparse.ArgumentParser(prog="python -m convlib.experiments", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the experiments and their variants")
+    run = sub.add_parser("run", help="run (or resume) one experiment")
+    run.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
+    run.add_argument("--profile", choices=PROFILE_NAMES, default=None,
+                     help="budget; default $CONVLIB_PROFILE, else full on a GPU and quick on a CPU")
+    run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
+    run.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    run.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for experiment in EXPERIMENTS.values():
+            print(f"{experiment.name}: {experiment.description}")
+            for variant in experiment.variants:
+                print(f"    {variant.name:12s} {variant.label}")
+        return 0
+    if args.name not in EXPERIMENTS:
+        parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    try:
+        results = run_experiment(args.name, args.profile, args.seeds, args.out, device=args.device)
+    except (ResultsFileError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for comparison in results["comparisons"]:
+        print(f"{comparison['statement']}: {comparison['verdict']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The article's small CIFAR-10 networks.
+
+The article compares Convnets "composed of 2 convolutions blocks and 2 dense layers" where "only
+the construction of a block changes". :class:`ArticleNet` is that network:
+
+    [stem 3x3 conv] -> block(c_0 -> w_1) -> pool -> block(w_1 -> w_2) -> pool
+                    -> flatten -> Linear(w_2 * (32/4)^2 -> hidden) -> act -> Linear(hidden -> 10)
+
+where each block comes from :func:`convlib.blocks.make_block`. The optional stem (a plain 3x3
+convolution from the 3 colour channels) lets blocks that need more than 3 input channels, such as
+grouped or bottleneck blocks, start from a real width.
+
+:class:`MLP` is the dense-only baseline of the article's overfitting argument.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+from convlib.blocks import BLOCK_KINDS, make_block
+
+POOLS = ("max", "avg")
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive; got {value}")
+    return value
+
+
+class ArticleNet(nn.Module):
+    """Two convolution blocks and two dense layers; only the block's construction changes.
+
+    Args:
+        block_kind: one of ``convlib.blocks.BLOCK_KINDS``.
+        kernel_size: the block's kernel size (for ``"stacked"``, the receptive field to match).
+        widths: output channels of the two blocks.
+        stem: output channels of a plain 3x3 convolution before the blocks, or None for none.
+        hidden: width of the first dense layer.
+        pool: ``"max"`` or ``"avg"``, 2x2 after each block.
+        norm, activation: passed to every block (and the stem); see ``make_block``.
+        image_size: input height and width (CIFAR-10: 32).
+        **block_options: passed to ``make_block`` (``groups``, ``mid_channels``, ``repeats``...).
+    """
+
+    def __init__(self, block_kind: str, kernel_size: int = 3, *, widths: tuple[int, int] = (32, 64),
+                 stem: int | None = None, hidden: int = 128, pool: str = "max",
+                 norm: str | None = "batch", activation: str | None = "relu",
+                 num_classes: int = 10, image_size: int = 32, **block_options) -> None:
+        super().__init__()
+        if block_kind not in BLOCK_KINDS:
+            raise ValueError(f"block_kind must be one of {BLOCK_KINDS}; got {block_kind!r}")
+        if not isinstance(widths, (tuple, list)) or len(widths) != 2:
+            raise ValueError(f"widths must be a pair of channel counts; got {widths!r}")
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}; got {pool!r}")
+        w1, w2 = (_positive_int(w, "widths") for w in widths)
+        hidden, num_classes = _positive_int(hidden, "hidden"), _positive_int(num_classes, "num_classes")
+        image_size = _positive_int(image_size, "image_size")
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4 (two 2x2 poolings); got {image_size}")
+        self.block_kind, self.kernel_size = block_kind, kernel_size
+        pool_layer = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+
+        layers: list[tuple[str, nn.Module]] = []
+        c_in = 3
+        if stem is not None:
+            stem = _positive_int(stem, "stem")
+            layers.append(("stem", make_block("plain", 3, stem, 3, norm=norm, activation=activation)))
+            c_in = stem
+        layers += [
+            ("block1", make_block(block_kind, c_in, w1, kernel_size, norm=norm, activation=activation,
+                                  **block_options)),
+            ("pool1", pool_layer(2)),
+            ("block2", make_block(block_kind, w1, w2, kernel_size, norm=norm, activation=activation,
+                                  **block_options)),
+            ("pool2", pool_layer(2)),
+        ]
+        self.features = nn.Sequential(OrderedDict(layers))
+        side = image_size // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(w2 * side * side, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+    def conv_params(self) -> int:
+        """Parameters of the convolution blocks only (what the article compares)."""
+        blocks = [self.features.block1, self.features.block2]
+        return sum(p.numel() for block in blocks for p in block.parameters())
+
+    def total_params(self) -> int:
+        """All parameters, stem and dense layers included."""
+        return sum(p.numel() for p in self.parameters())
+
+
+class MLP(nn.Module):
+    """A multilayer perceptron on the flattened image: the dense-only baseline.
+
+    Weights: sum over layers of n_in * n_out + n_out.
+    """
+
+    def __init__(self, hidden: tuple[int, ...] = (512, 512), *, num_classes: int = 10,
+                 image_size: int = 32, channels: int = 3) -> None:
+        super().__init__()
+        if not isinstance(hidden, (tuple, list)) or not hidden:
+            raise ValueError(f"hidden must be a non-empty tuple of layer widths; got {hidden!r}")
+        sizes = [_positive_int(channels, "channels") * _positive_int(image_size, "image_size") ** 2]
+        sizes += [_positive_int(h, "hidden") for h in hidden]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU(inplace=True)]
+        layers.append(nn.Linear(sizes[-1], _positive_int(num_classes, "num_classes")))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+    def conv_params(self) -> int:
+        return 0
+
+    def total_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
