@@ -1,0 +1,47 @@
+"""convlib.models: the article's network for every block kind, its parameter report, bad input."""
+
+import pytest
+import torch
+
+from convlib.blocks import BLOCK_KINDS
+from convlib.models import MLP, ArticleNet
+
+
+@pytest.mark.parametrize("kind", BLOCK_KINDS)
+def test_article_net_classifies_cifar_sized_images(kind):
+    options = {"groups": 2} if kind == "grouped" else {}
+    model = ArticleNet(kind, 5 if kind == "stacked" else 3, stem=16, **options)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert 0 < model.conv_params() < model.total_params()
+    blocks = sum(p.numel() for name, p in model.named_parameters() if ".block" in f".{name}")
+    assert model.conv_params() == blocks
+
+
+def test_only_the_block_changes_between_variants():
+    plain, stacked = ArticleNet("plain", 5), ArticleNet("stacked", 5)
+    head = lambda m: sum(p.numel() for p in m.classifier.parameters())  # noqa: E731
+    assert head(plain) == head(stacked)
+
+def test_stacking_is_lighter_only_when_the_block_keeps_its_width():
+    # 25 c^2 > 2 * 9 c^2 at equal widths; but when the first 3x3 widens c -> 2c, the second one
+    # works at 2c: 9 * 2c^2 + 9 * 4c^2 = 54 c^2 > 25 * 2c^2 = 50 c^2 (chapter 3 discusses this)
+    equal = dict(stem=32, widths=(32, 32))
+    assert ArticleNet("stacked", 5, **equal).conv_params() < ArticleNet("plain", 5, **equal).conv_params()
+    widening = dict(stem=32, widths=(64, 128))
+    assert ArticleNet("stacked", 5, **widening).conv_params() > ArticleNet("plain", 5, **widening).conv_params()
+
+
+def test_mlp_weight_formula():
+    mlp = MLP(hidden=(512, 512))
+    assert mlp.total_params() == 3072 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
+    assert mlp(torch.zeros(1, 3, 32, 32)).shape == (1, 10) and mlp.conv_params() == 0
+
+
+@pytest.mark.parametrize("kwargs,name", [({"block_kind": "huge"}, "block_kind"),
+                                         ({"block_kind": "plain", "pool": "min"}, "pool"),
+                                         ({"block_kind": "plain", "widths": (32,)}, "widths"),
+                                         ({"block_kind": "plain", "hidden": 0}, "hidden"),
+                                         ({"block_kind": "plain", "image_size": 30}, "image_size")])
+def test_bad_arguments_name_themselves(kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        ArticleNet(**kwargs)

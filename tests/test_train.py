@@ -1,0 +1,88 @@
+"""convlib.train: documented history, seeded reproducibility, on-device augmentation, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from convlib import train as T
+
+
+def tiny_data(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    return images, labels
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128, 10))
+
+
+def run(seed=0, **config):
+    x, y = tiny_data()
+    tx, ty = tiny_data(40, seed=1)
+    cfg = T.TrainConfig(epochs=2, batch_size=32, **config)
+    return T.train(tiny_model(seed), x, y, tx, ty, cfg, seed=seed, device="cpu", progress=False)
+
+
+def test_history_has_the_documented_fields():
+    history = run().to_dict()
+    for name in T.HISTORY_FIELDS:
+        assert len(history[name]) == 2, name
+        assert all(isinstance(v, float) for v in history[name])
+    assert 0 <= min(history["test_acc"]) <= max(history["test_acc"]) <= 1
+    assert all(v > 0 for v in history["images_per_second"])
+    assert history["train_size"] == 96 and history["test_size"] == 40 and history["epochs"] == 2
+    assert history["device"].startswith("CPU")
+
+
+def test_same_seed_gives_identical_results_and_another_seed_does_not():
+    first, second, other = run(0), run(0), run(1)
+    assert first.train_loss == second.train_loss and first.test_acc == second.test_acc
+    assert first.train_loss != other.train_loss
+
+
+def test_training_reduces_the_loss_on_learnable_data():
+    torch.manual_seed(0)
+    labels = torch.arange(200) % 10
+    images = (labels.view(-1, 1, 1, 1) * 25).expand(-1, 3, 32, 32).to(torch.uint8).contiguous()
+    cfg = T.TrainConfig(epochs=4, batch_size=20, augment=False, lr=0.1)
+    history = T.train(tiny_model(), images, labels, images, labels, cfg, device="cpu", progress=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.final_test_acc > 0.5
+
+
+def test_augment_batch_crops_and_flips_on_the_device():
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.int64).remainder(251).add(1).to(torch.uint8).view(2, 3, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    out = T.augment_batch(images, g, pad=2)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    # every output pixel is either padding (0) or a pixel of the same image and channel
+    for i in range(2):
+        for c in range(3):
+            assert set(out[i, c].unique().tolist()) <= set(images[i, c].unique().tolist()) | {0}
+    # with no padding a crop is the image itself or its mirror
+    same = T.augment_batch(images, torch.Generator().manual_seed(1), pad=0)
+    for i in range(2):
+        assert torch.equal(same[i], images[i]) or torch.equal(same[i], images[i].flip(-1))
+
+
+@pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1), ("lr", 0), ("lr", float("nan")),
+                                         ("epochs", True), ("weight_decay", -1)])
+def test_bad_config_is_rejected_with_the_field_named(field, value):
+    with pytest.raises(ValueError, match=field):
+        T.TrainConfig(**{field: value})
+
+
+def test_bad_data_is_rejected():
+    x, y = tiny_data()
+    with pytest.raises(TypeError, match="train_images"):
+        T.train(tiny_model(), x.float(), y, x, y, progress=False)
+    with pytest.raises(TypeError, match="test_labels"):
+        T.train(tiny_model(), x, y, x, y[:5], progress=False)
+    with pytest.raises(TypeError, match="model"):
+        T.train("resnet", x, y, x, y, progress=False)
