@@ -7,7 +7,7 @@ One module per concept, in the chapters' vocabulary:
 - ``convlib.receptive``  analytic and measured receptive fields
 - ``convlib.blocks``     the blocks the book compares (stacked, bottleneck, grouped, separable)
 - ``convlib.flops``      FLOPs and MACs, counted by PyTorch itself
-- ``convlib.census``     which kernels real architectures use
+- ``convlib.census``     which kernels real architectures use (``convlib.zoo``: the models themselves)
 - ``convlib.data``       CIFAR-10, offline
 - ``convlib.models``     the article's small CIFAR-10 network
 - ``convlib.train``      one fast, seeded training loop
@@ -28,7 +28,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "params", "dense", "receptive", "blocks", "flops", "census", "data", "models",
-    "train", "experiments", "claims", "bench", "roofline", "profiles", "book", "plots",
+    "train", "experiments", "claims", "bench", "roofline", "profiles", "book", "plots", "zoo",
+    "grading",
 }
 
 
