@@ -1,0 +1,201 @@
+"""Every quantitative claim of the article, with the value the book computes and a verdict.
+
+The source is *How to optimize Convolutional Layer with Convolution Kernel* (Arnault Chazareix,
+2022). Each :class:`Claim` holds the article's words (a short quotation), the value the article
+states, a function that computes the book's value by calling convlib (never a literal), and a
+judge that turns the two into a verdict and a one-line explanation:
+
+- ``holds``: the computed value agrees (to the article's stated precision);
+- ``holds approximately``: it agrees within the tolerance the claim names (e.g. 20% for an
+  "approximately"), or holds with a caveat the explanation gives;
+- ``wrong``: the computed value contradicts the article;
+- ``not reproduced``: an experiment on the book's budget did not show what the article reports;
+- ``unverifiable``: the article gives no value to check (the explanation says what the book finds).
+
+The claims live in one module per group of chapters (``dense_vs_conv``, ``kernel_sizes``,
+``stacking``, ``depth``); this module collects them. ``python -m convlib.claims`` prints a table,
+``--json`` the full list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+VERDICTS = ("holds", "holds approximately", "wrong", "not reproduced", "unverifiable")
+Judgement = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One quantitative statement of the article and how the book checks it."""
+
+    id: str
+    chapter: int
+    section: str
+    quote: str
+    article_value: Any
+    compute: Callable[[], Any]
+    judge: Callable[[Any, Any], Judgement]
+    check: str
+
+
+# ---- judges: (article_value, computed_value) -> (verdict, explanation) ----------------------
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if abs(value) >= 10_000 or not 1000 <= value <= 2100 else str(value)
+    return str(value)
+
+
+def exact(what: str) -> Callable[[Any, Any], Judgement]:
+    """Holds when the computed value equals the article's."""
+    def judge(article: Any, computed: Any) -> Judgement:
+        if computed == article:
+            return "holds", f"{what}: the book computes {_fmt(computed)}, as the article says."
+        return "wrong", f"{what}: the book computes {_fmt(computed)}, not {_fmt(article)}."
+    return judge
+
+
+def approximately(what: str, tolerance: float) -> Callable[[Any, Any], Judgement]:
+    """Holds to the article's rounding (0.5% relative), approximately within ``tolerance``."""
+    def judge(article: float, computed: float) -> Judgement:
+        error = abs(float(computed) - float(article)) / abs(float(article))
+        detail = f"{what}: computed {_fmt(float(computed))} against the article's {_fmt(article)} ({error:.1%} off)"
+        if error <= 0.005:
+            return "holds", detail + "."
+        if error <= tolerance:
+            return "holds approximately", detail + f", within the {tolerance:.0%} allowed for a rounded or approximate figure."
+        return "wrong", detail + f", beyond a {tolerance:.0%} tolerance."
+    return judge
+
+
+def at_least(what: str) -> Callable[[Any, Any], Judgement]:
+    """For 'more than X' claims: holds when computed > X, with the real factor stated."""
+    def judge(article: float, computed: float) -> Judgement:
+        if computed > article:
+            return "holds", f"{what}: {_fmt(float(computed))}, which is indeed more than {_fmt(article)}."
+        return "wrong", f"{what}: {_fmt(float(computed))}, not more than {_fmt(article)}."
+    return judge
+
+
+def missing_value(what: str) -> Callable[[Any, Any], Judgement]:
+    """The article's sentence lacks its number: nothing to check, but the book gives its value."""
+    def judge(article: Any, computed: Any) -> Judgement:
+        return "unverifiable", f"the article omits the number; {what} is {_fmt(computed)}."
+    return judge
+
+
+def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
+    """A compute function reading the verdict of an experiment's claim from its reference results."""
+    def compute() -> dict:
+        from convlib import results
+
+        found = results.load_reference(experiment)
+        if found is None:
+            return {"available": False}
+        comparison = found["comparisons"][index]
+        prov = found["provenance"]
+        return {"available": True, "verdict": comparison["verdict"],
+                "mean_better": comparison.get("mean_better"), "mean_worse": comparison.get("mean_worse"),
+                "std_better": comparison.get("std_better"), "std_worse": comparison.get("std_worse"),
+                "better": comparison["better"], "worse": comparison["worse"], "metric": comparison["metric"],
+                "seeds": comparison.get("seeds", 0), "profile": prov["profile"], "dataset": prov["dataset"],
+                "device": prov["device"]}
+    return compute
+
+
+def judge_experiment(article: Any, computed: dict) -> Judgement:
+    if not computed.get("available"):
+        return "unverifiable", "no reference results yet: run python -m convlib.experiments."
+    what = "test accuracy" if computed["metric"] == "test_acc" else "train-test accuracy gap"
+    where = (f"{computed['dataset']}, profile {computed['profile']}, {computed['seeds']} seeds, "
+             f"{computed['device']}")
+    numbers = (f"{what} {computed['mean_better']:.3f} ± {computed['std_better']:.3f} ({computed['better']}) "
+               f"vs {computed['mean_worse']:.3f} ± {computed['std_worse']:.3f} ({computed['worse']})")
+    if computed["verdict"] == "holds":
+        return "holds", f"{numbers}; {where}."
+    reason = "the difference is within the seeds' spread" if computed["verdict"] == "inconclusive" \
+        else "the data show the opposite"
+    return "not reproduced", f"{numbers}: {reason}; {where}."
+
+
+# ---- the registry -------------------------------------------------------------------------
+
+@cache
+def all_claims() -> tuple[Claim, ...]:
+    """Every registered claim, in the article's order."""
+    from convlib.claims import dense_vs_conv, depth, kernel_sizes, stacking
+
+    claims = dense_vs_conv.CLAIMS + kernel_sizes.CLAIMS + stacking.CLAIMS + depth.CLAIMS
+    ids = [c.id for c in claims]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise RuntimeError(f"duplicated claim ids: {duplicated}")
+    return claims
+
+
+def get_claim(claim_id: str) -> Claim:
+    for claim in all_claims():
+        if claim.id == claim_id:
+            return claim
+    raise ValueError(f"claim_id must be one of {[c.id for c in all_claims()]}; got {claim_id!r}")
+
+
+def _jsonable(value: Any) -> Any:
+    from fractions import Fraction
+
+    if isinstance(value, Fraction):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@cache
+def evaluate_claim(claim_id: str) -> dict:
+    """The claim as plain data: id, chapter, section, quote, article_value, computed_value,
+    check, verdict, explanation."""
+    claim = get_claim(claim_id)
+    computed = claim.compute()
+    verdict, explanation = claim.judge(claim.article_value, computed)
+    if verdict not in VERDICTS:
+        raise RuntimeError(f"claim {claim.id}: verdict {verdict!r} is not one of {VERDICTS}")
+    return {"id": claim.id, "chapter": claim.chapter, "section": claim.section, "quote": claim.quote,
+            "article_value": _jsonable(claim.article_value), "computed_value": _jsonable(computed),
+            "check": claim.check, "verdict": verdict, "explanation": explanation}
+
+
+def evaluate_all(chapter: int | None = None) -> list[dict]:
+    """Every claim (of ``chapter`` when given), evaluated."""
+    if chapter is not None and (isinstance(chapter, bool) or not isinstance(chapter, int)):
+        raise TypeError(f"chapter must be an int or None; got {type(chapter).__name__}")
+    return [evaluate_claim(c.id) for c in all_claims() if chapter is None or c.chapter == chapter]
+
+
+def claims_frame(chapter: int | None = None):
+    """The evaluated claims as a pandas DataFrame (for the chapters' tables)."""
+    import pandas as pd
+
+    rows = evaluate_all(chapter)
+    frame = pd.DataFrame(rows, columns=["id", "chapter", "quote", "article_value", "computed_value",
+                                        "verdict", "explanation"])
+    return frame
+
+
+def short_value(value: Any) -> str:
+    """A compact rendering of a computed value for tables and prose."""
+    if isinstance(value, dict):
+        if "verdict" in value and "mean_better" in value:
+            return f"{value['mean_better']:.3f} vs {value['mean_worse']:.3f}"
+        return ", ".join(f"{k}: {short_value(v)}" for k, v in value.items())
+    return _fmt(value)
