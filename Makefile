@@ -40,11 +40,12 @@ unit: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_FLAGS)
 
 nbval: $(STAMP)
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
+	@test -n "$(NOTEBOOKS)" || { echo "no notebooks in _toc.yml"; exit 1; }
+	CONVLIB_PROGRESS=0 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
 		-p no:cacheprovider $(NOTEBOOKS) $(PYTEST_FLAGS)
 
 execute: $(STAMP)
-	@for nb in $(NOTEBOOKS); do \
+	@export CONVLIB_PROGRESS=0; for nb in $(NOTEBOOKS); do \
 		echo "executing $$nb"; \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
@@ -53,6 +54,19 @@ execute: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m pip install -q "jupyterlab>=4,<5" -c constraints.txt
 	$(BIN)/jupyter lab book
+
+# Graded exercises (book/instructors.md). release: student notebooks (nbgrader generate_assignment)
+# into release/ and the website's pages book/exercises/*.md. grade: every student folder of
+# SUBMISSIONS, each submission in its own sandbox, into grading/ (gradebook.csv, feedback/, log).
+release: $(STAMP)
+	$(PY) -m convlib.grading release --source exercises/source --out release --pages book/exercises
+
+SUBMISSIONS ?=
+GRADING_OUT ?= grading
+GRADE_FLAGS ?=
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [GRADING_OUT=grading] [GRADE_FLAGS='--jobs 2 --timeout 60']" >&2; exit 2; }
+	$(PY) -m convlib.grading grade "$(SUBMISSIONS)" --out "$(GRADING_OUT)" $(GRADE_FLAGS)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,0 +1,56 @@
+"""The book's figure style and the plotting helpers the chapters share.
+
+Every figure must stay readable in grayscale: each series gets a colour, a line style and a
+marker, so that lines can be told apart without colour. Topic-specific figures live in the
+submodules of this package (one per chapter topic).
+"""
+
+from __future__ import annotations
+
+from itertools import cycle
+from typing import Any
+
+# Okabe-Ito colours (colour-blind safe), with line styles and markers for grayscale print.
+COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def series_styles(n: int) -> list[dict[str, Any]]:
+    """``n`` distinct (color, linestyle, marker) styles, distinguishable in grayscale."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative int; got {n!r}")
+    styles = cycle(zip(COLORS, cycle(LINESTYLES), MARKERS))
+    return [dict(color=c, linestyle=ls, marker=m) for _, (c, ls, m) in zip(range(n), styles)]
+
+
+def use_book_style() -> None:
+    """Matplotlib settings for every figure of the book."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.dpi": 150,
+        "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
+        "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9, "legend.frameon": False,
+        "axes.prop_cycle": cycler(color=list(COLORS[:4])) + cycler(linestyle=list(LINESTYLES))
+        + cycler(marker=list(MARKERS[:4])),
+        "lines.markersize": 5, "lines.linewidth": 1.8,
+    })
+
+
+def plot_curves(ax, curves: dict[str, dict[str, list[float]]], labels: dict[str, str] | None = None,
+                *, scale: float = 100.0) -> None:
+    """Mean curve per variant with a band of one standard deviation over seeds.
+
+    ``curves`` is what :func:`convlib.results.curves` returns; ``scale`` turns accuracies into %.
+    """
+    labels = labels or {}
+    for (variant, curve), style in zip(curves.items(), series_styles(len(curves))):
+        epochs = list(range(1, len(curve["mean"]) + 1))
+        mean = [scale * v for v in curve["mean"]]
+        low = [scale * (m - s) for m, s in zip(curve["mean"], curve["std"])]
+        high = [scale * (m + s) for m, s in zip(curve["mean"], curve["std"])]
+        label = f"{labels.get(variant, variant)} ({curve['seeds']} seeds)"
+        ax.plot(epochs, mean, label=label, **style)
+        ax.fill_between(epochs, low, high, color=style["color"], alpha=0.15, linewidth=0)
