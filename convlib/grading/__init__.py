@@ -1,0 +1,19 @@
+"""Graded exercises: nbgrader-format sources, student releases, and grading that a submission
+cannot fool or stop.
+
+- :func:`check` is what the exercises' visible tests call (instant feedback with a message).
+- ``python -m convlib.grading release`` makes the student notebooks (nbgrader's
+  ``generate_assignment``) and the website's exercise pages (``make release``).
+- ``python -m convlib.grading grade DIR`` grades a folder of submissions (``make grade``): each
+  submission runs in its own sandboxed process (:mod:`convlib.grading.sandbox`), only plain JSON
+  comes back, and the trusted grader (:mod:`convlib.grading.grader`) compares it with what the
+  reference solution computed.
+
+Modules: ``values`` (plain data, check, compare), ``notebook`` (sources, probes, submissions),
+``runner`` (inside the sandbox), ``sandbox``, ``grader``, ``release``. Importing this package is
+cheap: it loads only ``values``.
+"""
+
+from convlib.grading.values import check, compare, describe
+
+__all__ = ["check", "compare", "describe"]

@@ -1,0 +1,155 @@
+"""Command line: ``python -m convlib.grading {grade,release,check-pages,selfcheck,sandbox}``.
+
+grade DIR [--out grading]    grade every student folder of DIR (make grade SUBMISSIONS=DIR)
+release [--out release]      student notebooks + website pages (make release)
+check-pages                  exit 1 if book/exercises/*.md are out of date with the sources
+selfcheck                    the reference solutions score full points, the released versions zero
+sandbox                      which sandbox this machine gives, and which protections are off
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from convlib.book import ROOT
+
+
+def _size(text: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    text = text.strip().lower().rstrip("ib")
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
+
+
+def _limits(args):
+    from convlib.grading.sandbox import Limits
+
+    return Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=_size(args.memory))
+
+
+def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sandbox", default="auto",
+                        choices=("auto", "bwrap", "bwrap-userns", "rlimits"),
+                        help="isolation to use (default: the strongest that works here)")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per notebook (default 60)"
+    )
+    parser.add_argument("--cell-timeout", type=float, default=10.0,
+                        help="seconds per cell and per check (default 10)")
+    parser.add_argument("--memory", default="2G", help="memory per notebook (default 2G)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m convlib.grading", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    source_default = str(ROOT / "exercises" / "source")
+
+    p = sub.add_parser("grade", help="grade a folder of submissions")
+    p.add_argument("submissions", type=Path)
+    p.add_argument("--out", type=Path, default=ROOT / "grading")
+    p.add_argument("--source", type=Path, default=Path(source_default))
+    p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
+    p.add_argument("--jobs", type=int, default=2, help="submissions graded in parallel (default 2)")
+    _add_sandbox_options(p)
+
+    p = sub.add_parser("release", help="student notebooks and website pages")
+    p.add_argument("--source", type=Path, default=Path(source_default))
+    p.add_argument("--out", type=Path, default=ROOT / "release")
+    p.add_argument("--pages", type=Path, default=ROOT / "book" / "exercises")
+
+    p = sub.add_parser("check-pages", help="are the website's exercise pages up to date?")
+    p.add_argument("--source", type=Path, default=Path(source_default))
+    p.add_argument("--pages", type=Path, default=ROOT / "book" / "exercises")
+
+    p = sub.add_parser("selfcheck", help="reference scores full points, student version zero")
+    p.add_argument("--source", type=Path, default=Path(source_default))
+    p.add_argument("--jobs", type=int, default=2)
+    _add_sandbox_options(p)
+
+    p = sub.add_parser("sandbox", help="describe the sandbox available here")
+    _add_sandbox_options(p)
+
+    args = parser.parse_args(argv)
+    if args.command == "grade":
+        from convlib.grading.grader import grade
+
+        if not args.submissions.is_dir():
+            print(f"no such folder: {args.submissions}", file=sys.stderr)
+            return 2
+        started = time.monotonic()
+        results = grade(args.submissions, args.out, args.source, args.chapter, jobs=args.jobs,
+                        limits=_limits(args), sandbox_mode=args.sandbox)
+        students = len({r.student for r in results})
+        print(f"graded {students} students in {time.monotonic() - started:.1f} s: "
+              f"{args.out / 'gradebook.csv'}, {args.out / 'grades.csv'}, {args.out / 'feedback'}/, "
+              f"{args.out / 'grading.log'}")
+        return 0
+    if args.command == "release":
+        from convlib.grading.release import release
+
+        for page in release(args.source, args.out, args.pages, ROOT):
+            print(f"released {page.stem}: {args.out / page.stem}/, page {page}")
+        return 0
+    if args.command == "check-pages":
+        from convlib.grading.release import stale_pages
+
+        stale = stale_pages(args.source, args.pages, ROOT)
+        for name in stale:
+            print(
+                f"{args.pages / (name + '.md')} is out of date: run make release", file=sys.stderr
+            )
+        return 1 if stale else 0
+    if args.command == "selfcheck":
+        return selfcheck(args)
+    from convlib.grading.sandbox import detect
+
+    box, notes = detect(args.sandbox, _limits(args))
+    print(
+        json.dumps({"mode": box.mode, "protections_off": box.protections_off, "unavailable": notes},
+                   indent=2)
+    )
+    return 0
+
+
+def selfcheck(args) -> int:
+    """Release every chapter, then grade two students: one who hands in the reference solutions
+    (must score full points) and one who hands in the release untouched (must score zero)."""
+    from convlib.grading.grader import grade
+    from convlib.grading.notebook import find_chapters
+    from convlib.grading.release import generate, with_solutions
+
+    with tempfile.TemporaryDirectory(prefix="convlib-selfcheck-") as tmp:
+        tmp = Path(tmp)
+        released = generate(args.source, tmp / "release")
+        for nb_path in released:
+            source = next(p for p in find_chapters(args.source) if p.name == nb_path.name)
+            nb = json.loads(nb_path.read_text(encoding="utf-8"))
+            for student, content in (("reference", with_solutions(nb, source)), ("student", nb)):
+                (tmp / "submissions" / student).mkdir(parents=True, exist_ok=True)
+                (tmp / "submissions" / student / nb_path.name).write_text(
+                    json.dumps(content), "utf-8"
+                )
+        results = grade(tmp / "submissions", tmp / "out", args.source, jobs=args.jobs,
+                        limits=_limits(args), sandbox_mode=args.sandbox)
+    bad = [r for r in results
+           if (r.student == "reference" and (r.status, r.points) != ("passed", r.max_points))
+           or (r.student == "student" and (r.status, r.points) != ("failed", 0))]
+    for r in results:
+        print(
+            f"{r.student:10} {r.chapter} {r.exercise:12} {r.points:g}/{r.max_points:g} "
+            f"{r.status} {r.note}"
+        )
+    if bad:
+        print(f"SELFCHECK FAILED for {[(r.student, r.exercise) for r in bad]}", file=sys.stderr)
+        return 1
+    print("selfcheck passed: reference solutions score full points, released versions zero")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""The trusted side: reference values, judging a submission's JSON, the gradebook, feedback, log.
+
+Nothing a student wrote runs here. A submission is read as JSON (:mod:`.notebook`), its code runs
+in a sandbox (:mod:`.sandbox`), and what comes back is a list of claims about plain values, judged
+with :func:`convlib.grading.values.compare` against the values the instructor's source produced in
+its own sandbox run. One submission's failure is that submission's status, never the batch's.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from convlib.grading.notebook import (
+    Chapter,
+    Malformed,
+    Plan,
+    find_chapters,
+    load_chapter,
+    plan_reference,
+    plan_submission,
+    read_submission,
+    submission_path,
+)
+from convlib.grading.report import atomic_write, clean, fmt, write_outputs
+from convlib.grading.sandbox import Limits, RunResult, Sandbox, detect
+from convlib.grading.values import compare
+
+STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "malformed", "tampered", "missing")
+
+
+class ReferenceFailure(RuntimeError):
+    """The instructor's source does not pass its own checks: nothing can be graded against it."""
+
+
+@dataclass
+class Result:
+    student: str
+    chapter: str
+    exercise: str
+    title: str
+    max_points: float
+    status: str
+    points: float = 0.0
+    note: str = ""
+    feedback: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- reference
+def reference_values(chapter: Chapter, sandbox: Sandbox) -> dict[str, list[dict]]:
+    """Run the source in a sandbox; the expected value of every check, after checking that the
+    reference solution passes all of them."""
+    plan = plan_reference(chapter)
+    run = sandbox.run({"cells": plan.cells}, slot=0)
+    where = f"{chapter.path}"
+    if not run.done:
+        raise ReferenceFailure(
+            f"{where}: the reference run did not finish ({_ending(run, sandbox)[1]}); "
+            f"stderr: {clean(run.stderr_head, 500)}"
+        )
+    expected: dict[str, list[dict]] = {}
+    for event in run.events:
+        if event.get("event") == "cell" and event.get("error"):
+            label = plan.labels.get(event.get("index"), "a cell")
+            error = event["error"]
+            raise ReferenceFailure(f"{where}: {label} raised {error['type']}: {error['message']}")
+        if event.get("event") != "test":
+            continue
+        exercise = chapter.exercise(event["grade_id"])
+        if event.get("setup_errors"):
+            error = event["setup_errors"][0]
+            raise ReferenceFailure(
+                f"{where} {exercise.grade_id}: the test cell's imports or hidden "
+                f"helpers raised {error['type']}: {error['message']}"
+            )
+        values = []
+        for check, result in zip(exercise.checks, event["results"], strict=True):
+            for key in ("actual", "expected"):
+                if "error" in result[key]:
+                    error = result[key]["error"]
+                    raise ReferenceFailure(
+                        f"{where} {exercise.grade_id}: computing the {key} value of "
+                        f"check({check.actual}, ...) raised {error['type']}: "
+                        f"{error['message']}"
+                    )
+            problem = compare(result["actual"], result["expected"], check.tol)
+            if problem:
+                raise ReferenceFailure(f"{where} {exercise.grade_id}: the reference solution fails "
+                                       f"check({check.actual}, ...): {problem[1]}")
+            values.append(result["expected"])
+        expected[exercise.grade_id] = values
+    missing = [e.grade_id for e in chapter.exercises if e.grade_id not in expected]
+    if missing:
+        raise ReferenceFailure(f"{where}: no reference values for {missing}")
+    return expected
+
+
+# ----------------------------------------------------------------------------- judging
+def _ending(run: RunResult, sandbox: Sandbox) -> tuple[str, str]:
+    """(status, note) for exercises a run never reached."""
+    if run.results_overflow:
+        return "malformed", f"the results exceeded {sandbox.limits.results // 2**20} MiB"
+    if run.timed_out or run.signal == "SIGXCPU":
+        return "timeout", f"the notebook ran past its {sandbox.limits.timeout:g} s time limit"
+    if run.signal == "SIGKILL":
+        return "memory", "the process was killed by the system (most likely out of memory)"
+    if run.signal == "SIGXFSZ":
+        return "crashed", "the process wrote a file larger than the limit"
+    if run.signal:
+        return "crashed", f"the process died of {run.signal}"
+    if run.returncode == -1:
+        return "crashed", f"the sandbox could not start ({clean(run.stderr_head)})"
+    return ("crashed",
+            f"the process exited (status {run.returncode}) before this exercise was graded")
+
+
+def _valid_value(value: object) -> bool:
+    return isinstance(value, dict) and (
+        (isinstance(value.get("kind"), str) and "value" in value)
+        or isinstance(value.get("error"), dict)
+    )
+
+
+def judge(chapter: Chapter, student: str, plan: Plan, run: RunResult,
+          expected: dict[str, list[dict]], sandbox: Sandbox) -> list[Result]:
+    """Per-exercise results from a run's events (each a claim, checked against expected values)."""
+    cell_errors: dict[int, dict] = {}
+    tests: dict[str, dict] = {}
+    duplicated: set[str] = set()
+    for event in run.events:
+        index = event.get("index")
+        if (event.get("event") == "cell" and isinstance(index, int)
+            and isinstance(event.get("error"), dict)):
+            cell_errors.setdefault(index, event["error"])
+        elif event.get("event") == "test" and isinstance(event.get("grade_id"), str):
+            if event["grade_id"] in tests:
+                duplicated.add(event["grade_id"])
+            tests.setdefault(event["grade_id"], event)
+    sections: dict[str, list[int]] = {}
+    pending: list[int] = []
+    for index, cell in enumerate(plan.cells):
+        if cell["type"] == "test":
+            sections[cell["grade_id"]] = pending
+            pending = []
+        else:
+            pending.append(index)
+    end_status, end_note = _ending(run, sandbox)
+    results = []
+    for exercise in chapter.exercises:
+        res = Result(
+            student, chapter.name, exercise.grade_id, exercise.title, exercise.points, "failed"
+        )
+        results.append(res)
+        if exercise.grade_id in plan.tampered:
+            res.status, res.note = "tampered", plan.tampered[exercise.grade_id]
+            res.feedback.append(
+                f"Not graded: {res.note}. Locked and test cells must stay as released."
+            )
+            continue
+        errors = [(plan.labels.get(i, "a cell"), cell_errors[i])
+                  for i in sections.get(exercise.grade_id, []) if i in cell_errors]
+        for label, error in errors[:3]:
+            if error.get("timeout"):
+                res.feedback.append(
+                    f"{label} ran past the {sandbox.limits.cell_timeout:g} s time limit"
+                )
+            else:
+                res.feedback.append(f"{label} raised {clean(error.get('type'), 80)}: "
+                                    f"`{clean(error.get('message'), 200)}`")
+        event = tests.get(exercise.grade_id)
+        results_list = event.get("results") if event else None
+        if (
+            event is None
+            or exercise.grade_id in duplicated
+            or not isinstance(results_list, list)
+            or len(results_list) != len(exercise.checks)
+            or not all(isinstance(r, dict) and _valid_value(r.get("actual")) for r in results_list)
+        ):
+            if event is None:
+                res.status, res.note = end_status, end_note
+            else:
+                res.status, res.note = "malformed", "the sandbox sent back results that do not fit"
+            res.feedback.append(f"Not graded: {res.note}.")
+            continue
+        passed, memory = 0, any(e.get("memory") for _, e in errors)
+        timeouts = sum(1 for _, e in errors if e.get("timeout"))
+        for number, (check, result, want) in enumerate(
+            zip(exercise.checks, results_list, expected[exercise.grade_id], strict=True), start=1
+        ):
+            actual = result["actual"]
+            label = f"hidden check {number}: {check.what}" if check.hidden else check.what
+            if "error" in actual:
+                error = actual["error"]
+                memory = memory or bool(error.get("memory"))
+                timeouts += bool(error.get("timeout"))
+                kind = clean(error.get("type"), 80)
+                if kind == "NotPlainData":
+                    why = "did not give plain data (a number, list or tensor)"
+                elif error.get("timeout"):
+                    why = f"ran past the {sandbox.limits.cell_timeout:g} s time limit"
+                elif check.hidden:
+                    why = f"raised {kind}"
+                else:
+                    why = f"raised {kind}: `{clean(error.get('message'), 200)}`"
+                res.feedback.append(f"✗ {label}: {why}")
+                continue
+            problem = compare(actual, want, check.tol)
+            if problem is None:
+                passed += 1
+                res.feedback.append(f"✓ {label}")
+            elif check.hidden:
+                res.feedback.append(f"✗ {label}: wrong {problem[0]}")
+            else:
+                res.feedback.append(f"✗ {label}: {clean(problem[1], 300)}")
+        if passed == len(exercise.checks):
+            res.status, res.points = "passed", exercise.points
+        else:
+            res.status = "memory" if memory else "timeout" if timeouts else "failed"
+            res.note = f"{passed}/{len(exercise.checks)} checks passed"
+    return results
+
+
+def grade_one(
+    chapter: Chapter, expected: dict, student: str, student_dir: Path, sandbox: Sandbox, slot: int
+) -> tuple[list[Result], RunResult | None, str]:
+    """Grade one student's notebook of one chapter; never raises for the submission's content."""
+
+    def all_as(status: str, note: str) -> list[Result]:
+        return [
+            Result(student, chapter.name, e.grade_id, e.title, e.points, status, note=note,
+                   feedback=[f"Not graded: {note}."])
+            for e in chapter.exercises
+        ]
+
+    if os.path.islink(student_dir):
+        return all_as("malformed", "the student folder is a symbolic link"), None, ""
+    path = submission_path(student_dir, chapter.name)
+    if not os.path.lexists(path):
+        return all_as("missing", f"no {chapter.name}.ipynb was submitted"), None, ""
+    try:
+        nb = read_submission(path)
+    except Malformed as error:
+        return all_as("malformed", str(error)), None, ""
+    except OSError as error:
+        return all_as("malformed", f"the notebook cannot be read ({error.strerror})"), None, ""
+    try:
+        plan = plan_submission(chapter, nb)
+    except Exception as error:  # noqa: BLE001 - whatever a notebook holds, it stays its own problem
+        return (
+            all_as("malformed", f"the notebook's cells cannot be read ({type(error).__name__})"),
+            None,
+            "",
+        )
+    run = sandbox.run({"cells": plan.cells}, slot=slot)
+    try:
+        results = judge(chapter, student, plan, run, expected, sandbox)
+    except Exception as error:  # noqa: BLE001 - forged results must not stop the batch
+        return (all_as("malformed", f"the results could not be judged ({type(error).__name__})"),
+                run, "")
+    extra = ""
+    dropped = next((e.get("dropped_output", 0) for e in run.events if e.get("event") == "done"), 0)
+    if run.stdout_bytes + run.stderr_bytes > 2 * sandbox.limits.output or dropped:
+        extra = "output was capped (only the first MiB is kept)"
+        for res in results:
+            res.feedback.append(
+                f"Note: your notebook printed a lot; {extra}, and output does not count."
+            )
+    return results, run, extra
+
+
+# ----------------------------------------------------------------------------- batch
+def students_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in Path(folder).iterdir()
+                  if not p.name.startswith(".") and (p.is_dir() or p.is_symlink()))
+
+
+def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] | None = None,
+          jobs: int = 2, sandbox: Sandbox | None = None, limits: Limits | None = None,
+          sandbox_mode: str = "auto") -> list[Result]:
+    """Grade every student folder of ``submissions``; write gradebook, grades, feedback and log."""
+    started = time.monotonic()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_lines: list[str] = []
+
+    def log(message: str) -> None:
+        log_lines.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")
+
+    try:
+        notes: list[str] = []
+        if sandbox is None:
+            sandbox, notes = detect(sandbox_mode, limits)
+        log(sandbox.describe())
+        for note in notes:
+            log(f"stronger sandbox unavailable: {note}")
+        sources = {p.stem: p for p in find_chapters(Path(source_root))}
+        students = students_in(Path(submissions))
+        if chapters:
+            unknown = [c for c in chapters if c not in sources]
+            if unknown:
+                raise ValueError(f"no exercise source for {unknown} in {source_root}")
+            names = list(chapters)
+        else:
+            names = [
+                c
+                for c in sources
+                if any(os.path.lexists(submission_path(Path(submissions) / s, c)) for s in students)
+            ] or list(sources)
+        log(f"{len(students)} students, chapters {names}, {jobs} in parallel")
+        results: list[Result] = []
+        for name in names:
+            chapter = load_chapter(sources[name])
+            t0 = time.monotonic()
+            expected = reference_values(chapter, sandbox)
+            log(f"{name}: reference run passed all checks in {time.monotonic() - t0:.1f} s")
+            slots: queue.Queue[int] = queue.Queue()
+            for slot in range(max(1, jobs)):
+                slots.put(slot)
+
+            def one(student: str, chapter: Chapter = chapter, expected: dict = expected,
+                    slots: queue.Queue = slots):
+                slot = slots.get()
+                try:
+                    return grade_one(
+                        chapter, expected, student, Path(submissions) / student, sandbox, slot
+                    )
+                except Exception as error:  # noqa: BLE001 - a grader bug is logged, the batch goes on
+                    note = f"internal grading error ({type(error).__name__}: {clean(error, 150)})"
+                    return (
+                        [
+                            Result(student, chapter.name, e.grade_id, e.title, e.points, "crashed",
+                                   note=note, feedback=[f"Not graded: {note}."])
+                            for e in chapter.exercises
+                        ],
+                        None,
+                        traceback.format_exc(limit=5),
+                    )
+                finally:
+                    slots.put(slot)
+
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                for student, (rows, run, extra) in zip(
+                    students, pool.map(one, students), strict=True
+                ):
+                    results.extend(rows)
+                    summary = ", ".join(f"{r.exercise}={r.status}" for r in rows)
+                    total = sum(r.points for r in rows)
+                    detail = ""
+                    if run is not None:
+                        detail = (
+                            f" [{run.duration:.1f} s, exit {run.returncode}"
+                            f"{', ' + run.signal if run.signal else ''}"
+                            f"{', timed out' if run.timed_out else ''}, output "
+                            f"{run.stdout_bytes + run.stderr_bytes} B"
+                            f"{f', {run.bad_lines} bad result lines' if run.bad_lines else ''}]"
+                        )
+                        if run.stderr_head and not run.done:
+                            detail += f" stderr: {clean(run.stderr_head[-300:])}"
+                    log(f"{name} {clean(student, 80)}: {fmt(total)} points; {summary}{detail}"
+                        f"{'; ' + clean(extra, 2000) if extra else ''}")
+        results.sort(key=lambda r: (r.student, names.index(r.chapter)))
+        write_outputs(out, results, sandbox.protections_off)
+        log(f"done: {len(students)} students graded in {time.monotonic() - started:.1f} s; "
+            f"gradebook {out / 'gradebook.csv'}")
+        return results
+    except Exception as error:
+        log(f"ERROR: {error}")
+        raise
+    finally:
+        atomic_write(out / "grading.log", "\n".join(log_lines) + "\n")

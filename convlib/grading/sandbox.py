@@ -1,0 +1,412 @@
+"""Run one job in a separate, unprivileged, resource-limited process, and read back plain data.
+
+Three modes, chosen by :func:`detect` (the strongest that works on this machine, checked by
+actually starting the interpreter in it), or forced with ``--sandbox``:
+
+``bwrap``
+    bubblewrap as root: new mount, PID, network, IPC and UTS namespaces; a root made of read-only
+    binds of the system (``/usr``), the Python installation, the virtualenv and the ``convlib``
+    package only; private size-limited tmpfs ``/scratch`` (working folder), ``/tmp`` and
+    ``/dev/shm``; then ``prlimit`` sets the rlimits and ``setpriv`` switches to a dedicated uid
+    (one per parallel slot) with no capabilities, no supplementary groups and ``no_new_privs``.
+``bwrap-userns``
+    the same without root: the process keeps the grader's uid (mapped in a user namespace).
+``rlimits``
+    no bubblewrap: only the rlimits, a fresh working folder and a clean environment.
+
+In every mode the job goes in on stdin and the results come back on a pipe, both as JSON; stdout
+and stderr are drained with a size cap; a wall-clock timeout kills the whole process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import convlib
+
+UID_BASE = 61000
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+             "/etc/alternatives")
+MODES = ("bwrap", "bwrap-userns", "rlimits")
+
+
+@dataclass
+class Limits:
+    timeout: float = 60.0  # wall-clock seconds for one notebook
+    cell_timeout: float = 10.0  # soft limit per cell and per probe
+    memory: int = 2 * 2**30  # RLIMIT_DATA (heap and anonymous mappings)
+    address_space: int = 8 * 2**30  # RLIMIT_AS (torch alone maps ~3.3 GB of libraries)
+    processes: int = 64  # RLIMIT_NPROC (threads count)
+    file_size: int = 16 * 2**20  # RLIMIT_FSIZE
+    open_files: int = 128  # RLIMIT_NOFILE
+    output: int = 2**20  # stdout + stderr passed through, each
+    results: int = 32 * 2**20  # bytes of JSON results accepted
+    scratch: int = 64 * 2**20  # each tmpfs
+
+    def prlimit_args(self) -> list[str]:
+        cpu = int(self.timeout) + 5
+        return [f"--as={self.address_space}", f"--data={self.memory}", f"--cpu={cpu}:{cpu + 2}",
+                f"--nproc={self.processes}", f"--fsize={self.file_size}",
+                f"--nofile={self.open_files}", "--core=0"]
+
+
+@dataclass
+class RunResult:
+    events: list[dict] = field(default_factory=list)
+    bad_lines: int = 0
+    returncode: int | None = None
+    signal: str | None = None
+    timed_out: bool = False
+    results_overflow: bool = False
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    stderr_head: str = ""
+    duration: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return any(e.get("event") == "done" for e in self.events)
+
+
+def _env(home: str) -> dict[str, str]:
+    return {"HOME": home, "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+            "USER": "student", "LOGNAME": "student",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONHASHSEED": "0",
+            "CUDA_VISIBLE_DEVICES": "", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _free_uid(slot: int) -> int:
+    uid = UID_BASE + slot
+    while True:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+        uid += 100
+
+
+def _wait_for_uid_to_end(uid: int, timeout: float = 10.0) -> bool:
+    """Wait until no process runs as uid (a killed PID namespace takes a moment to empty)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    if entry.stat().st_uid == uid:
+                        alive = True
+                        break
+                except OSError:
+                    continue
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Sandbox:
+    """Starts runner processes in one mode; ``protections_off`` says what that mode lacks."""
+
+    def __init__(self, mode: str, limits: Limits | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown sandbox mode {mode!r}; use one of {MODES}")
+        self.mode, self.limits = mode, limits or Limits()
+        self.python = os.path.abspath(sys.executable)
+        self.package_dir = str(Path(convlib.__file__).resolve().parent)
+        self.bwrap, self.setpriv, self.prlimit = (
+            shutil.which(n) for n in ("bwrap", "setpriv", "prlimit")
+        )
+        # switch to a dedicated uid: always under bwrap as root; in rlimits mode when root and
+        # the interpreter is readable by that uid (unavailable() checks and may turn it off)
+        self.drop_uid = os.geteuid() == 0 and bool(self.setpriv) and mode != "bwrap-userns"
+
+    # ------------------------------------------------------------------ description
+    @property
+    def protections_off(self) -> list[str]:
+        if self.mode == "bwrap":
+            return []
+        off = []
+        if not self.drop_uid:
+            who = "root" if os.geteuid() == 0 else "the grader's own user"
+            off.append(f"student code runs as {who}, not as a separate unprivileged user")
+        if self.mode == "rlimits":
+            off += ["no filesystem isolation: student code can read what the grader can (hidden "
+                    "tests, solutions, other submissions, the gradebook) and write where it can",
+                    "no network isolation", "no PID namespace: processes a submission leaves "
+                    "behind in a new session may outlive it"]
+            if os.geteuid() == 0 and not self.drop_uid:
+                off.append("the process-count limit does not apply to root")
+            if not self.prlimit:
+                off.append("rlimits set from Python (prlimit not found)")
+        return off
+
+    def describe(self) -> str:
+        off = self.protections_off
+        return f"sandbox: {self.mode}" + ("" if not off else "; OFF: " + "; ".join(off))
+
+    def unavailable(self) -> str | None:
+        """None when this mode works here (Python really starts in it), else why not."""
+        if self.mode != "rlimits":
+            if not self.bwrap:
+                return "bwrap is not installed (apt-get install bubblewrap)"
+            if self.mode == "bwrap" and os.geteuid() != 0:
+                return "not root, so no switch to a separate uid"
+            if self.mode == "bwrap" and not self.setpriv:
+                return "setpriv (util-linux) is not installed"
+        if not self.prlimit and self.mode != "rlimits":
+            return "prlimit (util-linux) is not installed"
+        probe = Sandbox(self.mode, Limits(timeout=30, cell_timeout=5))
+        probe.drop_uid = self.drop_uid
+        result = probe.run({"probe_only": True})
+        done = next((e for e in result.events if e.get("event") == "done"), {})
+        if self.mode == "rlimits" and self.drop_uid and done.get("base_prefix") != sys.base_prefix:
+            # the dedicated uid cannot read this Python installation (e.g. under /root): a
+            # process would start with another standard library, or not at all
+            self.drop_uid = probe.drop_uid = False
+            result = probe.run({"probe_only": True})
+        if not result.done:
+            detail = result.stderr_head.strip().splitlines()[-1:] or [
+                f"exit status {result.returncode}"
+            ]
+            return f"a test start failed ({detail[0][:200]})"
+        uid = next(e.get("uid") for e in result.events if e.get("event") == "done")
+        if self.drop_uid and uid in (0, os.geteuid()):
+            return "the process did not switch to a separate uid"
+        return None
+
+    # ------------------------------------------------------------------ command line
+    def _binds(self) -> list[str]:
+        args: list[str] = []
+        made: set[str] = {"/"}
+
+        def parents(path: str) -> None:
+            for parent in reversed(Path(path).parents):
+                p = str(parent)
+                if p not in made:
+                    made.add(p)
+                    args.extend(["--perms", "0755", "--dir", p])
+
+        for path in SYSTEM_DIRS:
+            if os.path.islink(path):
+                args.extend(["--symlink", os.readlink(path), path])
+            elif os.path.isdir(path):
+                args.extend(["--ro-bind", path, path])
+        for path in ETC_FILES:
+            args.extend(["--ro-bind-try", path, path])
+        roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+                 os.path.abspath(sys.prefix), self.package_dir}
+        for root in sorted(roots):
+            if not any(root != other and root.startswith(other + os.sep) for other in roots):
+                parents(root)
+                made.add(root)
+                args.extend(["--ro-bind", root, root])
+        return args
+
+    def command(self, slot: int, result_fd: int) -> list[str]:
+        flags = ["-E", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
+        runner = [self.python, *flags, "-m", "convlib.grading.runner",
+                  "--result-fd", str(result_fd)]
+        limits = [self.prlimit or "prlimit", *self.limits.prlimit_args(), "--"]
+        uid = str(_free_uid(slot))
+        drop = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+        if self.mode == "rlimits":
+            return (limits if self.prlimit else []) + (drop if self.drop_uid else []) + runner
+        size = str(self.limits.scratch)
+        args = [self.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+                "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent",
+                "--new-session", "--clearenv"]
+        for key, value in _env("/scratch").items():
+            args.extend(["--setenv", key, value])
+        args += self._binds()
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        for tmpfs in ("/dev/shm", "/tmp", "/scratch"):
+            args += ["--size", size, "--perms", "1777", "--tmpfs", tmpfs]
+        args += ["--chdir", "/scratch"]
+        if self.mode == "bwrap-userns":
+            return args + ["--unshare-user", "--"] + limits + runner
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP",
+                 "--"]
+        return args + limits + drop + runner
+
+    # ------------------------------------------------------------------ running
+    def run(self, job: dict, slot: int = 0) -> RunResult:
+        """Run one job; never raises for anything the job's code does."""
+        job = dict(job, soft_timeout=self.limits.cell_timeout, output_limit=self.limits.output)
+        payload = json.dumps(job).encode("utf-8")
+        result = RunResult()
+        scratch = tempfile.mkdtemp(prefix="convlib-grading-") if self.mode == "rlimits" else None
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        if scratch:
+            env = dict(_env(scratch), TMPDIR=scratch, MPLCONFIGDIR=scratch)
+            if self.drop_uid:
+                os.chown(scratch, _free_uid(slot), _free_uid(slot))
+        preexec = self._python_rlimits if (self.mode == "rlimits" and not self.prlimit) else None
+        read_fd, write_fd = os.pipe()
+        start = time.monotonic()
+        try:
+            try:
+                proc = subprocess.Popen(self.command(slot, write_fd), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        pass_fds=(write_fd,), cwd=scratch or "/", env=env,
+                                        start_new_session=True, preexec_fn=preexec)
+            except OSError as error:
+                result.returncode, result.stderr_head = -1, f"could not start the sandbox: {error}"
+                return result
+            finally:
+                os.close(write_fd)
+            raw = self._pump(proc, payload, read_fd, result, start)
+        finally:
+            os.close(read_fd)
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+        if self.drop_uid:
+            _wait_for_uid_to_end(_free_uid(slot))  # the slot's next run starts with no leftovers
+        result.duration = time.monotonic() - start
+        code = proc.returncode
+        result.returncode = code
+        signum = (-code if code is not None and code < 0
+                  else (code - 128 if code and 128 < code < 160 else 0))
+        if signum:
+            try:
+                result.signal = signal.Signals(signum).name
+            except ValueError:
+                result.signal = f"signal {signum}"
+        self._parse(raw, result)
+        return result
+
+    def _python_rlimits(self) -> None:  # pragma: no cover - only without prlimit
+        import resource
+
+        lim = self.limits
+        for name, value in (("RLIMIT_AS", lim.address_space), ("RLIMIT_DATA", lim.memory),
+                            ("RLIMIT_CPU", int(lim.timeout) + 5), ("RLIMIT_NPROC", lim.processes),
+                            ("RLIMIT_FSIZE", lim.file_size), ("RLIMIT_NOFILE", lim.open_files),
+                            ("RLIMIT_CORE", 0)):
+            resource.setrlimit(getattr(resource, name), (value, value))
+
+    def _kill(self, proc: subprocess.Popen) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+
+    def _pump(
+        self, proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult, start: float
+    ) -> bytes:
+        """Feed stdin, drain stdout/stderr/results with caps, enforce the wall-clock limit."""
+        sel = selectors.DefaultSelector()
+        streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr",
+                   read_fd: "results"}
+        for fd, name in streams.items():
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ, name)
+        stdin_fd = proc.stdin.fileno()
+        os.set_blocking(stdin_fd, False)
+        sel.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
+        sent, chunks, kept, stderr = 0, [], 0, bytearray()
+        deadline, drain_until = start + self.limits.timeout, None
+        while sel.get_map():
+            now = time.monotonic()
+            if drain_until is None and proc.poll() is not None:
+                drain_until = now + 2.0
+            if drain_until is None and now >= deadline:
+                result.timed_out = True
+                self._kill(proc)
+                proc.wait()
+                drain_until = now + 2.0
+            if drain_until is not None and now >= drain_until:
+                break
+            wait = min((drain_until or deadline) - now, 0.25)
+            for key, _ in sel.select(timeout=max(wait, 0.01)):
+                name = key.data
+                if name == "stdin":
+                    try:
+                        sent += os.write(stdin_fd, payload[sent : sent + 65536])
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the process closed its stdin: it will not read the rest
+                        sent = len(payload)
+                    if sent >= len(payload):
+                        sel.unregister(stdin_fd)
+                        proc.stdin.close()
+                    continue
+                try:
+                    data = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fd)
+                    continue
+                if name == "results":
+                    if kept + len(data) > self.limits.results:
+                        result.results_overflow = True
+                    else:
+                        chunks.append(data)
+                        kept += len(data)
+                elif name == "stdout":
+                    result.stdout_bytes += len(data)
+                else:
+                    result.stderr_bytes += len(data)
+                    if len(stderr) < 4096:
+                        stderr.extend(data[: 4096 - len(stderr)])
+        if proc.poll() is None:  # pipes still open past the drain window: stop everything
+            self._kill(proc)
+        proc.wait()
+        for handle in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                handle.close()
+            except OSError:
+                pass
+        result.stderr_head = stderr.decode("utf-8", "replace")
+        return b"".join(chunks)
+
+    @staticmethod
+    def _parse(raw: bytes, result: RunResult) -> None:
+        for line in raw.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                result.bad_lines += 1
+                continue
+            if isinstance(event, dict) and isinstance(event.get("event"), str):
+                result.events.append(event)
+            else:
+                result.bad_lines += 1
+
+
+def detect(requested: str = "auto", limits: Limits | None = None) -> tuple[Sandbox, list[str]]:
+    """The strongest mode that actually starts Python here (or the requested one); with notes on
+    each stronger mode that was not available."""
+    notes: list[str] = []
+    candidates = MODES if requested == "auto" else (requested,)
+    for mode in candidates:
+        box = Sandbox(mode, limits)
+        reason = box.unavailable()
+        if reason is None:
+            return box, notes
+        notes.append(f"{mode}: {reason}")
+        if requested != "auto":
+            raise RuntimeError(f"the {mode} sandbox is not available: {reason}")
+    raise RuntimeError("no sandbox mode works: " + "; ".join(notes))  # pragma: no cover
