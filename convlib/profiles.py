@@ -33,8 +33,8 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", 2_000, 1_000, 2, (0, 1), 128, 0.05,
-                     "CI check: 2,000 training images, 2 epochs, 2 seeds"),
+    "smoke": Profile("smoke", 1_000, 500, 2, (0, 1), 100, 0.05,
+                     "CI check: 1,000 training images, 2 epochs, 500 test images, 2 seeds"),
     "quick": Profile("quick", 8_000, 5_000, 6, (0, 1), 128, 0.05,
                      "laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds"),
     "full": Profile("full", None, None, 30, (0, 1, 2), 256, 0.1,

@@ -32,8 +32,8 @@ from torch import nn
 # in the fourth decimal, which is irrelevant for normalisation).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-HISTORY_FIELDS = ("train_loss", "train_acc", "test_loss", "test_acc", "epoch_seconds",
-                  "images_per_second")
+HISTORY_FIELDS = ("train_loss", "train_acc", "train_eval_loss", "train_eval_acc", "test_loss", "test_acc",
+                  "epoch_seconds", "images_per_second")
 
 
 @dataclass
@@ -72,8 +72,12 @@ class TrainConfig:
 class History:
     """What one run measured, one entry per epoch in each list."""
 
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)  # running, on augmented batches
+    train_acc: list[float] = field(default_factory=list)  # running, on augmented batches
+    # after each epoch, on a fixed sample of training images (as many as the test set), without
+    # augmentation: the fair counterpart of the test accuracy for the generalisation gap
+    train_eval_loss: list[float] = field(default_factory=list)
+    train_eval_acc: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
@@ -93,8 +97,9 @@ class History:
 
     @property
     def final_gap(self) -> float:
-        """Train accuracy minus test accuracy after the last epoch (the generalisation gap)."""
-        return self.train_acc[-1] - self.test_acc[-1]
+        """Training minus test accuracy after the last epoch, both measured without augmentation
+        on held images (the generalisation gap)."""
+        return self.train_eval_acc[-1] - self.test_acc[-1]
 
 
 def default_device() -> torch.device:
@@ -107,7 +112,8 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     import platform
 
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
 
 
 def seed_everything(seed: int) -> None:
@@ -195,6 +201,9 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
     step_model = torch.compile(model) if (config.compile and on_cuda) else model
 
     n = len(train_y)
+    # a fixed sample of training images, evaluated like the test set after each epoch
+    sample = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max(1, len(test_y))].to(device)
+    train_sample_x, train_sample_y = train_x[sample], train_y[sample]
     steps_per_epoch = max(1, n // config.batch_size)  # drop the last partial batch: stable BN stats
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.momentum > 0, weight_decay=config.weight_decay)
@@ -248,6 +257,10 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
         seconds = time.perf_counter() - start
         test_loss, test_acc = evaluate(model, test_x, test_y, mean, std, config.eval_batch_size,
                                        memory_format)
+        train_eval_loss, train_eval_acc = evaluate(model, train_sample_x, train_sample_y, mean, std,
+                                                   config.eval_batch_size, memory_format)
+        history.train_eval_loss.append(round(train_eval_loss, 6))
+        history.train_eval_acc.append(round(train_eval_acc, 6))
         history.train_loss.append(round(loss_sum.item() / seen, 6))
         history.train_acc.append(round(correct.item() / seen, 6))
         history.test_loss.append(round(test_loss, 6))

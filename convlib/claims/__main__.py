@@ -15,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapter", type=int, default=None, help="only this chapter's claims")
     args = parser.parse_args(argv)
     rows = evaluate_all(args.chapter)
+    if not rows:
+        print(f"no claims registered for chapter {args.chapter}")
+        return 0
     if args.json:
         json.dump(rows, sys.stdout, indent=1, ensure_ascii=False)
         print()

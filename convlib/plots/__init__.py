@@ -51,6 +51,7 @@ def plot_curves(ax, curves: dict[str, dict[str, list[float]]], labels: dict[str,
         mean = [scale * v for v in curve["mean"]]
         low = [scale * (m - s) for m, s in zip(curve["mean"], curve["std"])]
         high = [scale * (m + s) for m, s in zip(curve["mean"], curve["std"])]
-        label = f"{labels.get(variant, variant)} ({curve['seeds']} seeds)"
+        seeds = curve["seeds"]
+        label = f"{labels.get(variant, variant)} ({seeds} seed{'s' if seeds != 1 else ''})"
         ax.plot(epochs, mean, label=label, **style)
         ax.fill_between(epochs, low, high, color=style["color"], alpha=0.15, linewidth=0)

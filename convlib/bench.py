@@ -1,0 +1,653 @@
+"""Timing a layer's forward (and backward) pass, and what the timing means: FLOP/s and bytes.
+
+Fewer weights, fewer FLOPs and less time are three different things. This module measures the
+third and relates it to the other two.
+
+Timing (:func:`time_module`). ``torch.utils.benchmark.Timer`` runs the pass: it sets the number
+of CPU threads (``threads``, default ``torch.get_num_threads()``), synchronises CUDA around each
+block of calls, and its block-size estimate serves as a warm-up; ``warmup`` further calls are
+made before it and never timed. ``Timer.blocked_autorange(min_run_time)`` collects blocks of
+calls for at least ``min_run_time`` seconds; further blocks are added until there are at least
+``min_runs``. The result is the **median** time per call and the inter-quartile range (IQR,
+``q75 - q25``) of the per-call times of the blocks.
+
+Clocks (``CLOCKS``): ``"wall"`` (default) is wall-clock time (``timeit.default_timer``, with
+the accelerator synchronised, as ``Timer`` does by default). ``"cpu"`` is the process's CPU time
+(``time.process_time``), allowed only on the CPU with one thread: it does not count the time the
+process waits while other programs use the core, so on a machine shared with other jobs it
+estimates what the wall clock would read on a quiet machine (cache and memory-bandwidth
+contention from the other jobs still count). With several threads the process's CPU time is the
+sum over its threads, not a duration, hence the restriction.
+
+Modes (``MODES``):
+
+- ``"forward"``: one forward pass under ``torch.no_grad()`` (inference; autograd records nothing).
+- ``"forward_backward"``: one forward pass and the backward pass that computes the gradients of
+  the input (it ``requires_grad``, as for any layer inside a network) and of every parameter,
+  with ``torch.autograd.grad`` (no accumulation into ``.grad``); the output gradient is fixed.
+
+FLOPs (:func:`pass_flops`, 1 multiply-add = 2 FLOPs): the forward pass is counted by
+:func:`convlib.flops.count_flops` (PyTorch's ``FlopCounterMode``: convolutions and matrix
+products only). Forward plus backward is counted as **3 x forward**: a convolution's backward
+computes the input gradient and the weight gradient, each with exactly the multiply-adds of the
+forward pass. (``FlopCounterMode`` can count a real backward pass, but its weight-gradient formula
+ignores ``groups``: it counts a grouped convolution's weight gradient ``groups`` times too high, so
+a depthwise block would look ~20x more expensive to train than to run. 3 x forward is the
+exact count.)
+
+Bytes (:func:`bytes_moved`), the *memory model*: every leaf module reads each of its input
+tensors once, reads each of its parameters once and writes each of its outputs once, at the
+tensors' own element size (4 bytes in float32). Per leaf with input ``I``, output ``O`` and
+parameter bytes ``W``::
+
+    forward           I + W + O
+    backward          O (output gradient, read) + I (saved input, read) + W (read)
+                      + I (input gradient, written) + W (parameter gradients, written)
+    forward_backward  3 I + 2 O + 3 W
+
+A block's bytes are the sum over its leaves, so the tensor between two convolutions is written
+once and read once, as eager PyTorch does. This is the traffic of an ideal unfused
+implementation: real kernels move more (re-read tiles, im2col buffers, workspaces); a tensor
+that stays in cache between two layers moves less to and from main memory.
+
+Arithmetic intensity = FLOPs / bytes (FLOP/byte); achieved = FLOPs / median time (FLOP/s).
+See :mod:`convlib.roofline` for the machine's peaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import numbers
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from convlib._checks import as_int, as_module, as_shape
+
+MODES = ("forward", "forward_backward")
+CLOCKS = ("wall", "cpu")
+FORWARD_BACKWARD_FACTOR = 3
+"""Forward + backward FLOPs over forward FLOPs: input gradient + weight gradient + forward."""
+
+TIME_VERDICTS = ("pays off in time", "partly", "does not")
+PAYS_OFF_FRACTION = 0.8
+"""A trick 'pays off in time' when its speedup is at least this fraction of its weight ratio."""
+
+
+# ---------------------------------------------------------------------------- argument checks
+
+
+def _as_mode(mode: Any) -> str:
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be one of {MODES}; got {type(mode).__name__} {mode!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    return mode
+
+
+def _as_positive_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
+    return float(value)
+
+
+def as_clock(clock: Any, device: Any = "cpu", threads: int = 1) -> str:
+    """``clock`` if it is one of ``CLOCKS`` and usable here: ``"cpu"`` needs the CPU and one
+    thread (the process's CPU time sums over threads)."""
+    if not isinstance(clock, str):
+        raise TypeError(f"clock must be one of {CLOCKS}; got {type(clock).__name__} {clock!r}")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {CLOCKS}; got {clock!r}")
+    if clock == "cpu" and (torch.device(device).type != "cpu" or threads != 1):
+        raise ValueError(f"clock='cpu' (process CPU time) needs the CPU and threads=1; got device "
+                         f"{str(device)!r} with threads={threads}")
+    return clock
+
+
+def clock_function(clock: str) -> Callable[[], float]:
+    """The function that reads ``clock``: Timer's default (synchronising) timer or
+    ``time.process_time``."""
+    import time
+
+    from torch.utils.benchmark.utils.timer import timer as wall_timer
+
+    return time.process_time if as_clock(clock) == "cpu" else wall_timer
+
+
+def _as_threads(threads: Any) -> int:
+    return torch.get_num_threads() if threads is None else as_int("threads", threads)
+
+
+def _as_device(device: Any, module: nn.Module) -> torch.device:
+    if device is None:
+        for tensor in list(module.parameters()) + list(module.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be None, a string or a torch.device; "
+                        f"got {type(device).__name__} {device!r}")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device must name a torch device; got {device!r}") from error
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the ``with`` body with ``torch.set_num_threads(threads)``; restore the count after."""
+    threads = as_int("threads", threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def device_label(device: torch.device, threads: int) -> str:
+    """The device's human name (:func:`convlib.train.device_name`) with ``threads`` CPU threads."""
+    from convlib.train import device_name
+
+    with torch_threads(threads):
+        return device_name(torch.device(device))
+
+
+# ---------------------------------------------------------------------------- FLOPs and bytes
+
+
+def _meta_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` on the meta device: shapes only, no memory, no arithmetic (its
+    parameters and buffers are replaced by meta tensors of the same shape and dtype, never
+    copied)."""
+    memo: dict[int, Any] = {}
+    for parameter in module.parameters():
+        memo[id(parameter)] = nn.Parameter(torch.empty_like(parameter, device="meta"),
+                                           requires_grad=parameter.requires_grad)
+    for buffer in module.buffers():
+        memo[id(buffer)] = torch.empty_like(buffer, device="meta")
+    return copy.deepcopy(module, memo)
+
+
+def _input_dtype(module: nn.Module) -> torch.dtype:
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def pass_flops(module: nn.Module, input_shape: Sequence[int], mode: str = "forward") -> int:
+    """FLOPs of one pass of ``mode`` (1 multiply-add = 2 FLOPs).
+
+    ``forward``: :func:`convlib.flops.count_flops` (convolutions and matrix products only).
+    ``forward_backward``: ``3 * forward`` (input gradient + weight gradient + forward; see the
+    module docstring for why ``FlopCounterMode``'s own backward count is not used).
+    The count runs on a meta-device copy of ``module``: instant, whatever the layer's size.
+    """
+    from convlib.flops import count_flops
+
+    as_module("module", module)
+    shape = as_shape("input_shape", input_shape)
+    factor = FORWARD_BACKWARD_FACTOR if _as_mode(mode) == "forward_backward" else 1
+    return factor * count_flops(_meta_copy(module), shape)
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for item in value for t in _tensors(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    return []
+
+
+def _nbytes(tensors: Iterable[torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def leaf_traffic(module: nn.Module, input_shape: Sequence[int]) -> list[dict[str, Any]]:
+    """Per leaf module called in one forward pass: its name and the bytes of its inputs
+    (``input``), parameters (``params``) and outputs (``output``), in call order.
+
+    Runs on a meta-device copy (shapes only). A leaf called twice appears twice.
+    """
+    as_module("module", module)
+    shape = as_shape("input_shape", input_shape)
+    meta = _meta_copy(module)
+    calls: list[dict[str, Any]] = []
+    handles = []
+    for name, leaf in meta.named_modules():
+        if next(leaf.children(), None) is not None:
+            continue
+
+        def hook(mod: nn.Module, inputs: Any, output: Any, name: str = name) -> None:
+            calls.append({"name": name or type(mod).__name__,
+                          "input": _nbytes(_tensors(inputs)),
+                          "params": _nbytes(mod.parameters(recurse=False)),
+                          "output": _nbytes(_tensors(output))})
+
+        handles.append(leaf.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            try:
+                meta(torch.zeros(shape, dtype=_input_dtype(module), device="meta"))
+            except RuntimeError as error:
+                raise ValueError(f"input_shape {shape} does not fit the module: {error}") from error
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+def bytes_moved(module: nn.Module, input_shape: Sequence[int], mode: str = "forward") -> int:
+    """Bytes one pass of ``mode`` moves under the memory model of the module docstring:
+    per leaf, forward ``I + W + O``; forward + backward ``3 I + 2 O + 3 W`` (each tensor read or
+    written once per use; float32 tensors count 4 bytes per element)."""
+    mode = _as_mode(mode)
+    total = 0
+    for call in leaf_traffic(module, input_shape):
+        i, w, o = call["input"], call["params"], call["output"]
+        total += i + w + o if mode == "forward" else 3 * i + 2 * o + 3 * w
+    return total
+
+
+# ---------------------------------------------------------------------------- timing
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One timed pass. Times in seconds, FLOPs in FLOP (1 multiply-add = 2), bytes in bytes."""
+
+    label: str
+    mode: str
+    device: str
+    threads: int
+    input_shape: tuple[int, ...]
+    median_s: float
+    iqr_s: float
+    runs: int  # per-call times the median is taken over (one per block of calls)
+    flops: int
+    bytes: int
+    clock: str = "wall"
+    times_s: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def achieved_flops(self) -> float:
+        """FLOP/s: ``flops / median_s``."""
+        return self.flops / self.median_s
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOP/byte: ``flops / bytes``."""
+        return self.flops / self.bytes
+
+    @property
+    def achieved_bandwidth(self) -> float:
+        """Bytes/s under the memory model: ``bytes / median_s``."""
+        return self.bytes / self.median_s
+
+    @property
+    def spread(self) -> float:
+        """Relative spread: ``iqr_s / median_s``."""
+        return self.iqr_s / self.median_s
+
+    def to_dict(self, times: bool = False) -> dict[str, Any]:
+        """Plain JSON-ready dict (``input_shape`` as a list); per-call times only if ``times``."""
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape)
+        data["times_s"] = list(self.times_s)
+        if not times:
+            del data["times_s"]
+        return data
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default) of an ascending sequence."""
+    position = q * (len(sorted_values) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def median_and_iqr(times: Sequence[float]) -> tuple[float, float]:
+    """The median and the inter-quartile range ``q75 - q25`` (linear interpolation)."""
+    if len(times) == 0:
+        raise ValueError("times must not be empty")
+    ordered = sorted(times)
+    return _quantile(ordered, 0.5), _quantile(ordered, 0.75) - _quantile(ordered, 0.25)
+
+
+def _prepare(module: nn.Module, input_shape: tuple[int, ...], mode: str,
+             device: torch.device) -> Callable[[], Any]:
+    """The function one call of which is one pass of ``mode`` (inputs made once, here)."""
+    dtype = _input_dtype(module)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(input_shape, generator=generator, dtype=dtype).to(device)
+    if mode == "forward":
+        def forward() -> Any:
+            with torch.no_grad():
+                return module(x)
+        return forward
+    x.requires_grad_(True)
+    wrt = [x] + [p for p in module.parameters() if p.requires_grad]
+    with torch.no_grad():
+        grad_output = torch.ones_like(module(x))
+
+    def forward_backward() -> Any:
+        return torch.autograd.grad(module(x), wrt, grad_output)
+    return forward_backward
+
+
+def _timer_class() -> Any:
+    """``torch.utils.benchmark.Timer``. Its import pulls in ``torch.utils.cpp_extension``, which
+    logs a warning on machines with a CUDA toolkit folder but no GPU; that warning says nothing
+    about timing, so it is silenced during the import."""
+    import logging
+
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        from torch.utils.benchmark import Timer
+    finally:
+        log.setLevel(level)
+    return Timer
+
+
+def _collect(fn: Callable[[], Any], threads: int, min_run_time: float,
+             min_runs: int, clock: str = "wall") -> list[float]:
+    """Per-call times of at least ``min_runs`` blocks lasting ``min_run_time`` s in all."""
+    timer = _timer_class()(stmt="fn()", globals={"fn": fn}, num_threads=threads,
+                           timer=clock_function(clock))
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    times = list(measurement.times)
+    while len(times) < min_runs:
+        times.extend(timer.timeit(measurement.number_per_run).times)
+    return times
+
+
+def _check_timing_args(module: Any, input_shape: Any, mode: Any, min_run_time: Any,
+                       min_runs: Any, threads: Any, warmup: Any) -> tuple:
+    as_module("module", module)
+    return (as_shape("input_shape", input_shape), _as_mode(mode),
+            _as_positive_number("min_run_time", min_run_time), as_int("min_runs", min_runs),
+            _as_threads(threads), as_int("warmup", warmup, minimum=0))
+
+
+def time_module(
+    module: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    mode: str = "forward",
+    min_run_time: float = 0.2,
+    min_runs: int = 5,
+    threads: int | None = None,
+    warmup: int = 2,
+    device: str | torch.device | None = None,
+    label: str | None = None,
+    clock: str = "wall",
+) -> Timing:
+    """Time one pass of ``mode`` of ``module`` on a random input of ``input_shape``.
+
+    Median and IQR of the per-call times of at least ``min_runs`` blocks of
+    ``Timer.blocked_autorange(min_run_time)``, after ``warmup`` untimed calls, with ``threads``
+    CPU threads (default: ``torch.get_num_threads()``), read on ``clock`` (``"wall"`` or ``"cpu"``,
+    see the module docstring). ``device`` defaults to the module's; another device times a copy of
+    the module there. Raises ``TypeError``/``ValueError`` naming a bad argument.
+    """
+    shape, mode, min_run_time, min_runs, threads, warmup = _check_timing_args(
+        module, input_shape, mode, min_run_time, min_runs, threads, warmup)
+    target = _as_device(device, module)
+    clock = as_clock(clock, target, threads)
+    flops, nbytes = pass_flops(module, shape, mode), bytes_moved(module, shape, mode)
+    if target != _as_device(None, module):
+        module = copy.deepcopy(module).to(target)
+    fn = _prepare(module, shape, mode, target)
+    with torch_threads(threads):
+        for _ in range(warmup):
+            fn()
+    times = _collect(fn, threads, min_run_time, min_runs, clock)
+    median, iqr = median_and_iqr(times)
+    return Timing(label or type(module).__name__, mode, device_label(target, threads), threads,
+                  shape, median, iqr, len(times), flops, nbytes, clock, tuple(times))
+
+
+# ---------------------------------------------------------------------------- the chapter's layers
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer shape of the comparison: a block kind of :mod:`convlib.blocks` and its baseline.
+
+    ``baseline`` is the label of the plain ``k x k`` convolution it stands in for (same width,
+    same receptive field), or None for a baseline itself.
+    """
+
+    label: str
+    kind: str
+    kernel_size: int
+    groups: int = 1
+    baseline: str | None = None
+
+    def build(self, width: int) -> nn.Sequential:
+        """``make_block(kind, width, width, k, groups=g, activation=None, norm=None, bias=False)``:
+        the convolutions alone, no bias, normalisation or activation."""
+        from convlib.blocks import make_block
+
+        return make_block(self.kind, width, width, self.kernel_size, groups=self.groups,
+                          activation=None, norm=None, bias=False)
+
+    def params(self, width: int) -> int:
+        """Closed-form weights (:func:`convlib.blocks.block_params`)."""
+        from convlib.blocks import block_params
+
+        return block_params(self.kind, width, width, self.kernel_size, groups=self.groups,
+                            activation=None, norm=None, bias=False)
+
+
+def chapter_layers(groups: Sequence[int] = (2, 4, 8, 16, 32)) -> list[Layer]:
+    """The layers of chapter 8: plain 3x3 and 5x5 (the baselines), two stacked 3x3 (vs 5x5),
+    the bottleneck, grouped 3x3 for each of ``groups``, depthwise separable and spatially
+    separable 3x3 (vs plain 3x3)."""
+    layers = [Layer("plain 3x3", "plain", 3), Layer("plain 5x5", "plain", 5),
+              Layer("two stacked 3x3", "stacked", 5, baseline="plain 5x5"),
+              Layer("bottleneck", "bottleneck", 3, baseline="plain 3x3")]
+    layers += [Layer(f"grouped g={g}", "grouped", 3, groups=as_int("groups", g),
+                     baseline="plain 3x3") for g in groups]
+    layers += [Layer("depthwise separable", "separable", 3, baseline="plain 3x3"),
+               Layer("spatially separable", "spatial", 3, baseline="plain 3x3")]
+    return layers
+
+
+FORWARD_BACKWARD_LABELS = ("plain 3x3", "bottleneck", "grouped g=8", "depthwise separable")
+"""The subset of :func:`chapter_layers` timed forward + backward too: the plain 3x3 and the
+tricks of chapters 4 to 6 that replace it."""
+
+
+def layer_facts(layers: Iterable[Layer], widths: Iterable[int], input_size: int,
+                batch: int) -> list[dict[str, Any]]:
+    """The deterministic side of the comparison, one row per (layer, width): weights (counted on
+    the module, equal to the closed form), forward FLOPs, forward bytes and intensity."""
+    rows = []
+    for width in widths:
+        width = as_int("width", width)
+        shape = (as_int("batch", batch), width, as_int("input_size", input_size), input_size)
+        for layer in layers:
+            with torch.device("meta"):  # shapes only: nothing is initialised
+                module = layer.build(width)
+            params = sum(p.numel() for p in module.parameters())
+            flops, nbytes = pass_flops(module, shape), bytes_moved(module, shape)
+            rows.append({"label": layer.label, "kind": layer.kind, "kernel_size": layer.kernel_size,
+                         "groups": layer.groups, "baseline": layer.baseline, "width": width,
+                         "input_shape": list(shape), "params": params, "flops": flops,
+                         "bytes": nbytes, "intensity": flops / nbytes})
+    return rows
+
+
+def measure_layers(
+    layers: Sequence[Layer],
+    widths: Sequence[int],
+    *,
+    input_size: int,
+    batch: int,
+    modes: dict[str, Iterable[str] | None] | None = None,
+    min_run_time: float = 0.2,
+    min_runs: int = 5,
+    rounds: int = 1,
+    threads: int | None = None,
+    device: str | torch.device = "cpu",
+    warmup: int = 1,
+    progress: Callable[[str], None] | None = None,
+    clock: str = "wall",
+) -> list[dict[str, Any]]:
+    """Time every (layer, width, mode): one row each, with the :func:`layer_facts` columns plus
+    ``mode``, ``flops``/``bytes``/``intensity`` of that mode, ``median_s``, ``iqr_s``, ``runs``,
+    ``achieved_flops``, ``device``, ``threads`` and ``clock``.
+
+    ``modes`` maps a mode to the layer labels timed in it (None: all); default: forward only.
+    The measurements are interleaved: ``rounds`` rounds, each timing every entry once for
+    ``min_run_time`` s, so that a burst of load from other processes hits all layers alike; the
+    median is over the per-call times of all rounds.
+    """
+    modes = {"forward": None} if modes is None else dict(modes)
+    for mode in modes:
+        _as_mode(mode)
+    rounds, threads = as_int("rounds", rounds), _as_threads(threads)
+    min_run_time = _as_positive_number("min_run_time", min_run_time)
+    min_runs, warmup = as_int("min_runs", min_runs), as_int("warmup", warmup, minimum=0)
+    target = torch.device(device)
+    clock = as_clock(clock, target, threads)
+    name = device_label(target, threads)
+    entries = []
+    for fact in layer_facts(layers, widths, input_size, batch):
+        layer = next(lay for lay in layers if lay.label == fact["label"])
+        for mode, labels in modes.items():
+            if labels is not None and fact["label"] not in set(labels):
+                continue
+            module = layer.build(fact["width"]).to(target)
+            shape = tuple(fact["input_shape"])
+            row = dict(fact, mode=mode, flops=pass_flops(module, shape, mode),
+                       bytes=bytes_moved(module, shape, mode), device=name, threads=threads,
+                       clock=clock)
+            row["intensity"] = row["flops"] / row["bytes"]
+            entries.append((row, _prepare(module, shape, mode, target), []))
+    with torch_threads(threads):
+        for _, fn, _ in entries:
+            for _ in range(warmup):
+                fn()
+    for r in range(rounds):
+        for row, fn, times in entries:
+            if progress is not None:
+                progress(f"round {r + 1}/{rounds}: {row['label']} width {row['width']} "
+                         f"{row['mode']}")
+            times.extend(_collect(fn, threads, min_run_time, min_runs, clock))
+    rows = []
+    for row, _, times in entries:
+        median, iqr = median_and_iqr(times)
+        rows.append(dict(row, median_s=median, iqr_s=iqr, runs=len(times),
+                         achieved_flops=row["flops"] / median))
+    return rows
+
+
+# ---------------------------------------------------------------------------- verdicts
+
+
+def time_verdict(weight_ratio: float, speedup: float,
+                 pays_fraction: float = PAYS_OFF_FRACTION) -> str:
+    """What a trick that is ``weight_ratio`` x lighter and ``speedup`` x faster buys in time:
+
+    - ``"pays off in time"``: ``speedup > 1`` and ``speedup >= pays_fraction * weight_ratio``
+      (the time saved is at least that fraction of the weights saved);
+    - ``"partly"``: faster (``speedup > 1``) but by less;
+    - ``"does not"``: not faster (``speedup <= 1``).
+    """
+    weight_ratio = _as_positive_number("weight_ratio", weight_ratio)
+    speedup = _as_positive_number("speedup", speedup)
+    pays_fraction = _as_positive_number("pays_fraction", pays_fraction)
+    if speedup <= 1:
+        return "does not"
+    return "pays off in time" if speedup >= pays_fraction * weight_ratio else "partly"
+
+
+def compare_to_baseline(rows: Iterable[dict[str, Any]],
+                        pays_fraction: float = PAYS_OFF_FRACTION) -> list[dict[str, Any]]:
+    """For each timed row with a baseline: ``weight_ratio`` (baseline weights / weights),
+    ``flop_ratio`` (baseline FLOPs / FLOPs), ``speedup`` (baseline median time / median time),
+    all at the same width and mode, and the :func:`time_verdict`. Rows keep the input order."""
+    rows = list(rows)
+    index = {(r["label"], r["width"], r["mode"]): r for r in rows}
+    out = []
+    for row in rows:
+        if row.get("baseline") is None:
+            continue
+        base = index.get((row["baseline"], row["width"], row["mode"]))
+        if base is None:
+            continue
+        weight_ratio = base["params"] / row["params"]
+        speedup = base["median_s"] / row["median_s"]
+        out.append({"label": row["label"], "baseline": row["baseline"], "width": row["width"],
+                    "mode": row["mode"], "weight_ratio": weight_ratio,
+                    "flop_ratio": base["flops"] / row["flops"], "speedup": speedup,
+                    "verdict": time_verdict(weight_ratio, speedup, pays_fraction)})
+    return out
+
+
+# ---------------------------------------------------------------------------- results files
+
+
+def results_path(name: str, folder: Any = None) -> Any:
+    """``book/results/<name>.json`` (or in ``folder``)."""
+    from pathlib import Path
+
+    from convlib.experiments import DEFAULT_OUT
+
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a file stem such as 'latency-cpu'; got {name!r}")
+    return Path(folder if folder is not None else DEFAULT_OUT) / f"{name}.json"
+
+
+def load_latency(name: str = "latency-cpu", folder: Any = None) -> dict | None:
+    """The latency measurements written by ``benchmarks/latency_table.py --out``, or None."""
+    import json
+
+    path = results_path(name, folder)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def latency_files(folder: Any = None) -> list[str]:
+    """The stems of every ``latency-*.json`` results file (e.g. ``latency-cpu``), sorted."""
+    folder = results_path("x", folder).parent
+    return sorted(p.stem for p in folder.glob("latency-*.json")) if folder.is_dir() else []
+
+
+def latency_provenance(results: dict) -> str:
+    """One sentence: device, threads, torch version, date, timing budget and any note."""
+    p = results["provenance"]
+    model = f" ({p['cpu_model']})" if p.get("cpu_model") else ""
+    text = (f"{p['device']}{model}, torch {p['torch']}, {p['date'][:10]}, "
+            f"batch {p['batch']} at {p['input_size']}x{p['input_size']}, "
+            f"median of at least {p['min_runs']} runs x {p['rounds']} interleaved rounds")
+    if p.get("clock") == "cpu":
+        text += ", timed on the process's CPU-time clock"
+    load = p.get("load_average_1min") or {}
+    if load.get("before") is not None and load.get("after") is not None:
+        text += (f"; 1-minute load average {load['before']:.1f} before, {load['after']:.1f} after "
+                 f"the run")
+    return text + (f"; {p['note']}" if p.get("note") else "")
+
+
+__all__ = ["CLOCKS", "FORWARD_BACKWARD_FACTOR", "FORWARD_BACKWARD_LABELS", "Layer", "MODES",
+           "PAYS_OFF_FRACTION", "TIME_VERDICTS", "Timing", "bytes_moved", "chapter_layers",
+           "compare_to_baseline", "device_label", "latency_files", "latency_provenance",
+           "layer_facts", "leaf_traffic", "load_latency", "measure_layers", "median_and_iqr",
+           "pass_flops", "results_path", "time_module", "time_verdict", "torch_threads",
+           "as_clock", "clock_function"]

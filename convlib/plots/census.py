@@ -1,0 +1,99 @@
+"""Figures of chapter 2: how real architectures spend their convolution weights, by kernel size.
+
+:func:`kernel_share_matrix` turns per-model :func:`convlib.census.census_summary` results into
+one table (models x kernel sizes) of the share of each model's convolution weights held by each
+kernel size; :func:`plot_kernel_shares` draws it as horizontal stacked bars, one bar per model,
+each kernel size with its own colour *and* hatch so that the figure reads in grayscale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from convlib.census import KernelCount, kernel_label
+from convlib.plots import COLORS
+
+__all__ = ["KERNEL_HATCHES", "kernel_order", "kernel_share_matrix", "kernel_styles",
+           "plot_kernel_shares"]
+
+KERNEL_HATCHES = ("", "//", "\\\\", "xx", "..", "oo", "--", "||", "++", "**")
+# The book's colours without black (a black fill would hide its hatch), and three more.
+_PALETTE = tuple(c for c in COLORS if c != "#000000") + ("#B3DE69", "#999999", "#8C510A")
+
+
+def kernel_order(kernel_sizes: Any) -> list[tuple[int, int]]:
+    """Distinct ``(kh, kw)`` kernel sizes, largest area first, as ``census_summary`` sorts them
+    (ties: the taller kernel first, so 7x1 before 1x7)."""
+    sizes = {tuple(k) for k in kernel_sizes}
+    return sorted(sizes, key=lambda k: (-k[0] * k[1], -k[0], -k[1]))
+
+
+def kernel_share_matrix(
+    summaries: Mapping[str, Sequence[KernelCount]],
+) -> tuple[list[str], list[str], list[list[float]]]:
+    """``(models, kernels, shares)``: ``shares[m][j]`` is the share of model ``models[m]``'s
+    convolution weights held by its kernels of size ``kernels[j]``,
+    ``params(kernel j) / sum of params over all kernel sizes`` (0.0 where the model has none).
+
+    ``summaries`` maps a model name to its ``census_summary``; models keep the mapping's order,
+    kernels are every size any model uses, largest area first. Each row sums to 1 (up to
+    rounding) for a model with at least one weight.
+    """
+    if not isinstance(summaries, Mapping) or not summaries:
+        raise ValueError("summaries must be a non-empty mapping of model name -> "
+                         "census_summary(model)")
+    for name, summary in summaries.items():
+        if not isinstance(summary, (list, tuple)) \
+                or not all(isinstance(c, KernelCount) for c in summary):
+            raise TypeError(f"summaries[{name!r}] must be a list of KernelCount, as census_summary "
+                            f"returns; got {type(summary).__name__}")
+        if not summary:
+            raise ValueError(f"summaries[{name!r}] is empty: the model has no nn.Conv2d")
+    order = kernel_order(c.kernel_size for summary in summaries.values() for c in summary)
+    shares = []
+    for summary in summaries.values():
+        total = sum(c.params for c in summary)
+        by_kernel = {tuple(c.kernel_size): c.params for c in summary}
+        shares.append([by_kernel.get(k, 0) / total if total else 0.0 for k in order])
+    return list(summaries), [kernel_label(k) for k in order], shares
+
+
+def kernel_styles(kernels: Sequence[str]) -> dict[str, dict[str, str]]:
+    """A fill colour and a hatch per kernel label, in order (at most 10 kernel sizes)."""
+    if len(kernels) > len(KERNEL_HATCHES):
+        raise ValueError(f"at most {len(KERNEL_HATCHES)} kernel sizes can be told apart; "
+                         f"got {len(kernels)}")
+    return {k: {"color": _PALETTE[j], "hatch": KERNEL_HATCHES[j]} for j, k in enumerate(kernels)}
+
+
+def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
+                       labels: Mapping[str, str] | None = None, *, label_min: float = 0.1):
+    """Horizontal stacked bars on ``ax``: one bar per model (first model on top), its length
+    split by the share of its convolution weights per kernel size, in percent.
+
+    Segments of at least ``label_min`` (a share) are labelled with their percentage. Adds the
+    legend (one entry per kernel size). Returns ``(models, kernels, shares)`` as
+    :func:`kernel_share_matrix` computes them, for the caller to assert.
+    """
+    models, kernels, shares = kernel_share_matrix(summaries)
+    labels = dict(labels or {})
+    styles = kernel_styles(kernels)
+    positions = list(range(len(models)))
+    left = [0.0] * len(models)
+    for j, kernel in enumerate(kernels):
+        widths = [100.0 * row[j] for row in shares]
+        bars = ax.barh(positions, widths, left=left, label=kernel, color=styles[kernel]["color"],
+                       hatch=styles[kernel]["hatch"], edgecolor="black", linewidth=0.6, height=0.7)
+        for bar, width, start in zip(bars, widths, left):
+            if width >= 100.0 * label_min:
+                ax.text(start + width / 2, bar.get_y() + bar.get_height() / 2, f"{width:.0f}%",
+                        ha="center", va="center", fontsize=8,
+                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
+                                  alpha=0.85))
+        left = [a + w for a, w in zip(left, widths)]
+    ax.set_yticks(positions, [labels.get(m, m) for m in models])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.legend(title="kernel", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return models, kernels, shares

@@ -1,0 +1,78 @@
+"""Figures of chapters 6 and 7 (separable convolutions, the summary of the tricks).
+
+Each helper draws on a given Axes from data the chapter computed (and asserted) itself; none of
+them computes a number the text relies on. Every series has its own colour, line style and
+marker (or hatch), so the figures stay readable in grayscale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from convlib.plots import series_styles
+
+HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo")
+
+
+def plot_ratio_curves(ax: Any, channels: Sequence[int], curves: Mapping[str, Sequence[float]], *,
+                      levels: Mapping[str, float] | None = None, markevery: int = 4) -> None:
+    """One curve per entry of ``curves`` (a ratio against the channel count ``channels``, log x),
+    and a dashed horizontal line per entry of ``levels`` (e.g. the k^2 asymptotes), in the colour
+    of the curve with the same index when there is one."""
+    if not curves:
+        raise ValueError("curves must hold at least one series")
+    for name, values in curves.items():
+        if len(values) != len(channels):
+            raise ValueError(f"curves[{name!r}] has {len(values)} values for {len(channels)} channels")
+    styles = series_styles(max(len(curves), len(levels or {})))
+    for (name, values), style in zip(curves.items(), styles):
+        ax.plot(channels, values, label=name, markevery=markevery, **style)
+    for (name, level), style in zip((levels or {}).items(), styles):
+        ax.axhline(level, color=style["color"], linestyle=(0, (4, 3)), linewidth=1.0, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(min(channels), max(channels))
+    ax.legend(loc="best")
+
+
+def plot_tricks(ax: Any, rows: Sequence[Mapping[str, Any]], *, pixels: int | None = None) -> None:
+    """Weights (x) against FLOPs (y), log-log, one labelled marker per construction (``rows`` as
+    :func:`convlib.compare.compare_tricks` returns them). With ``pixels = H * W`` the line
+    ``FLOPs = 2 * pixels * weights`` (stride 1, same padding) is drawn dotted."""
+    if not rows:
+        raise ValueError("rows must hold at least one construction")
+    styles = series_styles(len(rows))
+    for row, style in zip(rows, styles):
+        ax.plot([row["weights"]], [row["flops"]], linestyle="none", marker=style["marker"],
+                color=style["color"], markersize=8, label=row["label"])
+    if pixels is not None:
+        low = min(r["weights"] for r in rows) / 1.5
+        high = max(r["weights"] for r in rows) * 1.5
+        ax.plot([low, high], [2 * pixels * low, 2 * pixels * high], color="0.5", linestyle=":",
+                linewidth=1.0, marker="", label="FLOPs = 2 x H x W x weights")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def plot_shares(ax: Any, shares: Mapping[str, Mapping[str, float]], *, kinds: Sequence[str]) -> None:
+    """Horizontal 100% stacked bars: one bar per entry of ``shares`` (e.g. "weights", "MACs"),
+    split by ``kinds`` (each bar's mapping gives a fraction per kind), hatched per kind and
+    labelled with the percentage where it is wide enough."""
+    if not shares:
+        raise ValueError("shares must hold at least one bar")
+    styles = series_styles(len(kinds))
+    bars = list(shares)
+    for i, kind in enumerate(kinds):
+        lefts = [sum(shares[b].get(k, 0.0) for k in kinds[:i]) for b in bars]
+        widths = [shares[b].get(kind, 0.0) for b in bars]
+        ax.barh(bars, [100 * w for w in widths], left=[100 * x for x in lefts], label=kind,
+                color=styles[i]["color"], hatch=HATCHES[i % len(HATCHES)], edgecolor="black",
+                linewidth=0.6)
+        for y, (left, width) in enumerate(zip(lefts, widths)):
+            if width >= 0.08:
+                ax.text(100 * (left + width / 2), y, f"{100 * width:.0f}%", ha="center", va="center",
+                        fontsize=9, bbox=dict(facecolor="white", edgecolor="none", pad=1.0))
+    ax.set_xlim(0, 100)
+    ax.invert_yaxis()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=min(len(kinds), 3))

@@ -1,0 +1,93 @@
+"""convlib.plots.dense: the drawing of a convolution's dense matrix (chapter 1)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch import nn  # noqa: E402
+
+from convlib.dense import dense_structure  # noqa: E402
+from convlib.plots.dense import (  # noqa: E402
+    plot_weight_index,
+    weight_index_array,
+    weight_index_colors,
+)
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
+def test_article_example_is_drawn_cell_by_cell(ax):
+    s = dense_structure(nn.Conv2d(1, 1, 3, bias=False), 4)
+    image = plot_weight_index(ax, s.weight_index)
+    rgba = image.get_array()
+    assert rgba.shape == (4, 16, 4)
+    white = np.all(np.asarray(rgba) == 1.0, axis=-1)
+    assert int(white.sum()) == s.structural_zeros == 28
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert len(texts) == s.tied_entries == 36
+    assert sorted(set(texts)) == [f"w{i}" for i in range(9)]
+    # every kernel weight is copied once per output pixel
+    assert all(texts.count(f"w{i}") == 4 for i in range(9))
+
+
+def test_same_weight_same_colour_distinct_weights_distinct_colours(ax):
+    index = np.array([[0, 1, -1], [2, 0, 1]])
+    rgba = np.asarray(plot_weight_index(ax, index, annotate=False).get_array())
+    assert not ax.texts
+    assert np.array_equal(rgba[0, 0], rgba[1, 1])
+    assert np.array_equal(rgba[0, 1], rgba[1, 2])
+    assert len({tuple(rgba[0, 0]), tuple(rgba[0, 1]), tuple(rgba[1, 0])}) == 3
+    assert np.all(rgba[0, 2] == 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 40))
+def test_colours_are_distinct(n):
+    colors = weight_index_colors(n)
+    assert len(colors) == n
+    assert len(set(colors)) == n
+    assert all(len(c) == 4 and all(0.0 <= v <= 1.0 for v in c) for c in colors)
+
+
+def test_n_weights_keeps_colours_across_panels(ax):
+    full = np.asarray(plot_weight_index(ax, np.arange(9).reshape(3, 3)).get_array())
+    part = np.asarray(plot_weight_index(ax, np.array([[4, -1]]), n_weights=9).get_array())
+    assert np.array_equal(part[0, 0], full[1, 1])
+
+
+def test_accepts_tensors_and_lists():
+    assert weight_index_array(torch.tensor([[0, -1]])).dtype == np.int64
+    assert weight_index_array([[1, 2], [-1, 0]]).shape == (2, 2)
+
+
+@pytest.mark.parametrize("bad, error", [
+    (np.arange(4), ValueError),
+    (np.array([[0.0, 1.0]]), TypeError),
+    (np.array([[True, False]]), TypeError),
+    (np.array([[0, -2]]), ValueError),
+])
+def test_bad_matrices_are_refused(bad, error):
+    with pytest.raises(error, match="weight_index"):
+        weight_index_array(bad)
+
+
+def test_bad_options_are_refused(ax):
+    with pytest.raises(ValueError, match="n_weights"):
+        plot_weight_index(ax, [[0, 3]], n_weights=3)
+    with pytest.raises(TypeError, match="annotate"):
+        plot_weight_index(ax, [[0, 1]], annotate="yes")
+    with pytest.raises(ValueError, match="n must be"):
+        weight_index_colors(-1)
