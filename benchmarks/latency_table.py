@@ -5,12 +5,12 @@
         [--clock wall|cpu]
         [--out book/results/latency-cpu.json] [--note "shared machine"]
 
-Times every layer of ``convlib.bench.chapter_layers()`` forward (and the 3x3 family forward +
-backward) with ``convlib.bench.measure_layers`` (interleaved rounds, median of the per-call times),
+Times every layer of ``convlib.latency.chapter_layers()`` forward (and the 3x3 family forward +
+backward) with ``convlib.latency.measure_layers`` (interleaved rounds, median of the per-call times),
 measures or looks up the machine's peaks (``convlib.roofline.machine_peaks``), and prints one table:
 weights, FLOPs, median time, achieved GFLOP/s and fraction of peak, and, against the plain k x k of
 the same width, "x fewer weights", "x fewer FLOPs", "x faster" and the verdict of
-``convlib.bench.time_verdict``. With ``--out`` the measurements are written as JSON with their
+``convlib.latency.time_verdict``. With ``--out`` the measurements are written as JSON with their
 provenance (device, threads, clock, versions, date, load average, budget, note), atomically (a
 temporary file renamed into place), for the chapter to read. ``--clock cpu`` (one CPU thread only)
 times on the process's CPU-time clock, which does not count the time the process waits while other
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import torch
 
-from convlib.bench import (FORWARD_BACKWARD_LABELS, as_clock, chapter_layers,
-                           compare_to_baseline, device_label, measure_layers)
+from convlib.bench import as_clock, device_label
+from convlib.latency import FORWARD_BACKWARD_LABELS, chapter_layers, compare_to_baseline, measure_layers
 from convlib.roofline import machine_peaks
 
 FORMAT = 1

@@ -12,8 +12,14 @@ One module per concept, in the chapters' vocabulary:
 - ``convlib.models``     the article's small CIFAR-10 network
 - ``convlib.train``      one fast, seeded training loop
 - ``convlib.experiments`` the named CIFAR-10 comparisons and their verdicts
+- ``convlib.identities`` 1x1 = per-pixel dense, grouped = split-convolve-concatenate, ...
+- ``convlib.connectivity`` which input channels feed which outputs
+- ``convlib.compare``    every trick side by side for one layer shape
+- ``convlib.results``    the reference results the chapters plot
 - ``convlib.claims``     every quantitative claim of the article, checked
-- ``convlib.bench`` / ``convlib.roofline``  measured time against weights and FLOPs
+- ``convlib.bench`` / ``convlib.latency`` / ``convlib.roofline``  measured time against weights
+  and FLOPs
+- ``convlib.grading``    the sandboxed autograder of the exercises
 - ``convlib.profiles``   the experiment budgets (``CONVLIB_PROFILE``)
 
 Submodules are imported on first use, so ``import convlib`` stays cheap.
@@ -27,9 +33,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "params", "dense", "receptive", "blocks", "flops", "census", "data", "models",
-    "train", "experiments", "claims", "bench", "roofline", "profiles", "book", "plots", "zoo",
-    "grading",
+    "params", "dense", "receptive", "blocks", "flops", "census", "zoo", "identities", "connectivity",
+    "compare", "data", "models", "train", "experiments", "results", "claims", "bench", "latency",
+    "roofline", "profiles", "book", "plots", "grading",
 }
 
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from convlib.bench import (FORWARD_BACKWARD_FACTOR, MODES, TIME_VERDICTS, Layer, Timing,
-                           bytes_moved, chapter_layers, compare_to_baseline, latency_files,
-                           latency_provenance, layer_facts, leaf_traffic, load_latency,
-                           measure_layers, median_and_iqr, pass_flops, time_module, time_verdict)
+from convlib.bench import (FORWARD_BACKWARD_FACTOR, MODES, Timing, bytes_moved, leaf_traffic,
+                           median_and_iqr, pass_flops, time_module)
+from convlib.latency import (TIME_VERDICTS, Layer, chapter_layers, compare_to_baseline, latency_files,
+                             latency_provenance, layer_facts, load_latency, measure_layers, time_verdict)
 from convlib.blocks import BLOCK_KINDS, block_params, make_block
 from convlib.flops import conv2d_flops, count_flops
 

@@ -1,0 +1,257 @@
+"""Chapter 8's comparison: which layers are timed, their weights and FLOPs, their measured
+times against their baseline, the verdicts, and the results files.
+
+Each trick of the book (stacked 3x3, bottleneck, grouped, depthwise- and spatially separable)
+is compared with the plain ``k x k`` convolution it replaces, at the same width:
+``weight_ratio = baseline weights / weights``, ``flop_ratio`` likewise, and
+``speedup = baseline median time / median time``. :func:`time_verdict` turns the ratios into
+words; the rule is fixed here, before any measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from convlib._checks import as_int
+from convlib.bench import (_as_mode, _as_positive_number, _as_threads, _collect, _prepare, as_clock,
+                          bytes_moved, device_label, median_and_iqr, pass_flops, torch_threads)
+
+TIME_VERDICTS = ("pays off in time", "partly", "does not")
+PAYS_OFF_FRACTION = 0.8
+"""A trick 'pays off in time' when its speedup is at least this fraction of its weight ratio."""
+
+
+# ---------------------------------------------------------------------------- the chapter's layers
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer shape of the comparison: a block kind of :mod:`convlib.blocks` and its baseline.
+
+    ``baseline`` is the label of the plain ``k x k`` convolution it stands in for (same width,
+    same receptive field), or None for a baseline itself.
+    """
+
+    label: str
+    kind: str
+    kernel_size: int
+    groups: int = 1
+    baseline: str | None = None
+
+    def build(self, width: int) -> nn.Sequential:
+        """``make_block(kind, width, width, k, groups=g, activation=None, norm=None, bias=False)``:
+        the convolutions alone, no bias, normalisation or activation."""
+        from convlib.blocks import make_block
+
+        return make_block(self.kind, width, width, self.kernel_size, groups=self.groups,
+                          activation=None, norm=None, bias=False)
+
+    def params(self, width: int) -> int:
+        """Closed-form weights (:func:`convlib.blocks.block_params`)."""
+        from convlib.blocks import block_params
+
+        return block_params(self.kind, width, width, self.kernel_size, groups=self.groups,
+                            activation=None, norm=None, bias=False)
+
+
+def chapter_layers(groups: Sequence[int] = (2, 4, 8, 16, 32)) -> list[Layer]:
+    """The layers of chapter 8: plain 3x3 and 5x5 (the baselines), two stacked 3x3 (vs 5x5),
+    the bottleneck, grouped 3x3 for each of ``groups``, depthwise separable and spatially
+    separable 3x3 (vs plain 3x3)."""
+    layers = [Layer("plain 3x3", "plain", 3), Layer("plain 5x5", "plain", 5),
+              Layer("two stacked 3x3", "stacked", 5, baseline="plain 5x5"),
+              Layer("bottleneck", "bottleneck", 3, baseline="plain 3x3")]
+    layers += [Layer(f"grouped g={g}", "grouped", 3, groups=as_int("groups", g),
+                     baseline="plain 3x3") for g in groups]
+    layers += [Layer("depthwise separable", "separable", 3, baseline="plain 3x3"),
+               Layer("spatially separable", "spatial", 3, baseline="plain 3x3")]
+    return layers
+
+
+FORWARD_BACKWARD_LABELS = ("plain 3x3", "bottleneck", "grouped g=8", "depthwise separable")
+"""The subset of :func:`chapter_layers` timed forward + backward too: the plain 3x3 and the
+tricks of chapters 4 to 6 that replace it."""
+
+
+def layer_facts(layers: Iterable[Layer], widths: Iterable[int], input_size: int,
+                batch: int) -> list[dict[str, Any]]:
+    """The deterministic side of the comparison, one row per (layer, width): weights (counted on
+    the module, equal to the closed form), forward FLOPs, forward bytes and intensity."""
+    rows = []
+    for width in widths:
+        width = as_int("width", width)
+        shape = (as_int("batch", batch), width, as_int("input_size", input_size), input_size)
+        for layer in layers:
+            with torch.device("meta"):  # shapes only: nothing is initialised
+                module = layer.build(width)
+            params = sum(p.numel() for p in module.parameters())
+            flops, nbytes = pass_flops(module, shape), bytes_moved(module, shape)
+            rows.append({"label": layer.label, "kind": layer.kind, "kernel_size": layer.kernel_size,
+                         "groups": layer.groups, "baseline": layer.baseline, "width": width,
+                         "input_shape": list(shape), "params": params, "flops": flops,
+                         "bytes": nbytes, "intensity": flops / nbytes})
+    return rows
+
+
+def measure_layers(
+    layers: Sequence[Layer],
+    widths: Sequence[int],
+    *,
+    input_size: int,
+    batch: int,
+    modes: dict[str, Iterable[str] | None] | None = None,
+    min_run_time: float = 0.2,
+    min_runs: int = 5,
+    rounds: int = 1,
+    threads: int | None = None,
+    device: str | torch.device = "cpu",
+    warmup: int = 1,
+    progress: Callable[[str], None] | None = None,
+    clock: str = "wall",
+) -> list[dict[str, Any]]:
+    """Time every (layer, width, mode): one row each, with the :func:`layer_facts` columns plus
+    ``mode``, ``flops``/``bytes``/``intensity`` of that mode, ``median_s``, ``iqr_s``, ``runs``,
+    ``achieved_flops``, ``device``, ``threads`` and ``clock``.
+
+    ``modes`` maps a mode to the layer labels timed in it (None: all); default: forward only.
+    The measurements are interleaved: ``rounds`` rounds, each timing every entry once for
+    ``min_run_time`` s, so that a burst of load from other processes hits all layers alike; the
+    median is over the per-call times of all rounds.
+    """
+    modes = {"forward": None} if modes is None else dict(modes)
+    for mode in modes:
+        _as_mode(mode)
+    rounds, threads = as_int("rounds", rounds), _as_threads(threads)
+    min_run_time = _as_positive_number("min_run_time", min_run_time)
+    min_runs, warmup = as_int("min_runs", min_runs), as_int("warmup", warmup, minimum=0)
+    target = torch.device(device)
+    clock = as_clock(clock, target, threads)
+    name = device_label(target, threads)
+    entries = []
+    for fact in layer_facts(layers, widths, input_size, batch):
+        layer = next(lay for lay in layers if lay.label == fact["label"])
+        for mode, labels in modes.items():
+            if labels is not None and fact["label"] not in set(labels):
+                continue
+            module = layer.build(fact["width"]).to(target)
+            shape = tuple(fact["input_shape"])
+            row = dict(fact, mode=mode, flops=pass_flops(module, shape, mode),
+                       bytes=bytes_moved(module, shape, mode), device=name, threads=threads,
+                       clock=clock)
+            row["intensity"] = row["flops"] / row["bytes"]
+            entries.append((row, _prepare(module, shape, mode, target), []))
+    with torch_threads(threads):
+        for _, fn, _ in entries:
+            for _ in range(warmup):
+                fn()
+    for r in range(rounds):
+        for row, fn, times in entries:
+            if progress is not None:
+                progress(f"round {r + 1}/{rounds}: {row['label']} width {row['width']} "
+                         f"{row['mode']}")
+            times.extend(_collect(fn, threads, min_run_time, min_runs, clock))
+    rows = []
+    for row, _, times in entries:
+        median, iqr = median_and_iqr(times)
+        rows.append(dict(row, median_s=median, iqr_s=iqr, runs=len(times),
+                         achieved_flops=row["flops"] / median))
+    return rows
+
+
+# ---------------------------------------------------------------------------- verdicts
+
+
+def time_verdict(weight_ratio: float, speedup: float,
+                 pays_fraction: float = PAYS_OFF_FRACTION) -> str:
+    """What a trick that is ``weight_ratio`` x lighter and ``speedup`` x faster buys in time:
+
+    - ``"pays off in time"``: ``speedup > 1`` and ``speedup >= pays_fraction * weight_ratio``
+      (the time saved is at least that fraction of the weights saved);
+    - ``"partly"``: faster (``speedup > 1``) but by less;
+    - ``"does not"``: not faster (``speedup <= 1``).
+    """
+    weight_ratio = _as_positive_number("weight_ratio", weight_ratio)
+    speedup = _as_positive_number("speedup", speedup)
+    pays_fraction = _as_positive_number("pays_fraction", pays_fraction)
+    if speedup <= 1:
+        return "does not"
+    return "pays off in time" if speedup >= pays_fraction * weight_ratio else "partly"
+
+
+def compare_to_baseline(rows: Iterable[dict[str, Any]],
+                        pays_fraction: float = PAYS_OFF_FRACTION) -> list[dict[str, Any]]:
+    """For each timed row with a baseline: ``weight_ratio`` (baseline weights / weights),
+    ``flop_ratio`` (baseline FLOPs / FLOPs), ``speedup`` (baseline median time / median time),
+    all at the same width and mode, and the :func:`time_verdict`. Rows keep the input order."""
+    rows = list(rows)
+    index = {(r["label"], r["width"], r["mode"]): r for r in rows}
+    out = []
+    for row in rows:
+        if row.get("baseline") is None:
+            continue
+        base = index.get((row["baseline"], row["width"], row["mode"]))
+        if base is None:
+            continue
+        weight_ratio = base["params"] / row["params"]
+        speedup = base["median_s"] / row["median_s"]
+        out.append({"label": row["label"], "baseline": row["baseline"], "width": row["width"],
+                    "mode": row["mode"], "weight_ratio": weight_ratio,
+                    "flop_ratio": base["flops"] / row["flops"], "speedup": speedup,
+                    "verdict": time_verdict(weight_ratio, speedup, pays_fraction)})
+    return out
+
+
+# ---------------------------------------------------------------------------- results files
+
+
+def results_path(name: str, folder: Any = None) -> Any:
+    """``book/results/<name>.json`` (or in ``folder``)."""
+    from pathlib import Path
+
+    from convlib.experiments import DEFAULT_OUT
+
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a file stem such as 'latency-cpu'; got {name!r}")
+    return Path(folder if folder is not None else DEFAULT_OUT) / f"{name}.json"
+
+
+def load_latency(name: str = "latency-cpu", folder: Any = None) -> dict | None:
+    """The latency measurements written by ``benchmarks/latency_table.py --out``, or None."""
+    import json
+
+    path = results_path(name, folder)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def latency_files(folder: Any = None) -> list[str]:
+    """The stems of every ``latency-*.json`` results file (e.g. ``latency-cpu``), sorted."""
+    folder = results_path("x", folder).parent
+    return sorted(p.stem for p in folder.glob("latency-*.json")) if folder.is_dir() else []
+
+
+def latency_provenance(results: dict) -> str:
+    """One sentence: device, threads, torch version, date, timing budget and any note."""
+    p = results["provenance"]
+    model = f" ({p['cpu_model']})" if p.get("cpu_model") else ""
+    text = (f"{p['device']}{model}, torch {p['torch']}, {p['date'][:10]}, "
+            f"batch {p['batch']} at {p['input_size']}x{p['input_size']}, "
+            f"median of at least {p['min_runs']} runs x {p['rounds']} interleaved rounds")
+    if p.get("clock") == "cpu":
+        text += ", timed on the process's CPU-time clock"
+    load = p.get("load_average_1min") or {}
+    if load.get("before") is not None and load.get("after") is not None:
+        text += (f"; 1-minute load average {load['before']:.1f} before, {load['after']:.1f} after "
+                 f"the run")
+    return text + (f"; {p['note']}" if p.get("note") else "")
+
+
+__all__ = ["FORWARD_BACKWARD_LABELS", "Layer", "PAYS_OFF_FRACTION", "TIME_VERDICTS", "chapter_layers",
+           "compare_to_baseline", "latency_files", "latency_provenance", "layer_facts", "load_latency",
+           "measure_layers", "results_path", "time_verdict"]
