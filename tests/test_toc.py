@@ -30,7 +30,8 @@ def test_every_toc_entry_exists():
 def test_nbval_target_runs_exactly_the_toc_notebooks():
     dry_run = subprocess.run(["make", "-n", "--no-print-directory", "nbval"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
-    pytest_line = next(line for line in dry_run.splitlines() if "--nbval" in line)
+    commands = dry_run.replace("\\\n", " ").splitlines()  # join continuation lines
+    pytest_line = next(line for line in commands if "--nbval" in line)
     ran = {token for token in pytest_line.split() if token.endswith(".ipynb")}
     assert "--nbval-lax" not in pytest_line  # strict: every cell compared
     assert ran == set(toc_notebooks())
