@@ -294,7 +294,7 @@ forged = "student,chapter,exercise,points,max_points,status,note\n"
 forged += "writes_gradebook,ch01,ch01-ex1,100,2,passed,\n"
 for path, text in (({out!r} + "/gradebook.csv", forged),
                    ({out!r} + "/feedback/writes_gradebook.md", "all passed"),
-                   ({subs!r} + "/pwned.txt", "x"), ("/work/pwned.txt", "x")):
+                   ({subs!r} + "/pwned.txt", "x"), ({subs!r} + "/../pwned.txt", "x")):
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as handle:
@@ -505,7 +505,8 @@ def test_isolation_kept_files_and_network_out_of_reach(adversarial):
     if adversarial["mode"] == "rlimits":
         pytest.skip("needs the bwrap sandbox")
     assert adversarial["connections"] == []
-    assert not (adversarial["subs"] / "pwned.txt").exists() and not Path("/work/pwned.txt").exists()
+    assert not (adversarial["subs"] / "pwned.txt").exists()
+    assert not (adversarial["subs"].parent / "pwned.txt").exists()
     feedback = (adversarial["out"] / "feedback" / "writes_gradebook.md").read_text()
     assert feedback != "all passed"
     assert "hidden check" in feedback and "wrong value" in feedback

@@ -231,10 +231,11 @@ class Sandbox:
                 "--new-session", "--clearenv"]
         for key, value in _env("/scratch").items():
             args.extend(["--setenv", key, value])
-        args += self._binds()
+        # Private folders first, read-only binds after: a checkout or venv under /tmp stays visible.
         args += ["--proc", "/proc", "--dev", "/dev"]
         for tmpfs in ("/dev/shm", "/tmp", "/scratch"):
             args += ["--size", size, "--perms", "1777", "--tmpfs", tmpfs]
+        args += self._binds()
         args += ["--chdir", "/scratch"]
         if self.mode == "bwrap-userns":
             return args + ["--unshare-user", "--"] + limits + runner
