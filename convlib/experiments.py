@@ -182,7 +182,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
 
     from convlib import data as data_module
     from convlib.profiles import get_profile
-    from convlib.train import TrainConfig, default_device, device_name, seed_everything, train
+    from convlib.train import (TrainConfig, default_device, device_name, resolve_precision, seed_everything,
+                               train)
 
     experiment = get_experiment(name)
     budget = get_profile(profile)
@@ -201,12 +202,13 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
         "train_size": len(train_y), "test_size": len(test_y), "epochs": budget.epochs,
         "batch_size": budget.batch_size, "lr": budget.lr,
         "device": device_name(device), "torch": torch.__version__, "python": platform.python_version(),
+        "precision": resolve_precision(TrainConfig().precision, device),
     }
     if path.exists():
         results = load_results(path)
         old = results["provenance"]
-        for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr"):
-            if old.get(key) != provenance[key]:
+        for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr", "precision"):
+            if old.get(key, "float32" if key == "precision" else None) != provenance[key]:
                 raise ResultsFileError(
                     f"{path} was made with {key}={old.get(key)!r}, this run has {key}={provenance[key]!r}; "
                     "results of different budgets are never mixed: use another --out")

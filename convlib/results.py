@@ -54,7 +54,8 @@ def provenance_line(results: dict) -> str:
     p = results["provenance"]
     return (f"{p['dataset']}, profile '{p['profile']}' ({p['train_size']:,} training and "
             f"{p['test_size']:,} test images, {p['epochs']} epochs), seeds {p['seeds']}, "
-            f"{p['device']}, torch {p['torch']}, {p.get('updated', p.get('started', ''))[:10]}")
+            f"{p['device']}, {p.get('precision', 'float32')}, torch {p['torch']}, "
+            f"{p.get('updated', p.get('started', ''))[:10]}")
 
 
 __all__ = ["RESULTS_DIR", "check_claims", "curves", "load_reference", "provenance_line", "table"]

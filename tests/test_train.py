@@ -71,8 +71,16 @@ def test_augment_batch_crops_and_flips_on_the_device():
         assert torch.equal(same[i], images[i]) or torch.equal(same[i], images[i].flip(-1))
 
 
+def test_precision_is_resolved_and_recorded():
+    history = run()
+    assert history.precision in ("float32", "bfloat16")
+    assert history.precision == T.resolve_precision("auto", torch.device("cpu"))
+    assert run(precision="float32").precision == "float32"
+    assert T.resolve_precision("auto", torch.device("cuda")) == "bfloat16"
+
+
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1), ("lr", 0), ("lr", float("nan")),
-                                         ("epochs", True), ("weight_decay", -1)])
+                                         ("epochs", True), ("weight_decay", -1), ("precision", "fp8")])
 def test_bad_config_is_rejected_with_the_field_named(field, value):
     with pytest.raises(ValueError, match=field):
         T.TrainConfig(**{field: value})
