@@ -7,6 +7,7 @@ into an obscure shape error deep inside PyTorch.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -87,3 +88,12 @@ def as_odd_kernel(name: str, value: Any, *, minimum: int = 3) -> int:
     if k % 2 == 0:
         raise ValueError(f"{name} must be odd (3, 5, 7, ...); got {k}")
     return k
+
+
+def as_positive_number(name: str, value: Any) -> float:
+    """``value`` as a float if it is a finite real number > 0 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
+    return float(value)

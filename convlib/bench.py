@@ -60,7 +60,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -68,7 +67,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from convlib._checks import as_int, as_module, as_shape
+from convlib._checks import as_int, as_module, as_positive_number, as_shape
 
 MODES = ("forward", "forward_backward")
 CLOCKS = ("wall", "cpu")
@@ -85,14 +84,6 @@ def _as_mode(mode: Any) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
     return mode
-
-
-def _as_positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
-    return float(value)
 
 
 def as_clock(clock: Any, device: Any = "cpu", threads: int = 1) -> str:
@@ -374,7 +365,7 @@ def _check_timing_args(module: Any, input_shape: Any, mode: Any, min_run_time: A
                        min_runs: Any, threads: Any, warmup: Any) -> tuple:
     as_module("module", module)
     return (as_shape("input_shape", input_shape), _as_mode(mode),
-            _as_positive_number("min_run_time", min_run_time), as_int("min_runs", min_runs),
+            as_positive_number("min_run_time", min_run_time), as_int("min_runs", min_runs),
             _as_threads(threads), as_int("warmup", warmup, minimum=0))
 
 

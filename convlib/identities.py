@@ -68,9 +68,10 @@ def compose_convolutions(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
     if second.in_channels != first.out_channels:
         raise ValueError(f"second.in_channels ({second.in_channels}) must equal first.out_channels "
                          f"({first.out_channels})")
-    k1, k2 = first.kernel_size, second.kernel_size
-    # Kernel of the composition: K[o, i] = sum_m K2[o, m] (full-correlate) K1[m, i]. Computing it by
-    # convolving K1 (as an image, channels m) with K2 padded to "full" size gives exactly that.
+    k2 = second.kernel_size
+    # PyTorch's layers correlate; correlating with K1 then K2 is correlating with
+    # K[o, i] = sum_m K2[o, m] (*) K1[m, i], (*) the full 2-D convolution. F.conv2d correlates, so
+    # K1 (as images with m channels) is padded to "full" size and correlated with flipped K2.
     w1 = first.weight.permute(1, 0, 2, 3)  # (c_in, m, k1h, k1w): c_in images with m channels
     w2 = second.weight  # (c_out, m, k2h, k2w)
     composed = F.conv2d(F.pad(w1, (k2[1] - 1, k2[1] - 1, k2[0] - 1, k2[0] - 1)), w2.flip(-1, -2))

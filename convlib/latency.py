@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from convlib._checks import as_int
-from convlib.bench import (_as_mode, _as_positive_number, _as_threads, _collect, _prepare, as_clock,
+from convlib._checks import as_positive_number
+from convlib.bench import (_as_mode, _as_threads, _collect, _prepare, as_clock,
                           bytes_moved, device_label, median_and_iqr, pass_flops, torch_threads)
 
 TIME_VERDICTS = ("pays off in time", "partly", "does not")
@@ -127,7 +128,7 @@ def measure_layers(
     for mode in modes:
         _as_mode(mode)
     rounds, threads = as_int("rounds", rounds), _as_threads(threads)
-    min_run_time = _as_positive_number("min_run_time", min_run_time)
+    min_run_time = as_positive_number("min_run_time", min_run_time)
     min_runs, warmup = as_int("min_runs", min_runs), as_int("warmup", warmup, minimum=0)
     target = torch.device(device)
     clock = as_clock(clock, target, threads)
@@ -175,9 +176,9 @@ def time_verdict(weight_ratio: float, speedup: float,
     - ``"partly"``: faster (``speedup > 1``) but by less;
     - ``"does not"``: not faster (``speedup <= 1``).
     """
-    weight_ratio = _as_positive_number("weight_ratio", weight_ratio)
-    speedup = _as_positive_number("speedup", speedup)
-    pays_fraction = _as_positive_number("pays_fraction", pays_fraction)
+    weight_ratio = as_positive_number("weight_ratio", weight_ratio)
+    speedup = as_positive_number("speedup", speedup)
+    pays_fraction = as_positive_number("pays_fraction", pays_fraction)
     if speedup <= 1:
         return "does not"
     return "pays off in time" if speedup >= pays_fraction * weight_ratio else "partly"

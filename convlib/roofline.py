@@ -27,8 +27,8 @@ The peaks (:class:`Peaks`):
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 import re
 import time
 from collections.abc import Sequence
@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from convlib._checks import as_int
+from convlib._checks import as_int, as_positive_number
 
 TERA, GIGA = 1e12, 1e9
 
@@ -80,14 +80,6 @@ GPU_PEAKS: tuple[tuple[str, str, float, float | None, float, str], ...] = (
 )
 
 
-def _as_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class Peaks:
     """A machine's roofline: ``flops`` (FP32 FLOP/s), ``bandwidth`` (bytes/s), and, where known,
@@ -102,10 +94,10 @@ class Peaks:
     threads: int | None = None  # CPU threads of a measurement
 
     def __post_init__(self) -> None:
-        _as_positive("flops", self.flops)
-        _as_positive("bandwidth", self.bandwidth)
+        as_positive_number("flops", self.flops)
+        as_positive_number("bandwidth", self.bandwidth)
         if self.bf16_flops is not None:
-            _as_positive("bf16_flops", self.bf16_flops)
+            as_positive_number("bf16_flops", self.bf16_flops)
 
     @property
     def ridge(self) -> float:
@@ -127,16 +119,16 @@ class Peaks:
 def roofline_bound(intensity: float, peak_flops: float, peak_bandwidth: float) -> float:
     """The most FLOP/s a pass of arithmetic intensity ``intensity`` (FLOP/byte) can achieve:
     ``min(peak_flops, intensity * peak_bandwidth)`` (FLOP/s, bytes/s)."""
-    intensity = _as_positive("intensity", intensity)
-    return min(_as_positive("peak_flops", peak_flops),
-               intensity * _as_positive("peak_bandwidth", peak_bandwidth))
+    intensity = as_positive_number("intensity", intensity)
+    return min(as_positive_number("peak_flops", peak_flops),
+               intensity * as_positive_number("peak_bandwidth", peak_bandwidth))
 
 
 def roofline_time(flops: float, nbytes: float, peak_flops: float, peak_bandwidth: float) -> float:
     """The least time (s) a pass of ``flops`` FLOPs moving ``nbytes`` bytes can take:
     ``max(flops / peak_flops, nbytes / peak_bandwidth)`` (the roofline, read as a time)."""
-    return max(_as_positive("flops", flops) / _as_positive("peak_flops", peak_flops),
-               _as_positive("nbytes", nbytes) / _as_positive("peak_bandwidth", peak_bandwidth))
+    return max(as_positive_number("flops", flops) / as_positive_number("peak_flops", peak_flops),
+               as_positive_number("nbytes", nbytes) / as_positive_number("peak_bandwidth", peak_bandwidth))
 
 
 def datasheet_peaks(device_name: str) -> Peaks | None:
@@ -221,7 +213,7 @@ def measure_peaks(
         for n in sizes:
             a = torch.randn(n, n, generator=generator).to(device)
             b = torch.randn(n, n, generator=generator).to(device)
-            candidates = {"torch.mm": lambda: torch.mm(a, b)}
+            candidates = {"torch.mm": functools.partial(torch.mm, a, b)}
             if device.type == "cpu":
                 onednn = _onednn_matmul(a, b)
                 if onednn is not None:
@@ -258,12 +250,12 @@ def machine_peaks(device: str | torch.device | None = None, **measure_options: A
 
 def fraction_of_peak(achieved_flops: float, peaks: Peaks) -> float:
     """``achieved_flops / peaks.flops``: how much of the machine's compute a pass used."""
-    return _as_positive("achieved_flops", achieved_flops) / peaks.flops
+    return as_positive_number("achieved_flops", achieved_flops) / peaks.flops
 
 
 def fraction_of_roof(achieved_flops: float, intensity: float, peaks: Peaks) -> float:
     """``achieved_flops / roofline_bound(intensity)``: how close a pass came to its own roof."""
-    return _as_positive("achieved_flops", achieved_flops) / peaks.bound(intensity)
+    return as_positive_number("achieved_flops", achieved_flops) / peaks.bound(intensity)
 
 
 def plot_roofline(ax: Any, points: Sequence[dict[str, Any]], peaks: Peaks, **options: Any) -> None:
