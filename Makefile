@@ -1,6 +1,7 @@
 # Kernel Size Matters: one Makefile for readers, learners, instructors and CI.
 #   make book     set up .venv if needed, build the website into _build/html (warnings are errors)
 #   make test     set up .venv if needed, run the unit tests and nbval over every chapter
+#   make nbval-portable  nbval again, as on another machine: 1 thread, AVX2 kernels, no bf16
 #   make execute  re-execute every notebook in place, top to bottom, in a fresh kernel
 #   make lab      JupyterLab on the book, with the venv's kernel
 SHELL := /bin/bash
@@ -14,12 +15,12 @@ export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 PYTEST_FLAGS ?=
 
-# The chapter notebooks, in the order of _toc.yml (tests/test_toc.py checks nbval covers exactly these).
+# The chapter notebooks, in the order of _toc.yml (tests/test_book.py checks nbval covers exactly these).
 NOTEBOOKS = $(shell $(PY) -m convlib.book notebooks 2>/dev/null)
 
-.PHONY: help install book test unit nbval execute lab release grade clean
+.PHONY: help install book test unit nbval nbval-portable execute lab release grade clean
 help:
-	@sed -n '1,6p' Makefile
+	@sed -n '1,7p' Makefile
 
 install: $(STAMP)
 
@@ -43,6 +44,11 @@ nbval: $(STAMP)
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks in _toc.yml"; exit 1; }
 	CONVLIB_PROGRESS=0 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
 		-p no:cacheprovider $(NOTEBOOKS) $(PYTEST_FLAGS)
+
+# A second machine, simulated (convlib.book.PORTABLE_ENV): one thread, the CPU kernels held to AVX2
+# (ATen, oneDNN, MKL) and no bf16 autocast, what a laptop without native bf16 runs.
+nbval-portable: $(STAMP)
+	env $$($(PY) -m convlib.book portable-env) $(MAKE) --no-print-directory nbval
 
 execute: $(STAMP)
 	@export CONVLIB_PROGRESS=0; for nb in $(NOTEBOOKS); do \

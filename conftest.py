@@ -2,19 +2,13 @@
 
 import os
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+from convlib.book import UNCOMPARED_MIME_TYPES
 
-# Outputs that legitimately differ between machines and are not compared by nbval:
-# glued figures (PNG bytes depend on fonts and library versions); their data is asserted in the cells.
-SKIPPED_MIME_TYPES = (
-    "application/papermill.record/image/png",
-    "image/png",
-    "image/svg+xml",
-    "application/vnd.jupyter.widget-view+json",
-    "stderr",
-)
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def pytest_collectstart(collector):
+    # Outputs that legitimately differ between machines (figure bytes, stderr) are not compared
+    # by nbval; convlib.book's portability guard skips the same ones.
     if collector.fspath and collector.fspath.ext == ".ipynb" and hasattr(collector, "skip_compare"):
-        collector.skip_compare += SKIPPED_MIME_TYPES
+        collector.skip_compare += UNCOMPARED_MIME_TYPES

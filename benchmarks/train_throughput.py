@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from convlib.data import load_cifar10, subset
 from convlib.models import ArticleNet
-from convlib.train import CIFAR10_MEAN, CIFAR10_STD, TrainConfig, device_name, train
+from convlib.device import device_name
+from convlib.train import CIFAR10_MEAN, CIFAR10_STD, TrainConfig, train
 
 
 class PILDataset(torch.utils.data.Dataset):

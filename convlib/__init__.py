@@ -21,6 +21,7 @@ One module per concept, in the chapters' vocabulary:
   and FLOPs
 - ``convlib.grading``    the sandboxed autograder of the exercises
 - ``convlib.profiles``   the experiment budgets (``CONVLIB_PROFILE``)
+- ``convlib.device``     device choice, synchronisation and training precision (``CONVLIB_PRECISION``)
 
 Submodules are imported on first use, so ``import convlib`` stays cheap.
 """
@@ -35,7 +36,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "params", "dense", "receptive", "blocks", "flops", "census", "zoo", "identities", "connectivity",
     "compare", "data", "models", "train", "experiments", "results", "claims", "bench", "latency",
-    "roofline", "profiles", "book", "plots", "grading",
+    "roofline", "profiles", "book", "plots", "grading", "device",
 }
 
 

@@ -68,6 +68,7 @@ import torch
 from torch import nn
 
 from convlib._checks import as_int, as_module, as_positive_number, as_shape
+from convlib.device import device_name
 
 MODES = ("forward", "forward_backward")
 CLOCKS = ("wall", "cpu")
@@ -140,9 +141,7 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 def device_label(device: torch.device, threads: int) -> str:
-    """The device's human name (:func:`convlib.train.device_name`) with ``threads`` CPU threads."""
-    from convlib.train import device_name
-
+    """The device's human name (:func:`convlib.device.device_name`) with ``threads`` CPU threads."""
     with torch_threads(threads):
         return device_name(torch.device(device))
 

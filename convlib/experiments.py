@@ -182,8 +182,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
 
     from convlib import data as data_module
     from convlib.profiles import get_profile
-    from convlib.train import (TrainConfig, default_device, device_name, resolve_precision, seed_everything,
-                               train)
+    from convlib.device import as_device, device_name, resolve_precision
+    from convlib.train import TrainConfig, seed_everything, train
 
     experiment = get_experiment(name)
     budget = get_profile(profile)
@@ -193,7 +193,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     dataset = data if data is not None else data_module.load_cifar10()
     train_x, train_y = data_module.subset(dataset.train_images, dataset.train_labels, budget.train_size)
     test_x, test_y = data_module.subset(dataset.test_images, dataset.test_labels, budget.test_size)
-    device = torch.device(device) if device is not None else default_device()
+    device = as_device(device)
     path = results_path(name, out)
 
     provenance = {

@@ -19,6 +19,26 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# float64 rounding on values of order 1 is about 1e-16, and how much of it a kernel accumulates
+# depends on the CPU (summation order, FMA, vector width). A difference below this bound is
+# "exact up to rounding" on every machine; a real mistake is many orders of magnitude above it.
+ROUNDING_TOLERANCE = 1e-12
+
+
+def agreement(a: torch.Tensor, b: torch.Tensor, tolerance: float = ROUNDING_TOLERANCE) -> str:
+    """How two computations of the same thing agree, in words that are the same on every machine:
+    ``"below 1e-12"`` when ``max |a - b| < tolerance`` (exact up to rounding), otherwise the
+    largest difference to two significant digits (a real disagreement, far above the noise)."""
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise TypeError(f"a and b must be torch.Tensors; got {type(a).__name__} and {type(b).__name__}")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be a positive number; got {tolerance!r}")
+    difference = float((a - b).abs().max()) if a.numel() else 0.0
+    return f"below {tolerance:g}" if difference < tolerance else f"{difference:.1e}"
+
+
 def _conv(value: object, name: str = "conv") -> nn.Conv2d:
     if not isinstance(value, nn.Conv2d):
         raise TypeError(f"{name} must be an nn.Conv2d; got {type(value).__name__}")

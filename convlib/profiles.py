@@ -56,9 +56,9 @@ def active_profile_name() -> str:
     name = os.environ.get(ENV_VAR, "").strip()
     if name:
         return validate_profile_name(name)
-    import torch  # deferred: only needed to pick the default
+    from convlib.device import default_device  # deferred: torch is only needed to pick the default
 
-    return "full" if torch.cuda.is_available() else "quick"
+    return "full" if default_device().type == "cuda" else "quick"
 
 
 def get_profile(name: str | None = None) -> Profile:

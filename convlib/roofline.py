@@ -38,6 +38,7 @@ from typing import Any
 import torch
 
 from convlib._checks import as_int, as_positive_number
+from convlib.device import as_device
 
 TERA, GIGA = 1e12, 1e9
 
@@ -238,9 +239,7 @@ def measure_peaks(
 def machine_peaks(device: str | torch.device | None = None, **measure_options: Any) -> Peaks:
     """The peaks of ``device`` (default: CUDA if available, else the CPU): the datasheet of a known
     GPU, else :func:`measure_peaks` (with ``measure_options``)."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = as_device(device)
     if device.type == "cuda":
         known = datasheet_peaks(torch.cuda.get_device_name(device))
         if known is not None:

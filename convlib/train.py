@@ -7,12 +7,12 @@ Design (why it is fast without being clever):
 - Augmentation is done per batch, on the device: a random 32x32 crop of the image padded by 4
   pixels and a random horizontal flip, both as tensor indexing. Normalisation happens on the fly
   when the batch is converted to floating point.
-- On CUDA: bf16 autocast, channels_last memory format, ``cudnn.benchmark``, optional
-  ``torch.compile``. On the CPU: all cores for intra-op parallelism, and bf16 autocast with
-  channels_last where the processor computes in bf16 natively (AVX-512 BF16 or AMX: oneDNN's
-  ``_is_mkldnn_bf16_supported``); measured 2.2x faster than float32 NCHW on such a CPU
-  (benchmarks/train_throughput.py). Elsewhere float32, where bf16 would be emulated and slower.
-  ``TrainConfig.precision`` overrides the choice; the history records it.
+- Precision and memory format come from :func:`convlib.device.execution_plan`: on CUDA bf16
+  autocast, channels_last, ``cudnn.benchmark``, optional ``torch.compile``; on the CPU all cores,
+  and bf16 autocast with channels_last where the processor computes in bf16 natively (measured
+  2.2x faster than float32 NCHW on such a CPU, benchmarks/train_throughput.py), float32
+  elsewhere. ``TrainConfig.precision`` (or ``CONVLIB_PRECISION``) overrides the choice; the
+  history records it.
 - Seeded: parameters, batch order and augmentation all come from generators seeded with ``seed``,
   so the same seed, profile and device give the same numbers.
 
@@ -32,11 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from convlib.device import PRECISIONS, as_device, device_name, execution_plan, synchronize
+
 # Per-channel statistics of the CIFAR-10 training set (original pixels; the JPEG copy differs
 # in the fourth decimal, which is irrelevant for normalisation).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-PRECISIONS = ("auto", "float32", "bfloat16")
 HISTORY_FIELDS = ("train_loss", "train_acc", "train_eval_loss", "train_eval_acc", "test_loss", "test_acc",
                   "epoch_seconds", "images_per_second")
 
@@ -111,36 +112,6 @@ class History:
         return self.train_eval_acc[-1] - self.test_acc[-1]
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def device_name(device: torch.device) -> str:
-    """A human name for the device, stated next to every timing."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    threads = torch.get_num_threads()
-    return f"CPU ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' means bf16 autocast on CUDA and on CPUs with native bf16, float32 elsewhere."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bfloat16"
-    if device.type == "cpu":
-        try:
-            return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
-        except (AttributeError, RuntimeError):
-            return "float32"
-    return "float32"
-
-
 def seed_everything(seed: int) -> None:
     import random
 
@@ -211,21 +182,18 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
             raise TypeError(f"{name}_images must be a uint8 tensor of shape (N, C, H, W)")
         if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != images.shape[:1]:
             raise TypeError(f"{name}_labels must be an int64 tensor of shape (N,) matching {name}_images")
-    device = torch.device(device) if device is not None else default_device()
-    on_cuda = device.type == "cuda"
-    if on_cuda:
+    device = as_device(device)
+    plan = execution_plan(device, config.precision, config.channels_last, config.compile)
+    if plan.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
-    precision = resolve_precision(config.precision, device)
-    use_bf16 = precision == "bfloat16"
-    use_channels_last = use_bf16 if config.channels_last is None else config.channels_last
-    memory_format = torch.channels_last if use_channels_last else torch.contiguous_format
+    memory_format, use_bf16 = plan.memory_format, plan.bf16
 
     train_x, train_y = train_images.to(device), train_labels.to(device)
     test_x, test_y = test_images.to(device), test_labels.to(device)
     mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
     model = model.to(device=device, memory_format=memory_format)
-    step_model = torch.compile(model) if (config.compile and on_cuda) else model
+    step_model = torch.compile(model) if plan.compile else model
 
     n = len(train_y)
     # a fixed sample of training images, evaluated like the test set after each epoch
@@ -238,9 +206,9 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
         optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
         pct_start=0.25, anneal_strategy="linear")
     generator = torch.Generator(device=device).manual_seed(seed)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+    autocast = plan.autocast()
 
-    history = History(device=device_name(device), precision=precision, seed=seed, epochs=config.epochs,
+    history = History(device=device_name(device), precision=plan.precision, seed=seed, epochs=config.epochs,
                       train_size=n, test_size=len(test_y))
     bar = None
     if _progress_enabled(progress):
@@ -279,8 +247,7 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
                                     loss=f"{loss_sum.item() / seen:.3f}",
                                     acc=f"{correct.item() / seen:.3f}",
                                     img_s=f"{seen / max(elapsed, 1e-9):.0f}")
-        if on_cuda:
-            torch.cuda.synchronize()
+        synchronize(device)  # the epoch's queued GPU work belongs to its time
         seconds = time.perf_counter() - start
         test_loss, test_acc = evaluate(model, test_x, test_y, mean, std, config.eval_batch_size,
                                        memory_format, use_bf16)

@@ -115,11 +115,17 @@ def test_measure_peaks_is_positive():
     assert on_cpu_clock.flops > 1e8 and "CPU-time clock" in on_cpu_clock.source
 
 
-def test_machine_peaks_on_the_cpu_are_measured():
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present: machine_peaks() reads its datasheet")
+def test_machine_peaks_without_a_gpu_are_measured_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     peaks = machine_peaks(threads=1, matmul_sizes=(256,), copy_bytes=8 * 2**20, repeats=1)
-    assert peaks.measured
+    assert peaks.measured and peaks.device.startswith("CPU")
+
+
+def test_machine_peaks_of_a_known_gpu_come_from_its_datasheet(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    peaks = machine_peaks()
+    assert not peaks.measured and peaks == datasheet_peaks("NVIDIA H200")
 
 
 def test_measured_layers_stay_under_the_measured_cpu_peak():

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from convlib import train as T
+from convlib.device import resolve_precision
 
 
 def tiny_data(n=96, seed=0):
@@ -71,12 +72,20 @@ def test_augment_batch_crops_and_flips_on_the_device():
         assert torch.equal(same[i], images[i]) or torch.equal(same[i], images[i].flip(-1))
 
 
-def test_precision_is_resolved_and_recorded():
+def test_precision_is_resolved_and_recorded(monkeypatch):
+    monkeypatch.delenv("CONVLIB_PRECISION", raising=False)
     history = run()
     assert history.precision in ("float32", "bfloat16")
-    assert history.precision == T.resolve_precision("auto", torch.device("cpu"))
+    assert history.precision == resolve_precision("auto", torch.device("cpu"))
     assert run(precision="float32").precision == "float32"
-    assert T.resolve_precision("auto", torch.device("cuda")) == "bfloat16"
+    monkeypatch.setenv("CONVLIB_PRECISION", "float32")  # what make nbval-portable sets
+    assert run().precision == "float32"
+
+
+def test_each_epoch_synchronises_the_device_before_its_clock_stops(monkeypatch):
+    calls = []
+    monkeypatch.setattr(T, "synchronize", lambda device: calls.append(device.type))
+    assert len(run().epoch_seconds) == 2 and calls == ["cpu", "cpu"]
 
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1), ("lr", 0), ("lr", float("nan")),

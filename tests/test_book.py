@@ -1,0 +1,122 @@
+"""convlib.book: no chapter escapes nbval (it runs exactly the notebooks of _toc.yml, and every
+notebook is in it), and every compared output is the same on every machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from convlib.book import (MAX_SIGNIFICANT_DIGITS, PORTABLE_ENV, ROOT, portability_problems, toc_files, toc_notebooks,
+                          unportable_numbers)
+
+MACHINE_PATH = re.compile(r"(/root/|/tmp/|/work/|/home/[a-z]|/Users/|site-packages/|[A-Z]:\\\\)")
+MEMORY_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}")
+
+
+def book_notebooks() -> set[str]:
+    found = ROOT.joinpath("book").rglob("*.ipynb")
+    return {str(p.relative_to(ROOT)) for p in found
+            if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts}
+
+
+def test_every_notebook_of_the_book_is_in_the_toc():
+    assert book_notebooks() == set(toc_notebooks())
+
+
+def test_every_toc_entry_exists():
+    for entry in toc_files():
+        assert any(ROOT.joinpath(entry + ext).is_file() for ext in (".md", ".ipynb")), entry
+
+
+def test_nbval_target_runs_exactly_the_toc_notebooks():
+    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "nbval"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+    commands = dry_run.replace("\\\n", " ").splitlines()  # join continuation lines
+    pytest_line = next(line for line in commands if "--nbval" in line)
+    ran = {token for token in pytest_line.split() if token.endswith(".ipynb")}
+    assert "--nbval-lax" not in pytest_line  # strict: every cell compared
+    assert ran == set(toc_notebooks())
+
+
+def test_stored_outputs_hold_no_machine_path_address_or_error():
+    for path in toc_notebooks():
+        notebook = json.loads(ROOT.joinpath(path).read_text(encoding="utf-8"))
+        counts = []
+        for cell in notebook["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            assert cell.get("outputs") is not None
+            counts.append(cell.get("execution_count"))
+            for output in cell.get("outputs", []):
+                assert output["output_type"] != "error", f"{path}: stored error output"
+                text = json.dumps({k: v for k, v in output.items() if k != "data"}) + json.dumps(
+                    {k: v for k, v in output.get("data", {}).items() if not k.startswith("image/")})
+                assert not MACHINE_PATH.search(text), f"{path}: output shows a machine path"
+                assert not MEMORY_ADDRESS.search(text), f"{path}: output shows a memory address"
+        executed = [c for c in counts if c is not None]
+        assert executed == list(range(1, len(executed) + 1)), f"{path}: not run top to bottom"
+
+
+# ---- portable outputs: the guard, and proof that it can fail ---------------------------------
+
+@pytest.mark.parametrize("path", toc_notebooks())
+def test_compared_outputs_show_no_raw_float(path):
+    problems = portability_problems(ROOT / path)
+    assert not problems, ("outputs nbval compares show floats that differ between machines; print a "
+                          "verdict against a tolerance, an exact integer or a rounded value:\n"
+                          + "\n".join(problems))
+
+
+@pytest.mark.parametrize("raw", ["4.441e-16", "0.0e+00", "0.30000000000000004", "0.8821018833940248",
+                                 "279,736,775.11", "1.000000", "-2.5E-07"])
+def test_the_guard_flags_raw_floats(raw):
+    assert unportable_numbers(f"largest difference {raw} in float64") == [raw]
+
+
+@pytest.mark.parametrize("fine", ["below 1e-12", "< 1e-9: True", "58.23 %", "8,666", "0.039 ± 0.005",
+                                  "arXiv:1611.05431", "torch 2.14.1", "5,575.11", "3x3 (2014)",
+                                  "279,736,775", "1.0e", "layer features.10"])
+def test_the_guard_accepts_integers_rounded_values_tolerances_and_identifiers(fine):
+    assert unportable_numbers(fine) == []
+
+
+def planted_notebook(tmp_path, source, text, tags=()):
+    cell = {"cell_type": "code", "execution_count": 1, "metadata": {"tags": list(tags)}, "source": source,
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}
+    path = tmp_path / "planted.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": "# t", "metadata": {}},
+                                          cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_a_planted_raw_float_fails_with_the_cell_named(tmp_path):
+    path = planted_notebook(tmp_path, "error = (a - b).abs().max()\nprint(error)", "4.440892098500626e-16\n")
+    [problem] = portability_problems(path)
+    assert "cell 1" in problem and "error = (a - b).abs().max()" in problem and "4.44" in problem
+
+
+@pytest.mark.parametrize("marker", [{"source": "# NBVAL_IGNORE_OUTPUT\nprint(t)"},
+                                    {"source": "print(t)", "tags": ["nbval-ignore-output"]}])
+def test_outputs_nbval_ignores_may_vary(tmp_path, marker):
+    path = planted_notebook(tmp_path, marker["source"], "took 0.123456789 s\n", marker.get("tags", ()))
+    assert portability_problems(path) == []
+
+
+def test_the_allowed_precision_is_the_boundary():
+    assert unportable_numbers("1." + "2" * (MAX_SIGNIFICANT_DIGITS - 1)) == []
+    assert unportable_numbers("1." + "2" * MAX_SIGNIFICANT_DIGITS) != []
+
+
+def test_the_simulated_second_machine_really_differs():
+    """make nbval-portable's environment takes effect: AVX2 kernels, one thread, no bf16."""
+    code = ("import torch; from convlib.device import resolve_precision; "
+            "print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(), "
+            "resolve_precision('auto', torch.device('cpu')))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **PORTABLE_ENV},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["AVX2", "1", "float32"]
