@@ -1,6 +1,6 @@
 # Kernel Size Matters: one Makefile for readers, learners, instructors and CI.
 #   make book     set up .venv if needed, build the website into _build/html (warnings are errors)
-#   make test     set up .venv if needed, run the unit tests and nbval over every chapter
+#   make test     set up .venv if needed, run the unit tests (fast, then slow) and nbval over every chapter
 #   make nbval-portable  nbval again, as on another machine: 1 thread, AVX2 kernels, no bf16
 #   make execute  re-execute every notebook in place, top to bottom, in a fresh kernel
 #   make lab      JupyterLab on the book, with the venv's kernel
@@ -18,7 +18,7 @@ PYTEST_FLAGS ?=
 # The chapter notebooks, in the order of _toc.yml (tests/test_book.py checks nbval covers exactly these).
 NOTEBOOKS = $(shell $(PY) -m convlib.book notebooks 2>/dev/null)
 
-.PHONY: help install book test unit nbval nbval-portable execute lab release grade clean
+.PHONY: help install book test unit slow nbval nbval-portable execute lab release grade clean
 help:
 	@sed -n '1,7p' Makefile
 
@@ -35,15 +35,21 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W --keep-going
 	@test -f _build/html/index.html && echo "Website: _build/html/index.html"
 
-test: unit nbval
+test: unit slow nbval
 
+# The fast tests on every core (pytest-xdist); the end-to-end ones marked slow (grading batches,
+# measured peaks) on their own, so their timing is not disturbed. Both run in CI, nothing skipped.
+XDIST ?= -n auto
 unit: $(STAMP)
-	$(PY) -m pytest tests $(PYTEST_FLAGS)
+	$(PY) -m pytest tests -m "not slow" $(XDIST) $(PYTEST_FLAGS)
+
+slow: $(STAMP)
+	$(PY) -m pytest tests -m slow $(PYTEST_FLAGS)
 
 nbval: $(STAMP)
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks in _toc.yml"; exit 1; }
 	CONVLIB_PROGRESS=0 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
-		-p no:cacheprovider $(NOTEBOOKS) $(PYTEST_FLAGS)
+		-p no:cacheprovider $(XDIST) --dist loadfile $(NOTEBOOKS) $(PYTEST_FLAGS)
 
 # A second machine, simulated (convlib.book.PORTABLE_ENV): one thread, the CPU kernels held to AVX2
 # (ATen, oneDNN, MKL) and no bf16 autocast, what a laptop without native bf16 runs.

@@ -128,6 +128,7 @@ def test_machine_peaks_of_a_known_gpu_come_from_its_datasheet(monkeypatch):
     assert not peaks.measured and peaks == datasheet_peaks("NVIDIA H200")
 
 
+@pytest.mark.slow  # a measurement: run apart from the parallel fast tests
 def test_measured_layers_stay_under_the_measured_cpu_peak():
     """Achieved FLOP/s of conv layers (median time) never exceed the matmul peak (best rate over
     sizes and backends) by more than noise (10%). Both on one thread and on the process's CPU-time
