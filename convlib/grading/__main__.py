@@ -34,7 +34,10 @@ def _limits(args):
 def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", default="auto",
                         choices=("auto", "bwrap", "bwrap-userns", "rlimits"),
-                        help="isolation to use (default: the strongest that works here)")
+                        help="isolation to use (default: bubblewrap; refuses to run without it)")
+    parser.add_argument("--allow-weak-sandbox", action="store_true",
+                        help="grade even with weaker isolation than bubblewrap (student code can "
+                             "then read the hidden tests); the log, gradebook and feedback say so")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds per notebook (default 60)"
     )
@@ -75,20 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_sandbox_options(p)
 
     args = parser.parse_args(argv)
+    if getattr(args, "jobs", 1) < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.command == "grade":
-        from convlib.grading.grader import grade
-
-        if not args.submissions.is_dir():
-            print(f"no such folder: {args.submissions}", file=sys.stderr)
-            return 2
-        started = time.monotonic()
-        results = grade(args.submissions, args.out, args.source, args.chapter, jobs=args.jobs,
-                        limits=_limits(args), sandbox_mode=args.sandbox)
-        students = len({r.student for r in results})
-        print(f"graded {students} students in {time.monotonic() - started:.1f} s: "
-              f"{args.out / 'gradebook.csv'}, {args.out / 'grades.csv'}, {args.out / 'feedback'}/, "
-              f"{args.out / 'grading.log'}")
-        return 0
+        return grade_command(args)
     if args.command == "release":
         from convlib.grading.release import release
 
@@ -106,13 +99,41 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale else 0
     if args.command == "selfcheck":
         return selfcheck(args)
-    from convlib.grading.sandbox import detect
+    from convlib.grading.sandbox import SandboxUnavailable, detect
 
-    box, notes = detect(args.sandbox, _limits(args))
+    try:
+        box, notes = detect(args.sandbox, _limits(args), allow_weak=args.allow_weak_sandbox)
+    except SandboxUnavailable as error:
+        print(error, file=sys.stderr)
+        return 2
     print(
         json.dumps({"mode": box.mode, "protections_off": box.protections_off, "unavailable": notes},
                    indent=2)
     )
+    return 0
+
+
+def grade_command(args) -> int:
+    """make grade: exit 2, with one message, when the run is refused (no student folder, no strong
+    sandbox); 0 when graded."""
+    from convlib.grading.grader import NoSubmissions, grade
+    from convlib.grading.sandbox import SandboxUnavailable
+
+    started = time.monotonic()
+    try:
+        results = grade(args.submissions, args.out, args.source, args.chapter, jobs=args.jobs,
+                        limits=_limits(args), sandbox_mode=args.sandbox,
+                        allow_weak=args.allow_weak_sandbox)
+    except (NoSubmissions, SandboxUnavailable) as error:
+        print(error, file=sys.stderr)
+        return 2
+    students = len({r.student for r in results})
+    print(f"graded {students} students in {time.monotonic() - started:.1f} s: "
+          f"{args.out / 'gradebook.csv'}, {args.out / 'grades.csv'}, {args.out / 'feedback'}/, "
+          f"{args.out / 'grading.log'}")
+    first = (args.out / "grading.log").read_text(encoding="utf-8").partition("\n")[0]
+    if "; OFF: " in first:  # the log's first line describes the sandbox
+        print(f"WARNING: {first.split(' ', 2)[2]}", file=sys.stderr)
     return 0
 
 
@@ -122,6 +143,7 @@ def selfcheck(args) -> int:
     from convlib.grading.grader import grade
     from convlib.grading.notebook import find_chapters
     from convlib.grading.release import generate, with_solutions
+    from convlib.grading.sandbox import SandboxUnavailable
 
     with tempfile.TemporaryDirectory(prefix="convlib-selfcheck-") as tmp:
         tmp = Path(tmp)
@@ -134,8 +156,13 @@ def selfcheck(args) -> int:
                 (tmp / "submissions" / student / nb_path.name).write_text(
                     json.dumps(content), "utf-8"
                 )
-        results = grade(tmp / "submissions", tmp / "out", args.source, jobs=args.jobs,
-                        limits=_limits(args), sandbox_mode=args.sandbox)
+        try:
+            results = grade(tmp / "submissions", tmp / "out", args.source, jobs=args.jobs,
+                            limits=_limits(args), sandbox_mode=args.sandbox,
+                            allow_weak=args.allow_weak_sandbox)
+        except SandboxUnavailable as error:
+            print(error, file=sys.stderr)
+            return 2
     bad = [r for r in results
            if (r.student == "reference" and (r.status, r.points) != ("passed", r.max_points))
            or (r.student == "student" and (r.status, r.points) != ("failed", 0))]

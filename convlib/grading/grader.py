@@ -274,97 +274,151 @@ def grade_one(
 
 
 # ----------------------------------------------------------------------------- batch
-def students_in(folder: Path) -> list[str]:
-    return sorted(p.name for p in Path(folder).iterdir()
-                  if not p.name.startswith(".") and (p.is_dir() or p.is_symlink()))
+OUTPUT_MARKER = ".convlib-grading-output"  # in every output folder: never a student
+LAYOUT = ("one folder per student, each holding that student's notebooks, e.g. "
+          "SUBMISSIONS/alice/ch01.ipynb and SUBMISSIONS/bob/ch01.ipynb")
+
+
+class NoSubmissions(ValueError):
+    """The submissions folder holds no student folder (the message gives the expected layout)."""
+
+
+def students_in(folder: Path, out: Path | None = None) -> list[str]:
+    """The student folders of folder: not hidden, not the output folder ``out``, not a folder a
+    grading run wrote (it holds :data:`OUTPUT_MARKER`)."""
+    skip = os.path.realpath(out) if out is not None else None
+    students = []
+    for path in Path(folder).iterdir():
+        if path.name.startswith(".") or not (path.is_dir() or path.is_symlink()):
+            continue
+        if skip and os.path.realpath(path) == skip:
+            continue
+        if not path.is_symlink() and (path / OUTPUT_MARKER).exists():
+            continue
+        students.append(path.name)
+    return sorted(students)
+
+
+def _students_or_fail(submissions: Path, out: Path) -> list[str]:
+    if not Path(submissions).is_dir():
+        raise NoSubmissions(f"no such folder: {submissions}; expected {LAYOUT}")
+    students = students_in(submissions, out)
+    if not students:
+        raise NoSubmissions(f"no student folder in {submissions}: expected {LAYOUT} (hidden "
+                            f"folders and the grader's own output folders are not students)")
+    return students
+
+
+def _chapter_names(sources: dict, chapters: list[str] | None, submissions: Path,
+                   students: list[str], source_root: Path) -> list[str]:
+    if chapters:
+        unknown = [c for c in chapters if c not in sources]
+        if unknown:
+            raise ValueError(f"no exercise source for {unknown} in {source_root}")
+        return list(chapters)
+    return [c for c in sources
+            if any(os.path.lexists(submission_path(submissions / s, c)) for s in students)
+            ] or list(sources)
+
+
+def _safe_grade_one(chapter: Chapter, expected: dict, student: str, folder: Path,
+                    sandbox: Sandbox, slots: queue.Queue):
+    slot = slots.get()
+    try:
+        return grade_one(chapter, expected, student, folder, sandbox, slot)
+    except Exception as error:  # noqa: BLE001 - a grader bug is logged, the batch goes on
+        note = f"internal grading error ({type(error).__name__}: {clean(error, 150)})"
+        rows = [Result(student, chapter.name, e.grade_id, e.title, e.points, "crashed", note=note,
+                       feedback=[f"Not graded: {note}."]) for e in chapter.exercises]
+        return rows, None, traceback.format_exc(limit=5)
+    finally:
+        slots.put(slot)
+
+
+def _log_line(name: str, student: str, rows: list[Result], run: RunResult | None,
+              extra: str) -> str:
+    summary = ", ".join(f"{r.exercise}={r.status}" for r in rows)
+    detail = ""
+    if run is not None:
+        detail = (f" [{run.duration:.1f} s, exit {run.returncode}"
+                  f"{', ' + run.signal if run.signal else ''}"
+                  f"{', timed out' if run.timed_out else ''}, output "
+                  f"{run.stdout_bytes + run.stderr_bytes} B"
+                  f"{f', {run.bad_lines} bad result lines' if run.bad_lines else ''}]")
+        if run.stderr_head and not run.done:
+            detail += f" stderr: {clean(run.stderr_head[-300:])}"
+    return (f"{name} {clean(student, 80)}: {fmt(sum(r.points for r in rows))} points; {summary}"
+            f"{detail}{'; ' + clean(extra, 2000) if extra else ''}")
+
+
+def _grade_chapter(path: Path, submissions: Path, students: list[str], sandbox: Sandbox,
+                   jobs: int, log) -> list[Result]:
+    chapter = load_chapter(path)
+    t0 = time.monotonic()
+    expected = reference_values(chapter, sandbox)
+    log(f"{chapter.name}: reference run passed all checks in {time.monotonic() - t0:.1f} s")
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+    results: list[Result] = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        graded = pool.map(lambda student: _safe_grade_one(
+            chapter, expected, student, submissions / student, sandbox, slots), students)
+        for student, (rows, run, extra) in zip(students, graded, strict=True):
+            results.extend(rows)
+            log(_log_line(chapter.name, student, rows, run, extra))
+    return results
+
+
+def _prepare(submissions: Path, out: Path, source_root: Path, sandbox: Sandbox | None,
+             limits: Limits | None, sandbox_mode: str, allow_weak: bool):
+    """Everything that can refuse the run, before anything is written: students, sandbox."""
+    if os.path.realpath(out) == os.path.realpath(submissions):
+        raise ValueError(f"out must be another folder than the submissions ({submissions})")
+    students = _students_or_fail(submissions, out)
+    hidden = (source_root, submissions, out)
+    notes: list[str] = []
+    if sandbox is None:
+        sandbox, notes = detect(sandbox_mode, limits, allow_weak=allow_weak, hidden=hidden)
+    else:
+        sandbox.protect(*hidden)
+    return students, sandbox, notes
 
 
 def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] | None = None,
           jobs: int = 2, sandbox: Sandbox | None = None, limits: Limits | None = None,
-          sandbox_mode: str = "auto") -> list[Result]:
-    """Grade every student folder of ``submissions``; write gradebook, grades, feedback and log."""
+          sandbox_mode: str = "auto", allow_weak: bool = False) -> list[Result]:
+    """Grade every student folder of ``submissions``; write gradebook, grades, feedback and log.
+
+    Before writing anything: :class:`NoSubmissions` without a student folder, and
+    :class:`~convlib.grading.sandbox.SandboxUnavailable` without the strong sandbox (unless
+    ``allow_weak``). The output folder is marked so that no later run takes it for a student."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     started = time.monotonic()
-    out = Path(out)
+    submissions, out = Path(submissions), Path(out)
+    students, sandbox, notes = _prepare(submissions, out, Path(source_root), sandbox, limits,
+                                        sandbox_mode, allow_weak)
     out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / OUTPUT_MARKER, "written by python -m convlib.grading grade: not a student\n")
     log_lines: list[str] = []
 
     def log(message: str) -> None:
         log_lines.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")
 
     try:
-        notes: list[str] = []
-        if sandbox is None:
-            sandbox, notes = detect(sandbox_mode, limits)
         log(sandbox.describe())
         for note in notes:
             log(f"stronger sandbox unavailable: {note}")
         sources = {p.stem: p for p in find_chapters(Path(source_root))}
-        students = students_in(Path(submissions))
-        if chapters:
-            unknown = [c for c in chapters if c not in sources]
-            if unknown:
-                raise ValueError(f"no exercise source for {unknown} in {source_root}")
-            names = list(chapters)
-        else:
-            names = [
-                c
-                for c in sources
-                if any(os.path.lexists(submission_path(Path(submissions) / s, c)) for s in students)
-            ] or list(sources)
+        names = _chapter_names(sources, chapters, submissions, students, source_root)
         log(f"{len(students)} students, chapters {names}, {jobs} in parallel")
         results: list[Result] = []
         for name in names:
-            chapter = load_chapter(sources[name])
-            t0 = time.monotonic()
-            expected = reference_values(chapter, sandbox)
-            log(f"{name}: reference run passed all checks in {time.monotonic() - t0:.1f} s")
-            slots: queue.Queue[int] = queue.Queue()
-            for slot in range(max(1, jobs)):
-                slots.put(slot)
-
-            def one(student: str, chapter: Chapter = chapter, expected: dict = expected,
-                    slots: queue.Queue = slots):
-                slot = slots.get()
-                try:
-                    return grade_one(
-                        chapter, expected, student, Path(submissions) / student, sandbox, slot
-                    )
-                except Exception as error:  # noqa: BLE001 - a grader bug is logged, the batch goes on
-                    note = f"internal grading error ({type(error).__name__}: {clean(error, 150)})"
-                    return (
-                        [
-                            Result(student, chapter.name, e.grade_id, e.title, e.points, "crashed",
-                                   note=note, feedback=[f"Not graded: {note}."])
-                            for e in chapter.exercises
-                        ],
-                        None,
-                        traceback.format_exc(limit=5),
-                    )
-                finally:
-                    slots.put(slot)
-
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                for student, (rows, run, extra) in zip(
-                    students, pool.map(one, students), strict=True
-                ):
-                    results.extend(rows)
-                    summary = ", ".join(f"{r.exercise}={r.status}" for r in rows)
-                    total = sum(r.points for r in rows)
-                    detail = ""
-                    if run is not None:
-                        detail = (
-                            f" [{run.duration:.1f} s, exit {run.returncode}"
-                            f"{', ' + run.signal if run.signal else ''}"
-                            f"{', timed out' if run.timed_out else ''}, output "
-                            f"{run.stdout_bytes + run.stderr_bytes} B"
-                            f"{f', {run.bad_lines} bad result lines' if run.bad_lines else ''}]"
-                        )
-                        if run.stderr_head and not run.done:
-                            detail += f" stderr: {clean(run.stderr_head[-300:])}"
-                    log(f"{name} {clean(student, 80)}: {fmt(total)} points; {summary}{detail}"
-                        f"{'; ' + clean(extra, 2000) if extra else ''}")
+            results += _grade_chapter(sources[name], submissions, students, sandbox, jobs, log)
         results.sort(key=lambda r: (r.student, names.index(r.chapter)))
         write_outputs(out, results, sandbox.protections_off)
+        atomic_write(out / "feedback" / OUTPUT_MARKER, "written by the grader: not a student\n")
         log(f"done: {len(students)} students graded in {time.monotonic() - started:.1f} s; "
             f"gradebook {out / 'gradebook.csv'}")
         return results

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import importlib.util
 import io
 import json
 import os
@@ -191,7 +192,16 @@ def main(argv: list[str]) -> int:
         out.write(json.dumps(event) + "\n")
 
     if job.get("probe_only"):
-        emit({"event": "done", "uid": os.getuid(), "base_prefix": sys.base_prefix})
+        # found and readable, not imported: importing torch would cost seconds per grading run
+        errors = []
+        for name in job.get("imports", []):
+            spec = importlib.util.find_spec(name)
+            if spec is None:
+                errors.append(f"No module named {name!r}")
+            elif spec.origin and not os.access(spec.origin, os.R_OK):
+                errors.append(f"{name} cannot be read ({spec.origin})")
+        emit({"event": "done", "uid": os.getuid(), "base_prefix": sys.base_prefix,
+              "import_errors": errors})
         out.flush()
         os._exit(0)
     emit({"event": "ready"})

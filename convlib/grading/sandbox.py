@@ -1,14 +1,21 @@
 """Run one job in a separate, unprivileged, resource-limited process, and read back plain data.
 
-Three modes, chosen by :func:`detect` (the strongest that works on this machine, checked by
-actually starting the interpreter in it), or forced with ``--sandbox``:
+Three modes. :func:`detect` fails closed: it gives the strongest mode this user can have (``bwrap``
+as root, ``bwrap-userns`` otherwise), checked by actually starting the interpreter in it, or raises
+:class:`SandboxUnavailable` with what is missing, why and the fix; a weaker mode only with
+``allow_weak=True`` (``--allow-weak-sandbox``), and then :attr:`Sandbox.protections_off` says what
+is off, for the log, the gradebook and every feedback file.
 
 ``bwrap``
     bubblewrap as root: new mount, PID, network, IPC and UTS namespaces; a root made of read-only
-    binds of the system (``/usr``), the Python installation, the virtualenv and the ``convlib``
-    package only; private size-limited tmpfs ``/scratch`` (working folder), ``/tmp`` and
-    ``/dev/shm``; then ``prlimit`` sets the rlimits and ``setpriv`` switches to a dedicated uid
-    (one per parallel slot) with no capabilities, no supplementary groups and ``no_new_privs``.
+    binds of the system (``/usr``), the Python installation, the virtualenv, the sandboxed
+    interpreter's own ``sys.path`` and the ``convlib`` package only (real paths, bound again at the
+    paths Python knows them by, so symbolic links and a venv or checkout anywhere work), never a
+    folder that holds the exercise sources, the submissions or the grader's output (those are
+    hidden under empty read-only tmpfs where a bound folder contains them); private size-limited
+    tmpfs ``/scratch`` (working folder), ``/tmp`` and ``/dev/shm``; then ``prlimit`` sets the
+    rlimits and ``setpriv`` switches to a dedicated uid (one per parallel slot) with no
+    capabilities, no supplementary groups and ``no_new_privs``.
 ``bwrap-userns``
     the same without root: the process keeps the grader's uid (mapped in a user namespace).
 ``rlimits``
@@ -20,6 +27,7 @@ and stderr are drained with a size cap; a wall-clock timeout kills the whole pro
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pwd
@@ -40,6 +48,51 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
              "/etc/alternatives")
 MODES = ("bwrap", "bwrap-userns", "rlimits")
+PROBE_IMPORTS = ("numpy", "torch")  # what the exercises' locked set-up cells import
+WEAK_FLAG = "--allow-weak-sandbox"
+USERNS_SETTINGS = ("/proc/sys/kernel/unprivileged_userns_clone",
+                   "/proc/sys/user/max_user_namespaces",
+                   "/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The strong sandbox cannot run here (or a weaker one was asked for without the opt-in);
+    the message says which protection is missing, why, and the fix."""
+
+
+def strong_mode() -> str:
+    """The strongest mode for this user: bwrap with a uid switch needs root."""
+    return "bwrap" if os.geteuid() == 0 else "bwrap-userns"
+
+
+def _userns_state() -> str:
+    values = []
+    for path in USERNS_SETTINGS:
+        try:
+            values.append(f"{path[len('/proc/sys/'):].replace('/', '.')}="
+                          f"{Path(path).read_text().strip()}")
+        except OSError:
+            continue
+    return ", ".join(values) or "no user-namespace settings readable"
+
+
+def fix_for(reason: str) -> str:
+    """How an administrator makes the strong sandbox available, for a reason of unavailable()."""
+    if "bwrap is not installed" in reason:
+        return "install bubblewrap: apt-get install bubblewrap (dnf install bubblewrap on Fedora)"
+    if "util-linux" in reason:
+        return "install util-linux (apt-get install util-linux), which provides setpriv and prlimit"
+    if "inside the sandbox" in reason:
+        return ("keep the virtualenv and the folders Python imports from apart from the exercise "
+                "sources, the submissions and the output folder, which the sandbox hides")
+    userns = ("sysctl -w kernel.unprivileged_userns_clone=1 (Debian), sysctl -w "
+              "user.max_user_namespaces=15000, and on Ubuntu 24.04+ sysctl -w "
+              f"kernel.apparmor_restrict_unprivileged_userns=0 (now: {_userns_state()})")
+    if os.geteuid() == 0:
+        return ("bubblewrap could not start the interpreter as root: grade where new namespaces "
+                "are allowed (a VM, or a container with CAP_SYS_ADMIN and no seccomp filter "
+                f"against unshare), or as another user with unprivileged user namespaces: {userns}")
+    return f"allow unprivileged user namespaces, which bubblewrap needs without root: {userns}"
 
 
 @dataclass
@@ -124,14 +177,31 @@ class Sandbox:
         if mode not in MODES:
             raise ValueError(f"unknown sandbox mode {mode!r}; use one of {MODES}")
         self.mode, self.limits = mode, limits or Limits()
-        self.python = os.path.abspath(sys.executable)
-        self.package_dir = str(Path(convlib.__file__).resolve().parent)
+        # the venv's bin folder resolved, the file name not: Python finds its pyvenv.cfg next to
+        # the path it was started by, so a venv reached through a symbolic link keeps working
+        self.python = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(
+            sys.executable))), os.path.basename(sys.executable))
+        self.package_path = os.path.dirname(os.path.abspath(convlib.__file__))
+        self.package_dir = os.path.realpath(self.package_path)
+        checkout = Path(self.package_dir).parent
+        # never visible inside: the exercise sources (solutions, hidden tests); grade() adds the
+        # submissions and its output folder
+        self.hidden: set[str] = set()
+        self.protect(checkout / "exercises")
+        self._sys_path: list[str] | None = None
         self.bwrap, self.setpriv, self.prlimit = (
             shutil.which(n) for n in ("bwrap", "setpriv", "prlimit")
         )
         # switch to a dedicated uid: always under bwrap as root; in rlimits mode when root and
         # the interpreter is readable by that uid (unavailable() checks and may turn it off)
         self.drop_uid = os.geteuid() == 0 and bool(self.setpriv) and mode != "bwrap-userns"
+
+    def protect(self, *paths: os.PathLike | str) -> None:
+        """Keep these folders out of the sandbox (by real path and by the path given)."""
+        for path in paths:
+            if not isinstance(path, (str, os.PathLike)):
+                raise TypeError(f"paths must be paths, got {type(path).__name__}")
+            self.hidden |= {os.path.abspath(path), os.path.realpath(path)}
 
     # ------------------------------------------------------------------ description
     @property
@@ -168,26 +238,78 @@ class Sandbox:
                 return "setpriv (util-linux) is not installed"
         if not self.prlimit and self.mode != "rlimits":
             return "prlimit (util-linux) is not installed"
-        probe = Sandbox(self.mode, Limits(timeout=30, cell_timeout=5))
-        probe.drop_uid = self.drop_uid
-        result = probe.run({"probe_only": True})
+        probe = Sandbox(self.mode, Limits(timeout=60, cell_timeout=5))
+        probe.drop_uid, probe.hidden = self.drop_uid, set(self.hidden)
+        # what the exercises import must import inside too (a site folder left out would only
+        # show later, as a failed reference run)
+        job = {"probe_only": True,
+               "imports": [m for m in PROBE_IMPORTS if importlib.util.find_spec(m) is not None]}
+        result = probe.run(job)
         done = next((e for e in result.events if e.get("event") == "done"), {})
         if self.mode == "rlimits" and self.drop_uid and done.get("base_prefix") != sys.base_prefix:
             # the dedicated uid cannot read this Python installation (e.g. under /root): a
             # process would start with another standard library, or not at all
             self.drop_uid = probe.drop_uid = False
-            result = probe.run({"probe_only": True})
+            result = probe.run(job)
         if not result.done:
             detail = result.stderr_head.strip().splitlines()[-1:] or [
                 f"exit status {result.returncode}"
             ]
             return f"a test start failed ({detail[0][:200]})"
-        uid = next(e.get("uid") for e in result.events if e.get("event") == "done")
+        done = next(e for e in result.events if e.get("event") == "done")
+        if done.get("import_errors"):
+            return f"a test start failed (inside the sandbox: {done['import_errors'][0][:200]})"
+        uid = done.get("uid")
         if self.drop_uid and uid in (0, os.geteuid()):
             return "the process did not switch to a separate uid"
         return None
 
     # ------------------------------------------------------------------ command line
+    def _sandbox_sys_path(self) -> list[str]:
+        """The import path the sandboxed interpreter will have: same interpreter, same flags, so
+        the same .pth files (an editable install, a site folder added by a .pth)."""
+        if self._sys_path is None:
+            flags = ["-E", "-s"] + (["-P"] if sys.version_info >= (3, 11) else [])
+            code = "import json, sys; print(json.dumps(sys.path))"
+            try:
+                done = subprocess.run([self.python, *flags, "-c", code], capture_output=True,
+                                      text=True, timeout=60, cwd="/", check=False,
+                                      env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+                paths = json.loads(done.stdout)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                paths = []  # the test start in the sandbox reports what is wrong
+            self._sys_path = [p for p in paths if isinstance(p, str) and os.path.isabs(p)]
+        return self._sys_path
+
+    def _holds_hidden(self, path: str) -> bool:
+        return any(h == path or h.startswith(path.rstrip(os.sep) + os.sep) for h in self.hidden)
+
+    def _mounts(self) -> list[tuple[str, str]]:
+        """(real folder on the host, path inside) for what the interpreter needs, parents first."""
+        prefixes = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(self.python))]
+        pairs: set[tuple[str, str]] = {(self.package_dir, self.package_dir),
+                                       (self.package_dir, self.package_path)}
+        for path in prefixes + self._sandbox_sys_path():
+            real = os.path.realpath(path)
+            if not os.path.isdir(real):
+                continue
+            for dest in {real, os.path.abspath(path)}:
+                if path not in prefixes and (self._holds_hidden(real) or self._holds_hidden(dest)):
+                    # a checkout on sys.path (editable install): its package only, never the
+                    # sources, the .git folder or a gradebook next to it
+                    package = os.path.join(dest, "convlib")
+                    if os.path.realpath(package) == self.package_dir:
+                        pairs.add((self.package_dir, package))
+                    continue
+                pairs.add((real, dest))
+        mounts: list[tuple[str, str]] = []
+        for src, dest in sorted(pairs, key=lambda pair: (pair[1].count(os.sep), pair[1], pair[0])):
+            seen = any(dest == d or (dest.startswith(d + os.sep) and src == s + dest[len(d):])
+                       for s, d in mounts)
+            if not seen:
+                mounts.append((src, dest))
+        return mounts
+
     def _binds(self) -> list[str]:
         args: list[str] = []
         made: set[str] = {"/"}
@@ -199,20 +321,30 @@ class Sandbox:
                     made.add(p)
                     args.extend(["--perms", "0755", "--dir", p])
 
+        system = []
         for path in SYSTEM_DIRS:
             if os.path.islink(path):
                 args.extend(["--symlink", os.readlink(path), path])
             elif os.path.isdir(path):
                 args.extend(["--ro-bind", path, path])
+                system.append((path, path))
         for path in ETC_FILES:
             args.extend(["--ro-bind-try", path, path])
-        roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-                 os.path.abspath(sys.prefix), self.package_dir}
-        for root in sorted(roots):
-            if not any(root != other and root.startswith(other + os.sep) for other in roots):
-                parents(root)
-                made.add(root)
-                args.extend(["--ro-bind", root, root])
+        mounts = self._mounts()
+        for src, dest in mounts:
+            parents(dest)
+            made.add(dest)
+            args.extend(["--ro-bind", src, dest])
+        # hidden folders that a bound folder contains (a submissions folder inside the venv...):
+        # covered by an empty read-only tmpfs, after the binds
+        real = {os.path.realpath(h) for h in self.hidden}
+        outermost = [h for h in sorted(real) if not any(h.startswith(o + os.sep) for o in real)]
+        for hidden in outermost:
+            for src, dest in system + mounts:
+                if hidden.startswith(src + os.sep) and os.path.isdir(hidden):
+                    inside = dest + hidden[len(src):]
+                    if not any(d == inside or d.startswith(inside + os.sep) for _, d in mounts):
+                        args.extend(["--perms", "0755", "--tmpfs", inside, "--remount-ro", inside])
         return args
 
     def command(self, slot: int, result_fd: int) -> list[str]:
@@ -397,17 +529,48 @@ class Sandbox:
                 result.bad_lines += 1
 
 
-def detect(requested: str = "auto", limits: Limits | None = None) -> tuple[Sandbox, list[str]]:
-    """The strongest mode that actually starts Python here (or the requested one); with notes on
-    each stronger mode that was not available."""
+def _weak_refusal(mode: str, strong: str, reason: str | None) -> str:
+    """The one message for a refused grading run: what is missing, why, the fix, the opt-in."""
+    tried = strong if reason is None else mode
+    what = ("filesystem, network and process isolation"
+            + (" and a separate unprivileged uid" if tried == "bwrap" else ""))
+    if reason is None:  # a weaker mode was asked for by name
+        head = (f"refusing to grade with the {mode} sandbox: it is weaker than the {strong} "
+                f"sandbox this machine can give ({what})")
+        fix = f"drop --sandbox {mode}"
+    else:
+        head = f"refusing to grade: the {mode} sandbox ({what}) is not available: {reason}"
+        fix = fix_for(reason)
+    return (f"{head}. Fix: {fix}. To grade anyway with weaker isolation (student code can then "
+            f"read the hidden tests and solutions, and write wherever the grader can), pass "
+            f"{WEAK_FLAG} (make grade GRADE_FLAGS={WEAK_FLAG}); the log, the gradebook's notes and "
+            f"every feedback file then say which protections were off.")
+
+
+def detect(requested: str = "auto", limits: Limits | None = None, allow_weak: bool = False,
+           hidden: tuple = ()) -> tuple[Sandbox, list[str]]:
+    """The strong mode (:func:`strong_mode`) if it really starts Python here, with notes on what
+    was not available; raises :class:`SandboxUnavailable` otherwise. A weaker mode (by request or
+    as a fallback) only with ``allow_weak``. ``hidden``: folders kept out of the sandbox (the
+    submissions, the output), already during the test start."""
+    if requested != "auto" and requested not in MODES:
+        raise ValueError(f"requested must be 'auto' or one of {MODES}, got {requested!r}")
+    strong = strong_mode()
+    if requested != "auto" and MODES.index(requested) > MODES.index(strong) and not allow_weak:
+        raise SandboxUnavailable(_weak_refusal(requested, strong, None))
     notes: list[str] = []
-    candidates = MODES if requested == "auto" else (requested,)
+    if requested != "auto":
+        candidates: tuple[str, ...] = (requested,)
+    else:
+        candidates = MODES[MODES.index(strong):] if allow_weak else (strong,)
     for mode in candidates:
         box = Sandbox(mode, limits)
+        box.protect(*hidden)
         reason = box.unavailable()
         if reason is None:
             return box, notes
         notes.append(f"{mode}: {reason}")
-        if requested != "auto":
-            raise RuntimeError(f"the {mode} sandbox is not available: {reason}")
-    raise RuntimeError("no sandbox mode works: " + "; ".join(notes))  # pragma: no cover
+    if not allow_weak or (requested != "auto" and MODES.index(requested) <= MODES.index(strong)):
+        raise SandboxUnavailable(_weak_refusal(candidates[0], strong, notes[0].split(": ", 1)[1]))
+    raise SandboxUnavailable("no sandbox mode works here: " + "; ".join(notes)
+                             + f". Fix: {fix_for(notes[0])}.")

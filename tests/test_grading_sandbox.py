@@ -1,0 +1,236 @@
+"""The grading sandbox: fails closed, finds what it needs wherever Python and the checkout live.
+
+The layout tests build real virtual environments and grade real submissions in bubblewrap. Where
+bubblewrap cannot run they are skipped with the reason, except in CI (``CI`` set), where they fail:
+CI must prove the isolation, not skip it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+import convlib.grading.sandbox as sandbox_module
+from convlib.book import ROOT
+from convlib.grading.__main__ import main
+from convlib.grading.grader import OUTPUT_MARKER
+from convlib.grading.release import generate, with_solutions
+from convlib.grading.sandbox import Limits, SandboxUnavailable, detect, strong_mode
+
+SOURCE = ROOT / "exercises" / "source"
+LIMITS = Limits(timeout=30, cell_timeout=5)
+IN_CI = bool(os.environ.get("CI"))
+
+
+def skip_or_fail(reason: str) -> None:
+    """Outside CI a missing sandbox is a skip with its reason; in CI it is a failure."""
+    if IN_CI:
+        pytest.fail(f"CI must run the isolation tests: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def strong_sandbox():
+    if shutil.which("bwrap") is None:
+        skip_or_fail("bubblewrap is not installed (apt-get install bubblewrap)")
+    try:
+        box, _ = detect("auto", LIMITS)
+    except SandboxUnavailable as error:
+        skip_or_fail(str(error))
+    return box
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> dict[str, dict]:
+    """ch01 as released by nbgrader, and the same with the reference solutions."""
+    out = tmp_path_factory.mktemp("release")
+    generate(SOURCE, out, ["ch01"])
+    released = json.loads((out / "ch01" / "ch01.ipynb").read_text(encoding="utf-8"))
+    return {"released": released,
+            "reference": with_solutions(released, SOURCE / "ch01" / "ch01.ipynb")}
+
+
+def with_answer(nb: dict, grade_id: str, source: str) -> dict:
+    nb = json.loads(json.dumps(nb))
+    cell = next(c for c in nb["cells"]
+                if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    cell["source"] = source
+    return nb
+
+
+def write_students(folder: Path, students: dict[str, dict]) -> None:
+    for name, nb in students.items():
+        (folder / name).mkdir(parents=True)
+        (folder / name / "ch01.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+
+
+def gradebook(out: Path) -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            rows.setdefault(row["student"], []).append(row["status"])
+    return rows
+
+
+# ----------------------------------------------------------------------------- strong by default
+def test_the_strong_sandbox_is_used_where_bubblewrap_is_present(strong_sandbox):
+    """In CI (CI set, bubblewrap installed by .ci/run) grading runs in bwrap, or this fails."""
+    assert strong_sandbox.mode == strong_mode()
+    if os.geteuid() == 0:
+        assert strong_sandbox.mode == "bwrap"
+        assert strong_sandbox.protections_off == []
+
+
+def hide_bwrap(monkeypatch, replacement: str | None) -> None:
+    """shutil.which('bwrap') gives replacement (None: not installed) in the sandbox module."""
+    real_which = shutil.which
+    monkeypatch.setattr(sandbox_module.shutil, "which",
+                        lambda name, *a, **k: replacement if name == "bwrap"
+                        else real_which(name, *a, **k))
+
+
+def test_grading_refuses_without_bubblewrap(tmp_path, monkeypatch, capsys, notebooks):
+    hide_bwrap(monkeypatch, None)
+    write_students(tmp_path / "subs", {"alice": notebooks["reference"]})
+    code = main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out")])
+    message = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "\n" not in message, "one message"
+    assert f"refusing to grade: the {strong_mode()} sandbox" in message
+    assert "bwrap is not installed" in message and "apt-get install bubblewrap" in message
+    assert "--allow-weak-sandbox" in message
+    assert not (tmp_path / "out").exists(), "nothing is written when the run is refused"
+    assert main(["sandbox"]) == 2
+
+
+def test_grading_refuses_when_the_test_start_fails(tmp_path, monkeypatch, capsys, notebooks):
+    hide_bwrap(monkeypatch, shutil.which("false") or "/bin/false")
+    write_students(tmp_path / "subs", {"alice": notebooks["reference"]})
+    assert main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err.strip()
+    assert "a test start failed (exit status 1)" in message
+    assert "user.max_user_namespaces" in message and "unprivileged_userns_clone" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_weaker_mode_needs_the_opt_in_and_is_then_announced_everywhere(
+    tmp_path, monkeypatch, capsys, notebooks
+):
+    with pytest.raises(SandboxUnavailable, match="weaker than"):
+        detect("rlimits", LIMITS)
+    with pytest.raises(ValueError, match="requested"):
+        detect("chroot", LIMITS)
+    hide_bwrap(monkeypatch, None)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_students(subs, {"alice": notebooks["reference"]})
+    code = main(["grade", str(subs), "--out", str(out), "--chapter", "ch01", "--timeout", "30",
+                 "--allow-weak-sandbox"])
+    assert code == 0
+    assert "WARNING: sandbox: rlimits; OFF: " in capsys.readouterr().err
+    assert gradebook(out)["alice"] == ["passed"] * 3
+    log = (out / "grading.log").read_text(encoding="utf-8")
+    assert "sandbox: rlimits; OFF: " in log and "no filesystem isolation" in log
+    assert "stronger sandbox unavailable: bwrap: bwrap is not installed" in log
+    with open(out / "gradebook.csv", encoding="utf-8") as handle:
+        notes = [row["note"] for row in csv.DictReader(handle)]
+    assert all("sandbox protections off" in note for note in notes)
+    assert "reduced isolation" in (out / "feedback" / "alice.md").read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- no phantom students
+def test_a_submissions_folder_without_student_folders_is_an_error(tmp_path, capsys):
+    (tmp_path / "subs" / ".git").mkdir(parents=True)
+    (tmp_path / "subs" / "notes.txt").write_text("not a student")
+    assert main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err
+    assert "no student folder in" in message and "SUBMISSIONS/alice/ch01.ipynb" in message
+    assert not (tmp_path / "out").exists()
+    assert main(["grade", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- layouts
+READS_SOURCES = r"""
+import os, re
+import convlib
+checkout = os.path.dirname(os.path.dirname(convlib.__file__))
+found = dict()
+for path in (os.path.join(checkout, "exercises", "source", "ch01", "ch01.ipynb"),
+             os.path.join(checkout, "backup-ch01.ipynb"), {source!r}):
+    try:
+        text = open(path).read()
+    except OSError:
+        continue
+    for name, value in re.findall(r"check\((\w+), (\d+), what", text):
+        found[name] = int(value)
+conv_weights = found.get("conv_weights", 1)
+dense_weights = found.get("dense_weights", 1)
+"""
+
+
+def make_venv(where: Path, lines: list[str]) -> Path:
+    """A venv of this Python with a .pth file: the checkout and/or the project's site folder."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(where)], check=True, timeout=120)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (where / "lib" / version / "site-packages" / "course.pth").write_text("\n".join(lines) + "\n")
+    return where
+
+
+def make_checkout(where: Path) -> Path:
+    """The package and the exercise sources, copied (a checkout somewhere else)."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "convlib", where / "convlib", ignore=ignore)
+    shutil.copytree(SOURCE, where / "exercises" / "source", ignore=ignore)
+    # a stray copy of a source beside the package: the checkout itself must stay out of reach
+    shutil.copy(SOURCE / "ch01" / "ch01.ipynb", where / "backup-ch01.ipynb")
+    return where
+
+
+@pytest.mark.parametrize("layout", ["venv_outside_checkout", "venv_through_symlink",
+                                    "checkout_in_tmp"])
+def test_grading_in_bwrap_works_wherever_the_venv_and_checkout_live(
+    layout, strong_sandbox, notebooks, tmp_path
+):
+    site = sysconfig.get_paths()["purelib"]  # torch, numpy...: the project's venv
+    add_site = f"import site; site.addsitedir({site!r})"
+    if layout == "checkout_in_tmp":
+        checkout = make_checkout(tmp_path / "checkout")
+        python = make_venv(tmp_path / "venv", [str(checkout), add_site]) / "bin" / "python"
+    elif layout == "venv_through_symlink":
+        make_venv(tmp_path / "real" / "venv", [add_site])
+        (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+        checkout, python = ROOT, tmp_path / "link" / "venv" / "bin" / "python"
+    else:
+        checkout = ROOT
+        python = make_venv(tmp_path / "venv", [add_site]) / "bin" / "python"
+    source = checkout / "exercises" / "source" / "ch01" / "ch01.ipynb"
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_students(subs, {
+        "alice": notebooks["reference"], "bob": notebooks["released"],
+        "mallory": with_answer(notebooks["reference"], "ch01-ex1-answer",
+                               READS_SOURCES.format(source=str(source))),
+    })
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+           "HOME": str(tmp_path), "MPLBACKEND": "Agg"}
+    done = subprocess.run(
+        [str(python), "-m", "convlib.grading", "grade", str(subs), "--out", str(out),
+         "--chapter", "ch01", "--timeout", "30", "--cell-timeout", "5"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (out / "grading.log").read_text(encoding="utf-8")
+    assert log.splitlines()[0].endswith(f"sandbox: {strong_sandbox.mode}"), log
+    rows = gradebook(out)
+    assert rows["alice"] == ["passed"] * 3, log
+    assert rows["bob"] == ["failed"] * 3, log
+    # the sources are not in the sandbox, even where the checkout is on sys.path
+    assert rows["mallory"] == ["failed", "passed", "passed"], log
+    assert (out / OUTPUT_MARKER).exists()
