@@ -33,6 +33,7 @@ def test_json_cli_lists_every_claim_with_the_required_keys(capsys):
         assert row["explanation"] and row["quote"]
 
 
+@pytest.mark.slow  # evaluates all 42 claims twice, once in a fresh interpreter
 def test_the_registry_json_is_the_same_on_another_machine(capsys):
     """The identities' differences are rounding residues that depend on the CPU: the registry
     states them as verdicts against a tolerance, so its JSON does not change with the machine."""
