@@ -26,6 +26,71 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+LAUNCH_TAG = "remove-cell"  # hidden on the website, still executed by nbval
+LAUNCH_FIRST_LINE = "# Set-up for a notebook opened on its own"
+SOURCE_ENV_VAR = "CONVLIB_SOURCE"
+
+
+def repository() -> tuple[str, str]:
+    """The book's repository URL and branch, from ``_config.yml`` (the one place they are set)."""
+    import yaml  # installed with jupyter-book
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    return config["url"].rstrip("/"), config.get("branch", "main")
+
+
+def launch_cell_source() -> str:
+    """The first code cell of every chapter: on Colab, Binder, JupyterHub or a downloaded notebook
+    it installs the book's package (with its reference results) when ``convlib`` is missing; in a
+    clone where ``make`` has run it does nothing. ``$CONVLIB_SOURCE`` points it at another copy
+    of the repository (a pip requirement URL: ``git+https://...``, ``file:///path``)."""
+    url, branch = repository()
+    return "\n".join([
+        f"{LAUNCH_FIRST_LINE} (Colab, Binder, JupyterHub, a download):",
+        "# install the book's package, convlib, when it is missing. In a clone, it does nothing.",
+        "import importlib, importlib.util, os, subprocess, sys",
+        "",
+        'if importlib.util.find_spec("convlib") is None:',
+        f'    REPOSITORY = "git+{url}@{branch}"',
+        f'    source = os.environ.get("{SOURCE_ENV_VAR}", REPOSITORY)',
+        '    pip = [sys.executable, "-m", "pip", "install", "-q"]',
+        '    subprocess.run(pip + [f"convlib @ {source}"], check=True)',
+        "    importlib.invalidate_caches()",
+    ])
+
+
+def sync_launch_cell(notebook: dict) -> bool:
+    """Put :func:`launch_cell_source` as the first code cell of ``notebook`` (replacing an older
+    version of it). Returns True when the notebook changed."""
+    cells = notebook["cells"]
+    source = launch_cell_source()
+    first = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
+    if first < len(cells) and "".join(cells[first]["source"]).startswith(LAUNCH_FIRST_LINE):
+        if "".join(cells[first]["source"]) == source:
+            return False
+        cells[first]["source"] = source.splitlines(keepends=True)
+        return True
+    cells.insert(first, {"cell_type": "code", "execution_count": None, "id": "launch",
+                         "metadata": {"tags": [LAUNCH_TAG]}, "outputs": [],
+                         "source": source.splitlines(keepends=True)})
+    return True
+
+
+def glue(name: str, value: object, display: bool = True) -> None:
+    """``myst_nb.glue`` where MyST-NB is installed (the website's build reads the glued value);
+    elsewhere (Colab, Binder, a downloaded notebook) the value is shown if ``display``, as
+    MyST-NB would, so a chapter runs without the website's toolchain."""
+    try:
+        from myst_nb import glue as myst_glue  # deferred: only the website's toolchain has it
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
+
+
 def toc_files(toc_path: Path | None = None) -> list[str]:
     """Every file named in ``_toc.yml`` (root first), without extension, in reading order."""
     import yaml  # installed with jupyter-book
@@ -138,6 +203,14 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["files"]:
         print("\n".join(toc_files()))
         return 0
+    if argv[:1] == ["sync-launch-cells"]:
+        for path in toc_notebooks():
+            notebook = json.loads((ROOT / path).read_text(encoding="utf-8"))
+            if sync_launch_cell(notebook):
+                (ROOT / path).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
+                print(f"updated {path}")
+        return 0
     if argv[:1] == ["portable-env"]:
         print(" ".join(f"{key}={value}" for key, value in PORTABLE_ENV.items()))
         return 0
@@ -145,7 +218,8 @@ def main(argv: list[str]) -> int:
         problems = [p for nb in toc_notebooks() for p in portability_problems(ROOT / nb)]
         print("\n".join(problems) or "every compared output is portable")
         return 1 if problems else 0
-    print("usage: python -m convlib.book {notebooks|files|portability|portable-env}", file=sys.stderr)
+    print("usage: python -m convlib.book {notebooks|files|portability|portable-env|sync-launch-cells}",
+          file=sys.stderr)
     return 2
 
 

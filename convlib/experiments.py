@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import math
 import os
@@ -34,7 +35,22 @@ from pathlib import Path
 VERDICTS = ("holds", "does not hold", "inconclusive")
 RESULTS_FORMAT = 1
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "book" / "results"
+
+
+def reference_dir() -> Path:
+    """Where the reference results live: ``book/results/`` in a clone of the book, else the copy
+    installed with the package as ``convlib.reference`` (pyproject.toml), as on Colab or Binder."""
+    clone = REPO_ROOT / "book" / "results"
+    if clone.is_dir():
+        return clone
+    spec = importlib.util.find_spec("convlib.reference")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the reference results are missing: neither book/results/ beside "
+                                "convlib nor the installed convlib.reference package was found")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+DEFAULT_OUT = reference_dir()
 
 
 @dataclass(frozen=True)
@@ -318,9 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run (or resume) one experiment")
     run.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
     run.add_argument("--profile", choices=PROFILE_NAMES, default=None,
-                     help="budget; default $CONVLIB_PROFILE, else full on a GPU and quick on a CPU")
+                     help="budget; default $CONVLIB_PROFILE, else quick")
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
-    run.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    run.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
     run.add_argument("--device", default=None)
     args = parser.parse_args(argv)
     if args.command == "list":

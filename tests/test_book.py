@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from convlib.book import (MAX_SIGNIFICANT_DIGITS, PORTABLE_ENV, ROOT, portability_problems, toc_files, toc_notebooks,
-                          unportable_numbers)
+from convlib.book import (LAUNCH_TAG, MAX_SIGNIFICANT_DIGITS, PORTABLE_ENV, ROOT, glue,
+                          launch_cell_source, portability_problems, repository, sync_launch_cell,
+                          toc_files, toc_notebooks, unportable_numbers)
 
 MACHINE_PATH = re.compile(r"(/root/|/tmp/|/work/|/home/[a-z]|/Users/|site-packages/|[A-Z]:\\\\)")
 MEMORY_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}")
@@ -120,3 +121,77 @@ def test_the_simulated_second_machine_really_differs():
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **PORTABLE_ENV},
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == ["AVX2", "1", "float32"]
+
+
+# ---- launching a chapter on its own (Colab, Binder, a download) ------------------------------
+
+@pytest.mark.parametrize("path", toc_notebooks())
+def test_every_chapter_starts_with_the_launch_cell_hidden_on_the_website(path):
+    notebook = json.loads(ROOT.joinpath(path).read_text(encoding="utf-8"))
+    first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "".join(first["source"]) == launch_cell_source(), "run: python -m convlib.book sync-launch-cells"
+    assert LAUNCH_TAG in first["metadata"].get("tags", [])
+    assert first["outputs"] == []  # a no-op where convlib is installed: nothing to compare
+    assert not sync_launch_cell(notebook)  # in sync: the generator changes nothing
+
+
+def test_the_launch_cell_installs_from_the_repository_in_config_and_fits_the_page():
+    url, branch = repository()
+    source = launch_cell_source()
+    assert f"git+{url}@{branch}" in source and url.startswith("https://github.com/")
+    assert max(len(line) for line in source.splitlines()) <= 88
+    compile(source, "launch", "exec")
+
+
+def test_sync_inserts_the_launch_cell_before_the_first_code_cell_and_updates_an_old_one():
+    notebook = {"cells": [{"cell_type": "markdown", "source": ["# t"], "metadata": {}},
+                          {"cell_type": "code", "source": ["import convlib"], "metadata": {}, "outputs": []}]}
+    assert sync_launch_cell(notebook)
+    assert [c["cell_type"] for c in notebook["cells"]] == ["markdown", "code", "code"]
+    notebook["cells"][1]["source"] = ["# Set-up for a notebook opened on its own (old)\n"]
+    assert sync_launch_cell(notebook) and "".join(notebook["cells"][1]["source"]) == launch_cell_source()
+    assert len(notebook["cells"]) == 3 and not sync_launch_cell(notebook)
+
+
+def test_smoke_outputs_of_run_it_yourself_cells_stay_off_the_website():
+    run_cells = 0
+    for path in toc_notebooks():
+        for cell in json.loads(ROOT.joinpath(path).read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "run_experiment(" in source:
+                run_cells += 1
+                assert "remove-output" in cell["metadata"].get("tags", []), path
+                assert "announce_profile(profile)" in source, path
+    assert run_cells == 5
+
+
+def test_glue_without_myst_nb_shows_the_value_only_when_asked(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_myst_nb(name, *args, **kwargs):
+        if name == "myst_nb":
+            raise ImportError("no myst_nb on this hosted service")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_myst_nb)
+    glue("hidden", 41, display=False)
+    glue("shown", 42)
+    assert capsys.readouterr().out == "42\n"
+
+
+def test_binder_builds_a_lean_cpu_environment_pinned_like_the_book():
+    lines = [line.strip() for line in ROOT.joinpath("binder", "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # CPU wheels, no CUDA
+    pins = dict(line.split("==") for line in lines if "==" in line)
+    constraints = dict(line.split("==") for line in ROOT.joinpath("constraints.txt").read_text().splitlines()
+                       if "==" in line and not line.startswith("#"))
+    assert {"torch", "torchvision", "numpy", "matplotlib", "pandas", "ipykernel"} <= set(pins)
+    assert all(constraints[name] == version for name, version in pins.items()), "binder pins drifted"
+    for tooling in ("pytest", "nbval", "jupyter-book", "hypothesis", "nbgrader"):
+        assert tooling not in pins
+    post_build = ROOT.joinpath("binder", "postBuild")
+    assert post_build.stat().st_mode & 0o111 and "pip install" in post_build.read_text()
+    assert ROOT.joinpath("binder", "runtime.txt").read_text().strip() == "python-3.11"

@@ -27,7 +27,7 @@ def fake_cuda(monkeypatch):
 def test_a_visible_gpu_is_the_default_device_and_names_itself(fake_cuda):
     assert D.default_device() == CUDA and D.as_device(None) == CUDA
     assert D.device_name(CUDA) == "NVIDIA H200"
-    assert profiles.active_profile_name() == "full"
+    assert profiles.active_profile_name() == "quick"  # never the multi-hour full one unasked
 
 
 def test_without_a_gpu_the_cpu_is_the_default(monkeypatch):

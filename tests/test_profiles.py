@@ -11,11 +11,21 @@ def test_env_var_selects_the_profile(monkeypatch):
         assert profiles.get_profile().name == name
 
 
-def test_unset_means_full_on_gpu_and_quick_on_cpu(monkeypatch):
+@pytest.mark.parametrize("gpu", [True, False])
+def test_unset_means_quick_even_on_a_gpu(monkeypatch, gpu):
+    """A notebook launched on a Colab GPU must not start the multi-hour full profile unasked."""
     import torch
 
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
     monkeypatch.delenv("CONVLIB_PROFILE", raising=False)
-    assert profiles.active_profile_name() == ("full" if torch.cuda.is_available() else "quick")
+    assert profiles.get_profile().name == "quick"
+    line = profiles.announce_profile()
+    assert line.startswith("profile 'quick' (CONVLIB_PROFILE unset") and "'full'" in line
+
+
+def test_the_announcement_names_a_chosen_profile(monkeypatch):
+    monkeypatch.setenv("CONVLIB_PROFILE", "smoke")
+    assert profiles.announce_profile().startswith("profile 'smoke' (CONVLIB_PROFILE=smoke): CI check")
 
 
 def test_bad_profile_lists_the_valid_ones(monkeypatch):
