@@ -28,20 +28,23 @@ CHAPTERS = ("book/chapters/01_dense_vs_conv.ipynb", "book/appendix/errata.ipynb"
 
 
 def closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
-    """The installed distributions ``names`` need, dependencies included (extras left out)."""
-    seen: dict[str, metadata.Distribution] = {}
-    todo = list(names)
+    """The installed distributions ``names`` need, with the dependencies of the extras they ask of
+    each other (torch asks cuda-toolkit[cublas, ...])."""
+    seen: dict[tuple[str, str], bool] = {}
+    dists: dict[str, metadata.Distribution] = {}
+    todo = [(name, "") for name in names]
     while todo:
-        name = canonicalize_name(todo.pop())
-        if name in seen:
+        name, extra = todo.pop()
+        key = (canonicalize_name(name), extra)
+        if key in seen:
             continue
-        dist = metadata.distribution(name)
-        seen[name] = dist
+        seen[key] = True
+        dist = dists.setdefault(key[0], metadata.distribution(key[0]))
         for line in dist.requires or []:
             requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
-    return list(seen.values())
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
+                todo += [(requirement.name, e) for e in ("", *requirement.extras)]
+    return list(dists.values())
 
 
 def link_farm(dists: list[metadata.Distribution], farm: Path) -> None:
@@ -61,6 +64,8 @@ def hosted(tmp_path_factory):
     root = tmp_path_factory.mktemp("hosted")
     venv.create(root / "venv", with_pip=True, symlinks=True)
     python = root / "venv" / "bin" / "python"
+    # ensurepip also brings an old setuptools; the hosted one (as on Colab) is current
+    subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=True)
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     link_farm(closure(HOSTED), root / "hosted-packages")
@@ -77,7 +82,8 @@ def hosted(tmp_path_factory):
 
 def test_the_fresh_environment_lacks_the_book_and_its_tools(hosted):
     for module in ("convlib", "myst_nb", "nbval", "pytest", "jupyter_book"):
-        found = subprocess.run([hosted["python"], "-c", f"import {module}"], capture_output=True)
+        found = subprocess.run([hosted["python"], "-c", f"import {module}"], capture_output=True,
+                               cwd=hosted["root"])
         assert found.returncode != 0, f"{module} should not be importable in the hosted venv"
 
 
