@@ -17,6 +17,20 @@ Where it looks, in order:
 
 Decoded arrays are cached in the per-user cache (written atomically) and reused, so a second
 load costs a file read instead of 60,000 image decodes.
+
+Data that cannot be silently wrong:
+
+- what was read is checked against CIFAR-10's shape (:data:`CLASSES`, :data:`TRAIN_PER_CLASS`
+  training and :data:`TEST_PER_CLASS` test images per class, :data:`IMAGE_SHAPE` ``uint8``):
+  anything else stops with :class:`InvalidDatasetError` naming the source and what is missing
+  or off (an image tree without its ``train/cat`` folder does not load as 45,000 images with
+  no cats), unless the caller asks for part of CIFAR-10 on purpose with ``allow_subset=True``
+  (the shapes, types and labels are still checked then);
+- a damaged source (a truncated ``cifar10-jpeg.tar.gz``, an image that does not decode, a
+  pickled batch cut short) gives one :class:`InvalidDatasetError` naming the file, with the
+  original error chained;
+- a damaged cache file is discarded with a :class:`DamagedCacheWarning` naming it, and the
+  arrays are rebuilt from the source.
 """
 
 from __future__ import annotations
@@ -27,6 +41,9 @@ import os
 import pickle
 import tarfile
 import tempfile
+import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +54,11 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
 ARCHIVE_NAME = "cifar10-jpeg.tar.gz"
 BATCHES_DIR = "cifar-10-batches-py"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+TRAIN_PER_CLASS = 5_000  # CIFAR-10's training images per class (50,000 in all)
+TEST_PER_CLASS = 1_000  # CIFAR-10's test images per class (10,000 in all)
+IMAGE_SHAPE = (3, 32, 32)  # channels first, uint8
 _CACHE_FORMAT = 1  # bump to invalidate every cached array
+_ARRAY_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,14 @@ class DatasetNotFoundError(FileNotFoundError):
     """CIFAR-10 is nowhere to be found and cannot be downloaded."""
 
 
+class InvalidDatasetError(ValueError):
+    """What was found is not (complete) CIFAR-10, or is damaged; the message names the source."""
+
+
+class DamagedCacheWarning(UserWarning):
+    """A cached array file could not be read; it is discarded and rebuilt from the source."""
+
+
 def default_cache_dir() -> Path:
     """The per-user cache folder for decoded arrays and downloads."""
     if os.environ.get("CONVLIB_CACHE"):
@@ -71,7 +100,7 @@ def default_cache_dir() -> Path:
 
 
 def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True,
-                 cache_dir: str | os.PathLike | None = None) -> CIFAR10:
+                 cache_dir: str | os.PathLike | None = None, allow_subset: bool = False) -> CIFAR10:
     """Load CIFAR-10 as ``uint8 (N, 3, 32, 32)`` images and ``int64`` labels.
 
     Args:
@@ -79,12 +108,19 @@ def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True
             ``$CONVLIB_DATA`` (if set).
         download: whether torchvision may download the original archive when nothing is found.
         cache_dir: where decoded arrays (and downloads) are kept; default :func:`default_cache_dir`.
+        allow_subset: accept a source that holds only part of CIFAR-10 (fewer classes or images
+            per class), on purpose; image shapes, types and labels are still checked. By default
+            anything but complete CIFAR-10 is refused.
 
     Raises:
         DatasetNotFoundError: nothing found and download impossible, with where to put which file.
+        InvalidDatasetError: the source is damaged, or (without ``allow_subset``) is not complete
+            CIFAR-10; the message names the source and what is missing.
     """
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"root must be a path or None; got {type(root).__name__}")
+    if not isinstance(allow_subset, bool):
+        raise TypeError(f"allow_subset must be True or False; got {allow_subset!r}")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     places = []
     if root is not None:
@@ -96,7 +132,7 @@ def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True
     for place in places:
         found = _find_source(place)
         if found is not None:
-            return _load_cached(*found, cache=cache)
+            return _load_cached(*found, cache=cache, allow_subset=allow_subset)
 
     if download:
         try:
@@ -108,7 +144,7 @@ def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True
             raise _not_found(places, reason=f"the download failed ({type(error).__name__})") from None
         found = _find_source(cache)
         if found is not None:
-            return _load_cached(*found, cache=cache)
+            return _load_cached(*found, cache=cache, allow_subset=allow_subset)
     raise _not_found(places, reason="downloads are disabled (download=False)")
 
 
@@ -153,24 +189,18 @@ def _fingerprint(kind: str, path: Path) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def _load_cached(kind: str, path: Path, cache: Path) -> CIFAR10:
+def _load_cached(kind: str, path: Path, cache: Path, allow_subset: bool = False) -> CIFAR10:
     import torch
 
     lossy = kind == "JPEG archive" or (kind == "image folders" and _is_jpeg_tree(path))
     cache_file = cache / f"cifar10-{_fingerprint(kind, path)}.npz"
-    arrays = None
-    if cache_file.is_file():
-        try:
-            with np.load(cache_file) as stored:
-                arrays = {k: stored[k] for k in stored.files}
-        except (OSError, ValueError, EOFError):
-            arrays = None  # a damaged cache is rebuilt, not trusted
+    arrays = _read_cache(cache_file, kind, path)
     if arrays is None:
-        reader = {"pickled batches": _read_batches, "image folders": _read_tree,
-                  "JPEG archive": _read_archive}[kind]
-        arrays = reader(path)
+        arrays = _read_source(kind, path)
         _check_arrays(arrays, kind, path)
-        _atomic_save(cache_file, arrays)
+        _atomic_save(cache_file, arrays)  # a faithful copy of the source, complete or not
+    if not allow_subset:
+        _check_complete(arrays, kind, path)
     return CIFAR10(
         train_images=torch.from_numpy(arrays["train_images"]),
         train_labels=torch.from_numpy(arrays["train_labels"]),
@@ -180,18 +210,106 @@ def _load_cached(kind: str, path: Path, cache: Path) -> CIFAR10:
     )
 
 
+def _read_cache(cache_file: Path, kind: str, path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when there are none or they are damaged (then the file is
+    discarded with a warning, to be rebuilt from the source)."""
+    if not cache_file.is_file():
+        return None
+    try:
+        with np.load(cache_file, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in _ARRAY_KEYS}
+        _check_arrays(arrays, kind, path)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        warnings.warn(f"the cached CIFAR-10 arrays {cache_file} are damaged "
+                      f"({type(error).__name__}: {error}); discarding them and rebuilding them "
+                      f"from {path}", DamagedCacheWarning, stacklevel=4)
+        try:
+            cache_file.unlink()
+        except OSError:
+            pass
+        return None
+    return arrays
+
+
+def _read_source(kind: str, path: Path) -> dict[str, np.ndarray]:
+    """Decode the source; a damaged one gives one :class:`InvalidDatasetError` naming it."""
+    reader = {"pickled batches": _read_batches, "image folders": _read_tree,
+              "JPEG archive": _read_archive}[kind]
+    try:
+        return reader(path)
+    except InvalidDatasetError:
+        raise
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as error:
+        what = "is damaged or truncated" if kind == "JPEG archive" else "could not be read"
+        copy = f"{ARCHIVE_NAME}, " if kind == "JPEG archive" else ""
+        raise InvalidDatasetError(
+            f"{path} ({kind}) {what}: {type(error).__name__}: {error}. "
+            f"Replace it with a complete copy ({copy}CIFAR-10)."
+        ) from error
+
+
 def _is_jpeg_tree(tree: Path) -> bool:
-    first_class = tree / "train" / CLASSES[0]
-    sample = next(iter(sorted(first_class.iterdir())), None) if first_class.is_dir() else None
-    return sample is not None and sample.suffix.lower() in (".jpg", ".jpeg")
+    for name in CLASSES:
+        folder = tree / "train" / name
+        if folder.is_dir():
+            sample = next((f for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None)
+            if sample is not None:
+                return sample.suffix.lower() in (".jpg", ".jpeg")
+    return False
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], kind: str, path: Path) -> None:
+    """Shapes, types and label values (always checked, subset or not)."""
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.ndim != 4 or images.shape[1:] != (3, 32, 32) or len(images) != len(labels):
-            raise ValueError(f"{kind} at {path}: {split} images have shape {images.shape}, "
-                             f"expected (N, 3, 32, 32) with N = {len(labels)} labels")
+        if images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE or len(images) != len(labels):
+            raise InvalidDatasetError(
+                f"{kind} at {path}: {split} images have shape {images.shape}, expected "
+                f"(N, {', '.join(map(str, IMAGE_SHAPE))}) with N = {len(labels)} labels")
+        if images.dtype != np.uint8 or labels.dtype != np.int64 or labels.ndim != 1:
+            raise InvalidDatasetError(
+                f"{kind} at {path}: {split} images are {images.dtype} and labels {labels.dtype} "
+                f"of shape {labels.shape}; expected uint8 images and 1-D int64 labels")
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(CLASSES)):
+            raise InvalidDatasetError(
+                f"{kind} at {path}: {split} labels run from {labels.min()} to {labels.max()}; "
+                f"CIFAR-10's are 0 to {len(CLASSES) - 1}")
+
+
+def _check_complete(arrays: dict[str, np.ndarray], kind: str, path: Path) -> None:
+    """Stop unless every class has CIFAR-10's number of training and test images."""
+    problems = []
+    for split, expected in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
+        counts = np.bincount(arrays[f"{split}_labels"], minlength=len(CLASSES))
+        for label, name in enumerate(CLASSES):
+            if counts[label] == expected:
+                continue
+            if counts[label] == 0:
+                if kind == "image folders" and not (path / split / name).is_dir():
+                    problems.append(f"{path / split} has no '{name}' folder")
+                elif kind == "image folders":
+                    problems.append(f"{path / split / name} holds no images")
+                elif kind == "JPEG archive":
+                    problems.append(f"{path} has no {split}/{name}/ images")
+                else:
+                    problems.append(f"the {split} batches in {path} hold no '{name}' images")
+            else:
+                problems.append(f"{split} has {counts[label]:,} '{name}' images, "
+                                f"CIFAR-10 has {expected:,}")
+    if not problems:
+        return
+    if kind == "pickled batches":
+        expected_files = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        absent = [f for f in expected_files if not (path / f).is_file()]
+        if absent:
+            problems.insert(0, f"{path} lacks {', '.join(absent)}")
+    shown = problems[:12] + ([f"... and {len(problems) - 12} more"] if len(problems) > 12 else [])
+    raise InvalidDatasetError(
+        f"{kind} at {path} is not complete CIFAR-10, which has {len(CLASSES)} classes "
+        f"({', '.join(CLASSES)}) with {TRAIN_PER_CLASS:,} training and {TEST_PER_CLASS:,} test "
+        "images each:\n  - " + "\n  - ".join(shown) + "\n"
+        "Replace it with a complete copy, or pass allow_subset=True to load_cifar10 to use part "
+        "of CIFAR-10 on purpose.")
 
 
 def _atomic_save(target: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -215,10 +333,17 @@ def _read_batches(folder: Path) -> dict[str, np.ndarray]:
     def read(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         images, labels = [], []
         for name in names:
-            with open(folder / name, "rb") as f:
-                batch = pickle.load(f, encoding="latin1")
-            images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.append(np.asarray(batch["labels"], dtype=np.int64))
+            try:
+                with open(folder / name, "rb") as f:
+                    batch = pickle.load(f, encoding="latin1")
+                images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, *IMAGE_SHAPE))
+                labels.append(np.asarray(batch["labels"], dtype=np.int64))
+            except FileNotFoundError as error:
+                raise InvalidDatasetError(f"{folder} has no {name}: the pickled batches are "
+                                          "data_batch_1 ... data_batch_5 and test_batch") from error
+            except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as error:
+                raise InvalidDatasetError(f"{folder / name} is damaged or not a CIFAR-10 batch "
+                                          f"({type(error).__name__}: {error})") from error
         return np.concatenate(images), np.concatenate(labels)
 
     train_names = sorted(p.name for p in folder.glob("data_batch_*"))
@@ -228,27 +353,32 @@ def _read_batches(folder: Path) -> dict[str, np.ndarray]:
             "test_images": test_images, "test_labels": test_labels}
 
 
-def _decode(data: bytes) -> np.ndarray:
+def _decode(data: bytes, where: str) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as image:
-        pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError) as error:  # PIL's errors for broken image files
+        raise InvalidDatasetError(f"{where} is not a readable image ({type(error).__name__}: "
+                                  f"{error})") from error
     if pixels.shape != (32, 32, 3):
-        raise ValueError(f"expected a 32x32 RGB image, got shape {pixels.shape}")
+        raise InvalidDatasetError(f"{where}: expected a 32x32 RGB image, got shape {pixels.shape}")
     return pixels.transpose(2, 0, 1)
 
 
-def _collect(items: list[tuple[str, str, bytes]]) -> dict[str, np.ndarray]:
-    """(split, class name, encoded image) triples to arrays, sorted by split, class, file order."""
+def _collect(items: list[tuple[str, str, str, bytes]], source: Path) -> dict[str, np.ndarray]:
+    """(split, class name, where, encoded image) to arrays, in the order given."""
     arrays = {}
     for split in ("train", "test"):
-        chosen = [(c, d) for s, c, d in items if s == split]
-        unknown = sorted({c for c, _ in chosen} - set(CLASSES))
+        chosen = [(c, w, d) for s, c, w, d in items if s == split]
+        unknown = sorted({c for c, _, _ in chosen} - set(CLASSES))
         if unknown:
-            raise ValueError(f"unknown class folders {unknown}; expected {list(CLASSES)}")
-        arrays[f"{split}_images"] = (np.stack([_decode(d) for _, d in chosen])
-                                     if chosen else np.zeros((0, 3, 32, 32), np.uint8))
-        arrays[f"{split}_labels"] = np.array([CLASSES.index(c) for c, _ in chosen], dtype=np.int64)
+            raise InvalidDatasetError(f"{source}: unknown class folders {unknown} in {split}; "
+                                      f"CIFAR-10's classes are {list(CLASSES)}")
+        arrays[f"{split}_images"] = (np.stack([_decode(d, w) for _, w, d in chosen])
+                                     if chosen else np.zeros((0, *IMAGE_SHAPE), np.uint8))
+        arrays[f"{split}_labels"] = np.array([CLASSES.index(c) for c, _, _ in chosen], dtype=np.int64)
     return arrays
 
 
@@ -258,8 +388,8 @@ def _read_tree(tree: Path) -> dict[str, np.ndarray]:
         for class_dir in sorted(p for p in (tree / split).iterdir() if p.is_dir()):
             for file in sorted(class_dir.iterdir()):
                 if file.suffix.lower() in IMAGE_SUFFIXES:
-                    items.append((split, class_dir.name, file.read_bytes()))
-    return _collect(items)
+                    items.append((split, class_dir.name, str(file), file.read_bytes()))
+    return _collect(items, tree)
 
 
 def _read_archive(archive: Path) -> dict[str, np.ndarray]:
@@ -273,8 +403,12 @@ def _read_archive(archive: Path) -> dict[str, np.ndarray]:
             split, class_name = parts[-3], parts[-2]
             if split in ("train", "test"):
                 items.append((split, class_name, parts[-1], tar.extractfile(member).read()))
+        # tarfile stops at the end-of-archive marker; reading on to the end of the compressed
+        # stream checks its length and checksum, so a cut-off tail is noticed too
+        while tar.fileobj.read(1 << 20):
+            pass
     items.sort(key=lambda item: (item[0], CLASSES.index(item[1]) if item[1] in CLASSES else -1, item[2]))
-    return _collect([(s, c, d) for s, c, _, d in items])
+    return _collect([(s, c, f"{archive}:{s}/{c}/{name}", d) for s, c, name, d in items], archive)
 
 
 def subset(images: "torch.Tensor", labels: "torch.Tensor", size: int | None,  # noqa: F821

@@ -1,0 +1,277 @@
+"""convlib.stats: synthetic results whose right verdict is known, packed bits, exactness, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from convlib import stats
+
+
+def runs(n_seeds, n_images, p_a, p_b, *, shared=0.7, seed=0):
+    """Correctness of A and B on the same test images: image difficulty is shared by both
+    variants and all seeds with probability ``shared``, so A and B are positively correlated
+    as real networks are; A's (B's) expected accuracy is ``p_a`` (``p_b``)."""
+    rng = np.random.default_rng(seed)
+    difficulty = rng.random(n_images)
+    a, b = [], []
+    for _ in range(n_seeds):
+        for p, out in ((p_a, a), (p_b, b)):
+            own = rng.random(n_images)
+            use_shared = rng.random(n_images) < shared
+            out.append(np.where(use_shared, difficulty, own) < p)
+    return np.array(a), np.array(b)
+
+
+# --------------------------------------------------------------------------- packed bits
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 10_000])
+def test_pack_unpack_round_trip_is_exact(n):
+    correct = np.random.default_rng(n).random(n) < 0.6
+    packed = stats.pack_correctness(correct)
+    assert packed["n"] == n and packed["format"] == stats.PACKED_FORMAT
+    back = stats.unpack_correctness(json.loads(json.dumps(packed)))
+    assert back.dtype == np.bool_ and np.array_equal(back, correct)
+
+
+def test_pack_accepts_tensors_and_lists_and_is_compact():
+    correct = torch.rand(10_000, generator=torch.Generator().manual_seed(0)) < 0.7
+    packed = stats.pack_correctness(correct)
+    assert len(packed["bits"]) == 1_668  # 1,250 bytes in base64
+    assert np.array_equal(stats.unpack_correctness(packed), correct.numpy())
+    assert stats.pack_correctness([True, False, True]) == stats.pack_correctness(np.array([1, 0, 1], bool))
+
+
+def test_pack_rejects_what_is_not_a_correctness_vector():
+    with pytest.raises(TypeError, match="correct must hold booleans"):
+        stats.pack_correctness(np.array([1, 0, 1]))
+    with pytest.raises(TypeError, match="correct must hold booleans"):
+        stats.pack_correctness(torch.tensor([0.5, 1.0]))
+    with pytest.raises(ValueError, match="1-D"):
+        stats.pack_correctness(np.ones((2, 3), bool))
+    with pytest.raises(TypeError, match="correct must be a 1-D vector"):
+        stats.pack_correctness("TFT")
+
+
+def test_unpack_rejects_damaged_packs():
+    good = stats.pack_correctness(np.ones(20, bool))
+    with pytest.raises(ValueError, match="lacks"):
+        stats.unpack_correctness({"n": 20})
+    with pytest.raises(ValueError, match="format"):
+        stats.unpack_correctness({**good, "format": "zip"})
+    with pytest.raises(ValueError, match="'n'"):
+        stats.unpack_correctness({**good, "n": -1})
+    with pytest.raises(ValueError, match="bytes"):
+        stats.unpack_correctness({**good, "n": 30})
+    with pytest.raises(ValueError, match="base64"):
+        stats.unpack_correctness({**good, "bits": "not base64!"})
+    with pytest.raises(ValueError, match="beyond"):
+        stats.unpack_correctness({**good, "n": 19})  # bit 20 is set but only 19 images are claimed
+    with pytest.raises(TypeError, match="dict made by pack_correctness"):
+        stats.unpack_correctness([1, 2])
+
+
+# --------------------------------------------------------------------------- verdicts on known truths
+
+def test_a_large_real_difference_holds():
+    a, b = runs(3, 10_000, 0.80, 0.70)
+    cmp = stats.compare(a, b)
+    assert cmp.n_seeds == 3 and cmp.n_images == 10_000 and cmp.n_resamples == stats.N_RESAMPLES
+    assert 0.08 < cmp.difference < 0.12 and 0 < cmp.low < cmp.difference < cmp.high
+    assert cmp.difference == round(a.mean() - b.mean(), 4)
+    assert (cmp.accuracy_a, cmp.accuracy_b) == (round(a.mean(), 4), round(b.mean(), 4))
+    verdict = stats.judge(cmp, stats.BETTER)
+    assert verdict.verdict == stats.HOLDS
+    assert verdict.explanation.endswith("(paired bootstrap over 3 seeds and 10,000 test images): holds")
+    assert verdict.explanation.startswith(f"A - B = +{cmp.difference * 100:.2f} points, 95% interval [+")
+
+
+def test_the_reversed_difference_is_contradicted():
+    a, b = runs(3, 10_000, 0.70, 0.80)
+    cmp = stats.compare(a, b, labels=("5x5", "3x3 stack"))
+    verdict = stats.judge(cmp, stats.BETTER)
+    assert verdict.verdict == stats.CONTRADICTED
+    assert verdict.explanation.startswith("5x5 - 3x3 stack = -")
+    assert verdict.explanation.endswith(": contradicted")
+    # 10 points apart is also far outside a ±1 point "same performance" margin
+    assert stats.judge(cmp, stats.SAME, margin=0.01).verdict == stats.CONTRADICTED
+
+
+def test_tiny_noise_is_inconclusive():
+    a, b = runs(3, 2_000, 0.75, 0.75, seed=3)
+    cmp = stats.compare(a, b)
+    assert cmp.low < 0 < cmp.high
+    verdict = stats.judge(cmp, stats.BETTER)
+    assert verdict.verdict == stats.INCONCLUSIVE == "inconclusive at this budget"
+    assert verdict.explanation.endswith(": inconclusive at this budget")
+    # a non-significant difference is not evidence of equivalence: 2,000 images cannot show ±0.5 points
+    assert stats.judge(cmp, stats.SAME, margin=0.005).verdict == stats.INCONCLUSIVE
+
+
+def test_identical_runs():
+    a, _ = runs(3, 5_000, 0.8, 0.8)
+    cmp = stats.compare(a, a.copy())
+    assert (cmp.difference, cmp.low, cmp.high) == (0.0, 0.0, 0.0)
+    better = stats.judge(cmp, stats.BETTER)
+    assert better.verdict == stats.INCONCLUSIVE  # nothing shows that A beats B
+    assert "+0.00 points, 95% interval [+0.00, +0.00]" in better.explanation
+    same = stats.judge(cmp, stats.SAME, margin=0.01)
+    assert same.verdict == stats.HOLDS
+    assert "margin ±1.00 points" in same.explanation and same.margin == 0.01
+
+
+def test_zero_spread_across_seeds_still_gets_an_interval_from_the_test_images():
+    # every seed scored exactly the same (chapter 5's 8-group net: 0.6152 twice): a std of 0
+    one_a, one_b = runs(1, 5_000, 0.64, 0.62, seed=5)
+    a, b = np.repeat(one_a, 3, axis=0), np.repeat(one_b, 3, axis=0)
+    cmp = stats.compare(a, b)
+    assert a.mean(axis=1).std() == 0 and b.mean(axis=1).std() == 0
+    assert cmp.high - cmp.low > 0.01  # test-set sampling alone: about ±0.9 points on 5,000 images
+    single = stats.compare(one_a, one_b)
+    assert abs((cmp.high - cmp.low) - (single.high - single.low)) < 0.003
+
+    # equal accuracies in every seed, but different images right: still a real interval
+    rng = np.random.default_rng(6)
+    a = np.array([rng.permutation(one_a[0]) for _ in range(3)])
+    assert len(set(a.sum(axis=1).tolist())) == 1
+    assert stats.compare(a, b).high - stats.compare(a, b).low > 0.01
+
+
+def test_one_seed_works_and_matches_the_analytic_interval():
+    a, b = runs(1, 10_000, 0.78, 0.76, seed=7)
+    cmp = stats.compare(a, b)
+    assert cmp.n_seeds == 1
+    d = a[0].astype(float) - b[0].astype(float)
+    analytic_half_width = 1.96 * np.sqrt(d.var() / d.size)  # McNemar-style SE of a paired difference
+    half_width = (cmp.high - cmp.low) / 2
+    assert abs(half_width - analytic_half_width) < 0.15 * analytic_half_width, (half_width, analytic_half_width)
+    assert abs((cmp.low + cmp.high) / 2 - cmp.difference) < 0.3 * analytic_half_width
+    assert "over 1 seed and 10,000 test images" in stats.judge(cmp).explanation
+
+
+def test_the_interval_covers_a_known_true_difference_in_most_experiments():
+    true_difference = 0.02
+    covered, significant = 0, 0
+    for experiment in range(100):  # a new test set and new seeds each time
+        rng = np.random.default_rng(1_000 + experiment)
+        n_seeds, n_images = 3, 1_000
+        difficulty = rng.random(n_images)
+        a, b = [], []
+        for _ in range(n_seeds):
+            for p, out in ((0.72, a), (0.70, b)):
+                p_seed = p + rng.normal(0, 0.005)  # seed-to-seed spread of training
+                own = rng.random(n_images)
+                out.append(np.where(rng.random(n_images) < 0.7, difficulty, own) < p_seed)
+        cmp = stats.compare(np.array(a), np.array(b))
+        covered += cmp.low <= true_difference <= cmp.high
+        significant += cmp.low > 0
+    assert covered >= 90, covered  # nominal 95 %; the two-way bootstrap is conservative (99 here)
+    assert significant >= 20, significant  # and the interval is not uselessly wide
+
+
+def test_results_are_deterministic_and_pinned():
+    a, b = runs(5, 10_000, 0.80, 0.78, seed=11)
+    first, second = stats.compare(a, b), stats.compare(a, b)
+    assert first == second
+    assert stats.judge(first).explanation == stats.judge(second).explanation
+    # the exact numbers: a change here means the bootstrap's draws changed (numpy's stream or the code)
+    assert (first.difference, first.low, first.high) == PINNED
+
+
+PINNED = (0.0186, 0.0127, 0.0247)
+
+
+def test_five_seeds_by_ten_thousand_images_take_under_a_second():
+    a, b = runs(5, 10_000, 0.80, 0.78, seed=12)
+    stats.compare(a, b)  # warm up
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        stats.compare(a, b)
+        best = min(best, time.perf_counter() - start)
+    assert best < 1.0, best
+
+
+def test_every_input_form_gives_the_same_comparison():
+    a, b = runs(2, 300, 0.7, 0.6, seed=13)
+    reference = stats.compare(a, b)
+    assert stats.compare(list(a), list(b)) == reference
+    assert stats.compare(torch.from_numpy(a), [torch.from_numpy(x) for x in b]) == reference
+    assert stats.compare([stats.pack_correctness(x) for x in a],
+                         [json.loads(json.dumps(stats.pack_correctness(x))) for x in b]) == reference
+    json.dumps(stats.judge(reference).as_dict())  # JSON-ready
+
+
+# --------------------------------------------------------------------------- the verdict rule at its edges
+
+def _cmp(low, high):
+    return stats.Comparison(difference=round((low + high) / 2, 4), low=low, high=high,
+                            accuracy_a=0.7, accuracy_b=0.7, n_seeds=3, n_images=10_000, n_resamples=2_000)
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (0.0001, 0.02, stats.HOLDS), (0.0, 0.02, stats.INCONCLUSIVE), (-0.01, 0.01, stats.INCONCLUSIVE),
+    (-0.02, 0.0, stats.INCONCLUSIVE), (-0.02, -0.0001, stats.CONTRADICTED),
+])
+def test_better_verdict_edges(low, high, verdict):
+    assert stats.judge(_cmp(low, high), stats.BETTER).verdict == verdict
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (-0.0099, 0.0099, stats.HOLDS), (-0.01, 0.005, stats.INCONCLUSIVE), (0.002, 0.0125, stats.INCONCLUSIVE),
+    (-0.03, 0.03, stats.INCONCLUSIVE), (0.01, 0.03, stats.CONTRADICTED), (-0.05, -0.01, stats.CONTRADICTED),
+])
+def test_same_verdict_edges_with_a_one_point_margin(low, high, verdict):
+    result = stats.judge(_cmp(low, high), stats.SAME, margin=0.01)
+    assert result.verdict == verdict and result.explanation.endswith(": " + verdict)
+
+
+# --------------------------------------------------------------------------- clear errors
+
+def test_bad_input_is_refused_with_the_argument_named():
+    a, b = runs(2, 50, 0.7, 0.6)
+    with pytest.raises(ValueError, match="one run per seed each, paired by seed; got 2 runs in a and 1"):
+        stats.compare(a, b[:1])
+    with pytest.raises(ValueError, match="a holds no runs"):
+        stats.compare([], [])
+    with pytest.raises(ValueError, match="same test images; got 50 images in a and 40"):
+        stats.compare(a, b[:, :40])
+    with pytest.raises(ValueError, match=r"b's runs must all cover the same test images; got lengths \[40, 50\]"):
+        stats.compare(a, [b[0], b[1, :40]])
+    with pytest.raises(TypeError, match=r"a\[0\] must hold booleans"):
+        stats.compare([a[0].astype(int)], [b[0]])
+    with pytest.raises(TypeError, match="a must hold booleans"):
+        stats.compare(a.astype(np.float32), b)
+    with pytest.raises(TypeError, match="one correctness vector per seed"):
+        stats.compare(3, b)
+    with pytest.raises(ValueError, match="cover no test images"):
+        stats.compare([[]], [[]])
+    with pytest.raises(ValueError, match="n_resamples"):
+        stats.compare(a, b, n_resamples=10)
+    with pytest.raises(TypeError, match="labels"):
+        stats.compare(a, b, labels="AB")
+
+    cmp = stats.compare(a, b)
+    with pytest.raises(ValueError, match=r"claim must be one of \['better', 'same'\]; got 'worse'"):
+        stats.judge(cmp, "worse")
+    with pytest.raises(ValueError, match="needs margin="):
+        stats.judge(cmp, stats.SAME)
+    for bad in (0, -0.01, 1.5):
+        with pytest.raises(ValueError, match="margin must lie in"):
+            stats.judge(cmp, stats.SAME, margin=bad)
+    with pytest.raises(TypeError, match="margin must be a finite number"):
+        stats.judge(cmp, stats.SAME, margin="1%")
+    with pytest.raises(ValueError, match="margin applies to 'same' claims only"):
+        stats.judge(cmp, stats.BETTER, margin=0.01)
+    with pytest.raises(TypeError, match="Comparison"):
+        stats.judge({"low": 0}, stats.BETTER)
+
+
+def test_compare_and_judge_is_the_two_steps():
+    a, b = runs(2, 1_000, 0.8, 0.7)
+    assert stats.compare_and_judge(a, b, stats.BETTER, labels=("x", "y")) == \
+        stats.judge(stats.compare(a, b, labels=("x", "y")), stats.BETTER)
