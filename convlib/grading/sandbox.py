@@ -184,10 +184,10 @@ class Sandbox:
         self.package_path = os.path.dirname(os.path.abspath(convlib.__file__))
         self.package_dir = os.path.realpath(self.package_path)
         checkout = Path(self.package_dir).parent
-        # never visible inside: the exercise sources (solutions, hidden tests); grade() adds the
-        # submissions and its output folder
+        # never visible inside: the exercise sources (solutions, hidden tests) and the history
+        # that holds them; grade() adds the submissions and its output folder
         self.hidden: set[str] = set()
-        self.protect(checkout / "exercises")
+        self.protect(checkout / "exercises", checkout / ".git")
         self._sys_path: list[str] | None = None
         self.bwrap, self.setpriv, self.prlimit = (
             shutil.which(n) for n in ("bwrap", "setpriv", "prlimit")
