@@ -31,22 +31,20 @@ import importlib.util
 import json
 import os
 import pwd
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import convlib
+from convlib.grading.mounts import bind_args, interpreter_sys_path, mounts
+from convlib.grading.pipes import RunResult, parse, pump
 
 UID_BASE = 61000
-SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin")
-ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-             "/etc/alternatives")
 MODES = ("bwrap", "bwrap-userns", "rlimits")
 PROBE_IMPORTS = ("numpy", "torch")  # what the exercises' locked set-up cells import
 WEAK_FLAG = "--allow-weak-sandbox"
@@ -113,24 +111,6 @@ class Limits:
         return [f"--as={self.address_space}", f"--data={self.memory}", f"--cpu={cpu}:{cpu + 2}",
                 f"--nproc={self.processes}", f"--fsize={self.file_size}",
                 f"--nofile={self.open_files}", "--core=0"]
-
-
-@dataclass
-class RunResult:
-    events: list[dict] = field(default_factory=list)
-    bad_lines: int = 0
-    returncode: int | None = None
-    signal: str | None = None
-    timed_out: bool = False
-    results_overflow: bool = False
-    stdout_bytes: int = 0
-    stderr_bytes: int = 0
-    stderr_head: str = ""
-    duration: float = 0.0
-
-    @property
-    def done(self) -> bool:
-        return any(e.get("event") == "done" for e in self.events)
 
 
 def _env(home: str) -> dict[str, str]:
@@ -265,87 +245,11 @@ class Sandbox:
         return None
 
     # ------------------------------------------------------------------ command line
-    def _sandbox_sys_path(self) -> list[str]:
-        """The import path the sandboxed interpreter will have: same interpreter, same flags, so
-        the same .pth files (an editable install, a site folder added by a .pth)."""
-        if self._sys_path is None:
-            flags = ["-E", "-s"] + (["-P"] if sys.version_info >= (3, 11) else [])
-            code = "import json, sys; print(json.dumps(sys.path))"
-            try:
-                done = subprocess.run([self.python, *flags, "-c", code], capture_output=True,
-                                      text=True, timeout=60, cwd="/", check=False,
-                                      env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
-                paths = json.loads(done.stdout)
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                paths = []  # the test start in the sandbox reports what is wrong
-            self._sys_path = [p for p in paths if isinstance(p, str) and os.path.isabs(p)]
-        return self._sys_path
-
-    def _holds_hidden(self, path: str) -> bool:
-        return any(h == path or h.startswith(path.rstrip(os.sep) + os.sep) for h in self.hidden)
-
-    def _mounts(self) -> list[tuple[str, str]]:
-        """(real folder on the host, path inside) for what the interpreter needs, parents first."""
-        prefixes = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(self.python))]
-        pairs: set[tuple[str, str]] = {(self.package_dir, self.package_dir),
-                                       (self.package_dir, self.package_path)}
-        for path in prefixes + self._sandbox_sys_path():
-            real = os.path.realpath(path)
-            if not os.path.isdir(real):
-                continue
-            for dest in {real, os.path.abspath(path)}:
-                if path not in prefixes and (self._holds_hidden(real) or self._holds_hidden(dest)):
-                    # a checkout on sys.path (editable install): its package only, never the
-                    # sources, the .git folder or a gradebook next to it
-                    package = os.path.join(dest, "convlib")
-                    if os.path.realpath(package) == self.package_dir:
-                        pairs.add((self.package_dir, package))
-                    continue
-                pairs.add((real, dest))
-        mounts: list[tuple[str, str]] = []
-        for src, dest in sorted(pairs, key=lambda pair: (pair[1].count(os.sep), pair[1], pair[0])):
-            seen = any(dest == d or (dest.startswith(d + os.sep) and src == s + dest[len(d):])
-                       for s, d in mounts)
-            if not seen:
-                mounts.append((src, dest))
-        return mounts
-
     def _binds(self) -> list[str]:
-        args: list[str] = []
-        made: set[str] = {"/"}
-
-        def parents(path: str) -> None:
-            for parent in reversed(Path(path).parents):
-                p = str(parent)
-                if p not in made:
-                    made.add(p)
-                    args.extend(["--perms", "0755", "--dir", p])
-
-        system = []
-        for path in SYSTEM_DIRS:
-            if os.path.islink(path):
-                args.extend(["--symlink", os.readlink(path), path])
-            elif os.path.isdir(path):
-                args.extend(["--ro-bind", path, path])
-                system.append((path, path))
-        for path in ETC_FILES:
-            args.extend(["--ro-bind-try", path, path])
-        mounts = self._mounts()
-        for src, dest in mounts:
-            parents(dest)
-            made.add(dest)
-            args.extend(["--ro-bind", src, dest])
-        # hidden folders that a bound folder contains (a submissions folder inside the venv...):
-        # covered by an empty read-only tmpfs, after the binds
-        real = {os.path.realpath(h) for h in self.hidden}
-        outermost = [h for h in sorted(real) if not any(h.startswith(o + os.sep) for o in real)]
-        for hidden in outermost:
-            for src, dest in system + mounts:
-                if hidden.startswith(src + os.sep) and os.path.isdir(hidden):
-                    inside = dest + hidden[len(src):]
-                    if not any(d == inside or d.startswith(inside + os.sep) for _, d in mounts):
-                        args.extend(["--perms", "0755", "--tmpfs", inside, "--remount-ro", inside])
-        return args
+        if self._sys_path is None:  # once per sandbox: a subprocess
+            self._sys_path = interpreter_sys_path(self.python)
+        return bind_args(mounts(self.python, self.package_path, self._sys_path, self.hidden),
+                         self.hidden)
 
     def command(self, slot: int, result_fd: int) -> list[str]:
         flags = ["-E", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
@@ -401,7 +305,8 @@ class Sandbox:
                 return result
             finally:
                 os.close(write_fd)
-            raw = self._pump(proc, payload, read_fd, result, start)
+            raw = pump(proc, payload, read_fd, result, start, self.limits.timeout,
+                       self.limits.results)
         finally:
             os.close(read_fd)
             if scratch:
@@ -418,7 +323,7 @@ class Sandbox:
                 result.signal = signal.Signals(signum).name
             except ValueError:
                 result.signal = f"signal {signum}"
-        self._parse(raw, result)
+        parse(raw, result)
         return result
 
     def _python_rlimits(self) -> None:  # pragma: no cover - only without prlimit
@@ -430,104 +335,6 @@ class Sandbox:
                             ("RLIMIT_FSIZE", lim.file_size), ("RLIMIT_NOFILE", lim.open_files),
                             ("RLIMIT_CORE", 0)):
             resource.setrlimit(getattr(resource, name), (value, value))
-
-    def _kill(self, proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-
-    def _pump(
-        self, proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult, start: float
-    ) -> bytes:
-        """Feed stdin, drain stdout/stderr/results with caps, enforce the wall-clock limit."""
-        sel = selectors.DefaultSelector()
-        streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr",
-                   read_fd: "results"}
-        for fd, name in streams.items():
-            os.set_blocking(fd, False)
-            sel.register(fd, selectors.EVENT_READ, name)
-        stdin_fd = proc.stdin.fileno()
-        os.set_blocking(stdin_fd, False)
-        sel.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
-        sent, chunks, kept, stderr = 0, [], 0, bytearray()
-        deadline, drain_until = start + self.limits.timeout, None
-        while sel.get_map():
-            now = time.monotonic()
-            if drain_until is None and proc.poll() is not None:
-                drain_until = now + 2.0
-            if drain_until is None and now >= deadline:
-                result.timed_out = True
-                self._kill(proc)
-                proc.wait()
-                drain_until = now + 2.0
-            if drain_until is not None and now >= drain_until:
-                break
-            wait = min((drain_until or deadline) - now, 0.25)
-            for key, _ in sel.select(timeout=max(wait, 0.01)):
-                name = key.data
-                if name == "stdin":
-                    try:
-                        sent += os.write(stdin_fd, payload[sent : sent + 65536])
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # the process closed its stdin: it will not read the rest
-                        sent = len(payload)
-                    if sent >= len(payload):
-                        sel.unregister(stdin_fd)
-                        proc.stdin.close()
-                    continue
-                try:
-                    data = os.read(key.fd, 65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    sel.unregister(key.fd)
-                    continue
-                if name == "results":
-                    if kept + len(data) > self.limits.results:
-                        result.results_overflow = True
-                    else:
-                        chunks.append(data)
-                        kept += len(data)
-                elif name == "stdout":
-                    result.stdout_bytes += len(data)
-                else:
-                    result.stderr_bytes += len(data)
-                    if len(stderr) < 4096:
-                        stderr.extend(data[: 4096 - len(stderr)])
-        if proc.poll() is None:  # pipes still open past the drain window: stop everything
-            self._kill(proc)
-        proc.wait()
-        for handle in (proc.stdin, proc.stdout, proc.stderr):
-            try:
-                handle.close()
-            except OSError:
-                pass
-        result.stderr_head = stderr.decode("utf-8", "replace")
-        return b"".join(chunks)
-
-    @staticmethod
-    def _parse(raw: bytes, result: RunResult) -> None:
-        for line in raw.split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                result.bad_lines += 1
-                continue
-            if isinstance(event, dict) and isinstance(event.get("event"), str):
-                result.events.append(event)
-            else:
-                result.bad_lines += 1
-
 
 def _weak_refusal(mode: str, strong: str, reason: str | None) -> str:
     """The one message for a refused grading run: what is missing, why, the fix, the opt-in."""

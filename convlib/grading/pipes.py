@@ -1,0 +1,128 @@
+"""The grader's side of one sandboxed process: feed the job, drain its pipes with caps, enforce the
+wall-clock limit, and read the results back as JSON lines (used by :mod:`.sandbox`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunResult:
+    events: list[dict] = field(default_factory=list)
+    bad_lines: int = 0
+    returncode: int | None = None
+    signal: str | None = None
+    timed_out: bool = False
+    results_overflow: bool = False
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    stderr_head: str = ""
+    duration: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return any(e.get("event") == "done" for e in self.events)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group the sandbox started, then the process."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass
+
+def pump(proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult, start: float,
+         timeout: float, results_limit: int) -> bytes:
+    """Feed stdin, drain stdout/stderr/results with caps, enforce the wall-clock limit."""
+    sel = selectors.DefaultSelector()
+    streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr",
+               read_fd: "results"}
+    for fd, name in streams.items():
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ, name)
+    stdin_fd = proc.stdin.fileno()
+    os.set_blocking(stdin_fd, False)
+    sel.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
+    sent, chunks, kept, stderr = 0, [], 0, bytearray()
+    deadline, drain_until = start + timeout, None
+    while sel.get_map():
+        now = time.monotonic()
+        if drain_until is None and proc.poll() is not None:
+            drain_until = now + 2.0
+        if drain_until is None and now >= deadline:
+            result.timed_out = True
+            kill(proc)
+            proc.wait()
+            drain_until = now + 2.0
+        if drain_until is not None and now >= drain_until:
+            break
+        wait = min((drain_until or deadline) - now, 0.25)
+        for key, _ in sel.select(timeout=max(wait, 0.01)):
+            name = key.data
+            if name == "stdin":
+                try:
+                    sent += os.write(stdin_fd, payload[sent : sent + 65536])
+                except BlockingIOError:
+                    continue
+                except OSError:  # the process closed its stdin: it will not read the rest
+                    sent = len(payload)
+                if sent >= len(payload):
+                    sel.unregister(stdin_fd)
+                    proc.stdin.close()
+                continue
+            try:
+                data = os.read(key.fd, 65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(key.fd)
+                continue
+            if name == "results":
+                if kept + len(data) > results_limit:
+                    result.results_overflow = True
+                else:
+                    chunks.append(data)
+                    kept += len(data)
+            elif name == "stdout":
+                result.stdout_bytes += len(data)
+            else:
+                result.stderr_bytes += len(data)
+                if len(stderr) < 4096:
+                    stderr.extend(data[: 4096 - len(stderr)])
+    if proc.poll() is None:  # pipes still open past the drain window: stop everything
+        kill(proc)
+    proc.wait()
+    for handle in (proc.stdin, proc.stdout, proc.stderr):
+        try:
+            handle.close()
+        except OSError:
+            pass
+    result.stderr_head = stderr.decode("utf-8", "replace")
+    return b"".join(chunks)
+
+def parse(raw: bytes, result: RunResult) -> None:
+    """The results pipe's JSON lines into result.events (anything else is a bad line)."""
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            result.bad_lines += 1
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            result.events.append(event)
+        else:
+            result.bad_lines += 1
