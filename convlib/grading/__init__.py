@@ -10,8 +10,9 @@ cannot fool or stop.
   reference solution computed.
 
 Modules: ``values`` (plain data, check, compare), ``notebook`` (sources, probes, submissions),
-``runner`` (inside the sandbox), ``sandbox``, ``grader``, ``release``. Importing this package is
-cheap: it loads only ``values``.
+``runner`` (inside the sandbox), ``sandbox`` (fails closed without bubblewrap), ``mounts`` (what the
+sandbox's file system holds), ``pipes`` (one sandboxed process's pipes), ``grader``, ``report``,
+``release``. Importing this package is cheap: it loads only ``values``.
 """
 
 from convlib.grading.values import check, compare, describe
