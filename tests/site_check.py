@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ def find_chromium() -> str | None:
 
 
 def toc_pages(repo: Path) -> list[str]:
-    """The site path (``book/chapters/01_dense_vs_conv.html``) of every file of _toc.yml, in order."""
+    """The site path (``book/intro.html``) of every file of _toc.yml, in order."""
     toc = yaml.safe_load((repo / "_toc.yml").read_text())
     files = [toc["root"]]
 
@@ -71,6 +70,7 @@ def toc_pages(repo: Path) -> list[str]:
 
 # --- the local server --------------------------------------------------------------------------
 
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     missing: list[str]  # set per server
 
@@ -84,14 +84,15 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class SiteServer:
-    """``http.server`` on 127.0.0.1, a free port, in a daemon thread; ``missing``: paths that 404'd."""
+    """``http.server`` on 127.0.0.1, a free port, in a thread; ``missing``: paths that 404'd."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.missing: list[str] = []
         handler = type("Handler", (_QuietHandler,), {"missing": self.missing})
         self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(handler, directory=str(self.root)))
+            ("127.0.0.1", 0), functools.partial(handler, directory=str(self.root))
+        )
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -109,6 +110,7 @@ class SiteServer:
 
 # --- Chromium over the DevTools protocol --------------------------------------------------------
 
+
 class DevToolsError(RuntimeError):
     pass
 
@@ -121,39 +123,55 @@ class Chromium:
 
         self.profile = Path(tempfile.mkdtemp(prefix="site-check-chromium-"))
         args = [
-            binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            binary,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider",
-            "--hide-scrollbars", "--mute-audio", f"--window-size={WIDTH},{HEIGHT}",
-            "--remote-debugging-port=0", "--remote-allow-origins=*",
+            "--hide-scrollbars",
+            "--mute-audio",
+            f"--window-size={WIDTH},{HEIGHT}",
+            "--remote-debugging-port=0",
+            "--remote-allow-origins=*",
             f"--user-data-dir={self.profile}",
         ]
         if offline:
             args.append(OFFLINE_FLAG)
         args.append("about:blank")
         self.log = open(log or os.devnull, "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not (port_file.is_file() and port_file.read_text().strip()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise DevToolsError(f"Chromium ({binary}) did not start (exit {self.proc.returncode})")
+                raise DevToolsError(
+                    f"Chromium ({binary}) did not start (exit {self.proc.returncode})"
+                )
             time.sleep(0.1)
         port = int(port_file.read_text().split()[0])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as reply:
             targets = json.load(reply)
         page = next(t for t in targets if t.get("type") == "page")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60,
-                                              suppress_origin=True)
+        self.ws = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+        )
         self.next_id = 0
         self.events: list[dict] = []
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
-        self.version = self.send("Runtime.evaluate", {"expression": "navigator.userAgent",
-                                                      "returnByValue": True})["result"]["value"]
+        self.version = self.send(
+            "Runtime.evaluate", {"expression": "navigator.userAgent", "returnByValue": True}
+        )["result"]["value"]
 
     def send(self, method: str, params: dict | None = None, timeout: float = 60) -> dict:
         self.next_id += 1
@@ -204,8 +222,11 @@ class Chromium:
                 self.events.append(message)
 
     def evaluate(self, expression: str, timeout: float = 60):
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True}, timeout=timeout)
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            timeout=timeout,
+        )
         if "exceptionDetails" in result:
             raise DevToolsError(f"{expression[:80]}...: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -218,16 +239,20 @@ class Chromium:
         self.wait_event("Page.loadEventFired", timeout)
 
     def screenshot(self, path: Path) -> None:
-        """The whole page, not only the window: the viewport is stretched to the content's height."""
+        """The whole page, not only the window: the viewport stretched to the content's height."""
         metrics = self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         height = min(int(size["height"]) + 1, 30000)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         try:
-            shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                         "optimizeForSpeed": True},
-                             timeout=120)
+            shot = self.send(
+                "Page.captureScreenshot",
+                {"format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True},
+                timeout=120,
+            )
         finally:
             self.send("Emulation.clearDeviceMetricsOverride")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -326,8 +351,11 @@ class PageReport:
 
 def _is_loopback(url: str) -> bool:
     parsed = urllib.parse.urlsplit(url)
-    return parsed.scheme in ("data", "blob", "about", "chrome", "devtools") or \
-        parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    return parsed.scheme in ("data", "blob", "about", "chrome", "devtools") or parsed.hostname in (
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    )
 
 
 def console_errors(events: list[dict]) -> list[str]:
@@ -339,18 +367,23 @@ def console_errors(events: list[dict]) -> list[str]:
         if method == "Runtime.exceptionThrown":
             details = params["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text", "")
-            found.append(f"uncaught: {text} ({details.get('url', '')}:{details.get('lineNumber', '')})")
+            found.append(
+                f"uncaught: {text} ({details.get('url', '')}:{details.get('lineNumber', '')})"
+            )
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
             args = [a.get("value", a.get("description", "")) for a in params.get("args", [])]
             found.append("console.error: " + " ".join(map(str, args)))
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             entry = params["entry"]
-            found.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip())
+            found.append(
+                f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
+            )
     return found
 
 
-def check_page(browser: Chromium, server: SiteServer, page: str,
-               screenshots: Path | None) -> PageReport:
+def check_page(
+    browser: Chromium, server: SiteServer, page: str, screenshots: Path | None
+) -> PageReport:
     report = PageReport(page=page, url=server.url(page))
     try:
         browser.navigate(report.url)
@@ -360,14 +393,23 @@ def check_page(browser: Chromium, server: SiteServer, page: str,
             setattr(report, key, value)
         events = list(browser.events)
         report.console_errors = console_errors(events)
-        report.remote_requests = sorted({e["params"]["request"]["url"] for e in events
-                                         if e["method"] == "Network.requestWillBeSent"
-                                         and not _is_loopback(e["params"]["request"]["url"])})
-        report.font_responses = [(e["params"]["response"]["url"], e["params"]["response"]["status"])
-                                 for e in events if e["method"] == "Network.responseReceived"
-                                 and e["params"]["type"] == "Font"]
+        report.remote_requests = sorted(
+            {
+                e["params"]["request"]["url"]
+                for e in events
+                if e["method"] == "Network.requestWillBeSent"
+                and not _is_loopback(e["params"]["request"]["url"])
+            }
+        )
+        report.font_responses = [
+            (e["params"]["response"]["url"], e["params"]["response"]["status"])
+            for e in events
+            if e["method"] == "Network.responseReceived" and e["params"]["type"] == "Font"
+        ]
         if screenshots is not None:
-            report.screenshot = screenshots / (page.replace("/", "__").removesuffix(".html") + ".png")
+            report.screenshot = screenshots / (
+                page.replace("/", "__").removesuffix(".html") + ".png"
+            )
             browser.screenshot(report.screenshot)
     except (DevToolsError, OSError, KeyError) as exc:
         report.error = f"{type(exc).__name__}: {exc}"
@@ -375,6 +417,7 @@ def check_page(browser: Chromium, server: SiteServer, page: str,
 
 
 # --- links ------------------------------------------------------------------------------------
+
 
 class _Ids(HTMLParser):
     def __init__(self):
@@ -413,9 +456,16 @@ def broken_link(site: Path, base: str, href: str) -> str | None:
     return None
 
 
-def crawl(site: Path, pages: list[str], screenshots: Path | None, *, chromium: str,
-          offline: bool = True, log: Path | None = None) -> tuple[dict[str, PageReport], list[str], str]:
-    """Every page through one browser: (reports by page, paths the server 404'd, browser version)."""
+def crawl(
+    site: Path,
+    pages: list[str],
+    screenshots: Path | None,
+    *,
+    chromium: str,
+    offline: bool = True,
+    log: Path | None = None,
+) -> tuple[dict[str, PageReport], list[str], str]:
+    """Every page through one browser: (reports by page, paths that 404'd, browser version)."""
     with SiteServer(site) as server, Chromium(chromium, offline=offline, log=log) as browser:
         reports = {page: check_page(browser, server, page, screenshots) for page in pages}
         return reports, list(server.missing), browser.version
@@ -429,11 +479,15 @@ def main(argv: list[str]) -> int:
         print("no Chromium on PATH (apt-get install chromium)", file=sys.stderr)
         return 2
     started = time.monotonic()
-    reports, missing, version = crawl(site, toc_pages(repo), site / "_screenshots", chromium=chromium)
+    reports, missing, version = crawl(
+        site, toc_pages(repo), site / "_screenshots", chromium=chromium
+    )
     for page, r in reports.items():
-        print(f"{page}: {r.error or 'ok'}; {len(r.console_errors)} console errors, "
-              f"{r.math_elements} math / {r.mjx_containers} typeset, {len(r.images)} images, "
-              f"{len(r.links)} links, {len(r.remote_requests)} remote requests")
+        print(
+            f"{page}: {r.error or 'ok'}; {len(r.console_errors)} console errors, "
+            f"{r.math_elements} math / {r.mjx_containers} typeset, {len(r.images)} images, "
+            f"{len(r.links)} links, {len(r.remote_requests)} remote requests"
+        )
         for line in r.console_errors + r.remote_requests:
             print("   ", line)
     print(f"404s: {missing}\n{version}\n{time.monotonic() - started:.1f} s")

@@ -26,8 +26,16 @@ VENV = Path(sys.prefix)  # the venv running the tests is the one `make lab` uses
 
 def make_lab(*args: str, flags: str = "") -> list[str]:
     # -o: the venv is taken as installed (no reinstall from a test); VENV: this interpreter's.
-    return ["make", "--no-print-directory", "-o", f"{VENV}/.installed-stamp", f"VENV={VENV}",
-            f"LAB_FLAGS={flags}", *args, "lab"]
+    return [
+        "make",
+        "--no-print-directory",
+        "-o",
+        f"{VENV}/.installed-stamp",
+        f"VENV={VENV}",
+        f"LAB_FLAGS={flags}",
+        *args,
+        "lab",
+    ]
 
 
 def free_port() -> int:
@@ -52,35 +60,54 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def test_make_lab_passes_allow_root_exactly_when_root():
-    recipe = subprocess.run(make_lab("-n"), cwd=REPO, capture_output=True, text=True, check=True).stdout
+    recipe = subprocess.run(
+        make_lab("-n"), cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     assert f"{VENV}/bin/jupyter lab" in recipe
     assert ("--allow-root" in recipe) == (os.geteuid() == 0), recipe
     assert "/lab/tree/book/chapters" in recipe, recipe
-    assert "pip install" not in recipe, "make lab installs nothing: jupyterlab is in requirements.txt"
+    assert "pip install" not in recipe, (
+        "make lab installs nothing: jupyterlab is in requirements.txt"
+    )
 
 
 def test_make_lab_starts_serves_the_chapters_and_the_kernel_and_stops(tmp_path):
     port, token = free_port(), secrets.token_hex(16)
-    flags = (f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
-             f"--IdentityProvider.token={token}")
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    flags = (
+        f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
+        f"--IdentityProvider.token={token}"
+    )
+    env = dict(
+        os.environ,
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
     log = tmp_path / "lab.log"
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
-        lab = subprocess.Popen(make_lab(flags=flags), cwd=REPO, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+        lab = subprocess.Popen(
+            make_lab(flags=flags),
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert lab.poll() is None, f"make lab exited ({lab.returncode}):\n{log.read_text()[-3000:]}"
+            assert lab.poll() is None, (
+                f"make lab exited ({lab.returncode}):\n{log.read_text()[-3000:]}"
+            )
             try:
                 status, _, _ = get(f"{base}/api/status", token)
                 if status == 200:
                     break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, f"JupyterLab did not answer:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"JupyterLab did not answer:\n{log.read_text()[-3000:]}"
+            )
             time.sleep(0.5)
 
         status, _, page = get(f"{base}/lab", token)
@@ -98,15 +125,16 @@ def test_make_lab_starts_serves_the_chapters_and_the_kernel_and_stops(tmp_path):
 
         status, headers, _ = get(f"{base}/", token, follow=False)
         assert status in (301, 302) and headers["Location"].split("?")[0].endswith(
-            "/lab/tree/book/chapters"), \
-            (status, headers.get("Location"))
+            "/lab/tree/book/chapters"
+        ), (status, headers.get("Location"))
         status, _, body = get(f"{base}/api/contents/book/chapters", token)
         assert status == 200
         names = {item["name"] for item in json.loads(body)["content"]}
         assert any(name.endswith(".ipynb") for name in names), names
 
-        request = urllib.request.Request(f"{base}/api/shutdown", method="POST",
-                                         headers={"Authorization": f"token {token}"})
+        request = urllib.request.Request(
+            f"{base}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"}
+        )
         urllib.request.urlopen(request, timeout=30).close()
         assert lab.wait(60) == 0, f"make lab exited {lab.returncode}:\n{log.read_text()[-3000:]}"
     finally:

@@ -25,9 +25,15 @@ import warnings
 from pathlib import Path
 
 import pytest
-
-from site_check import (OFFLINE_FLAG, Chromium, SiteServer, broken_link, crawl, find_chromium,
-                        toc_pages)
+from site_check import (
+    OFFLINE_FLAG,
+    Chromium,
+    SiteServer,
+    broken_link,
+    crawl,
+    find_chromium,
+    toc_pages,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -42,19 +48,28 @@ NOTEBOOK_FIGURE = re.compile(r"/_images/[0-9a-f]{64}\.(png|jpe?g|svg|gif)$")
 
 
 def per_page(problems: dict[str, list[str]]) -> str:
-    return "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in problems.items() if found)
+    return "\n".join(
+        f"{page}:\n  " + "\n  ".join(found) for page, found in problems.items() if found
+    )
 
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
     if os.environ.get("KSM_SITE_DIR"):
         built = Path(os.environ["KSM_SITE_DIR"]).resolve()
-        assert (built / "index.html").is_file(), f"KSM_SITE_DIR={built} holds no built site (make book)"
+        assert (built / "index.html").is_file(), (
+            f"KSM_SITE_DIR={built} holds no built site (make book)"
+        )
         return built
     out = tmp_path_factory.mktemp("site")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    run = subprocess.run([str(jupyter_book), "build", str(REPO), "--path-output", str(out), "-W",
-                          "--keep-going"], cwd=REPO, capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(
+        [str(jupyter_book), "build", str(REPO), "--path-output", str(out), "-W", "--keep-going"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert run.returncode == 0, f"the book does not build:\n{(run.stdout + run.stderr)[-4000:]}"
     return out / "_build" / "html"
 
@@ -63,8 +78,10 @@ def site(tmp_path_factory) -> Path:
 def chromium() -> str:
     found = find_chromium()
     if found is None:
-        pytest.skip("no Chromium to open the site in: install Debian's chromium "
-                    "(apt-get install chromium; .ci/run does it when root) or set $CHROMIUM")
+        pytest.skip(
+            "no Chromium to open the site in: install Debian's chromium "
+            "(apt-get install chromium; .ci/run does it when root) or set $CHROMIUM"
+        )
     return found
 
 
@@ -81,8 +98,9 @@ def screenshots(site) -> Path:
 @pytest.fixture(scope="session")
 def browsed(site, chromium, pages, screenshots):
     """Every page through one offline browser: (reports by page, 404'd paths, browser version)."""
-    return crawl(site, pages, screenshots, chromium=chromium, offline=True,
-                 log=site.parent / "chromium.log")
+    return crawl(
+        site, pages, screenshots, chromium=chromium, offline=True, log=site.parent / "chromium.log"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -93,13 +111,17 @@ def reports(browsed):
 def test_every_page_of_the_toc_is_built_and_nothing_else(site, pages):
     missing = [page for page in pages if not (site / page).is_file()]
     assert not missing, f"pages of _toc.yml not built: {missing}"
-    built = {str(p.relative_to(site)) for p in site.rglob("*.html")
-             if not p.relative_to(site).parts[0].startswith("_")}
+    built = {
+        str(p.relative_to(site))
+        for p in site.rglob("*.html")
+        if not p.relative_to(site).parts[0].startswith("_")
+    }
     assert built - set(pages) == {"index.html"}, f"pages outside _toc.yml: {built - set(pages)}"
     assert "book/intro.html" in (site / "index.html").read_text()
 
 
-def test_every_page_opens(reports):
+def test_every_page_opens(reports, browsed):
+    print(f"{len(reports)} pages opened in {browsed[2]}")
     failed = {page: r.error for page, r in reports.items() if r.error}
     assert not failed, f"pages the browser could not open or read: {failed}"
     untitled = [page for page, r in reports.items() if not r.title]
@@ -107,47 +129,65 @@ def test_every_page_opens(reports):
 
 
 def test_no_javascript_error_in_the_console(reports):
-    assert not per_page({p: r.console_errors for p, r in reports.items()}), \
+    assert not per_page({p: r.console_errors for p, r in reports.items()}), (
         "console errors (SEVERE):\n" + per_page({p: r.console_errors for p, r in reports.items()})
+    )
 
 
 def test_nothing_is_fetched_from_another_host_and_nothing_is_missing(reports, browsed):
     remote = {p: r.remote_requests for p, r in reports.items()}
-    assert not per_page(remote), "requests that left the site (the pages must work offline):\n" + \
-        per_page(remote)
+    assert not per_page(remote), (
+        "requests that left the site (the pages must work offline):\n" + per_page(remote)
+    )
     assert browsed[1] == [], f"the site answered 404 for: {browsed[1]}"
 
 
 def test_every_page_has_the_favicon(site, reports):
     assert (site / "favicon.ico").is_file(), "no /favicon.ico at the site root"
-    wrong = {p: r.icon for p, r in reports.items()
-             if not r.icon or not r.icon.endswith((".ico", ".png", ".svg"))}
+    wrong = {
+        p: r.icon
+        for p, r in reports.items()
+        if not r.icon or not r.icon.endswith((".ico", ".png", ".svg"))
+    }
     assert not wrong, f"pages without <link rel=icon>: {wrong}"
 
 
 def test_every_image_loads_and_has_an_alt_text(reports):
-    problems = {p: [f"{img['src']}: " + ("not loaded" if not img["natural_width"] else "no alt text")
-                    for img in r.images if not img["natural_width"] or not (img["alt"] or "").strip()]
-                for p, r in reports.items()}
+    problems = {
+        p: [
+            f"{img['src']}: " + ("not loaded" if not img["natural_width"] else "no alt text")
+            for img in r.images
+            if not img["natural_width"] or not (img["alt"] or "").strip()
+        ]
+        for p, r in reports.items()
+    }
     assert not per_page(problems), per_page(problems)
     assert sum(len(r.images) for r in reports.values()) > 0, "no image on the whole site?"
 
 
 def test_no_alt_text_is_a_file_path(reports):
     """A screen reader reads the alt text aloud: a path is no description of a figure."""
-    paths = [(p, img) for p, r in reports.items() for img in r.images
-             if PATH_LIKE.search((img["alt"] or "").strip())]
-    site_made = [f"{p}: {img['src']} alt={img['alt']!r}" for p, img in paths
-                 if not NOTEBOOK_FIGURE.search(img["src"])]
+    paths = [
+        (p, img)
+        for p, r in reports.items()
+        for img in r.images
+        if PATH_LIKE.search((img["alt"] or "").strip())
+    ]
+    site_made = [
+        f"{p}: {img['src']} alt={img['alt']!r}"
+        for p, img in paths
+        if not NOTEBOOK_FIGURE.search(img["src"])
+    ]
     assert not site_made, "images with a path as alt text:\n" + "\n".join(site_made)
     if paths:
         pages = sorted({p for p, _ in paths})
         pytest.xfail(
             f"notebook content, not the site: {len(paths)} figures on {len(pages)} pages "
             f"({', '.join(Path(p).stem for p in pages)}) are notebook outputs without alt text, so "
-            f"myst-nb uses the image path (e.g. {paths[0][1]['alt']!r}); the fix is an alt text per "
-            "figure in the notebooks (:alt: on the glue:figure directive, or cell metadata "
-            "mystnb: {image: {alt: ...}} for a figure shown by its cell)")
+            f"myst-nb uses the image path (e.g. {paths[0][1]['alt']!r}); the fix is an alt text "
+            "per figure in the notebooks (:alt: on the glue:figure directive, or cell metadata "
+            "mystnb: {image: {alt: ...}} for a figure shown by its cell)"
+        )
 
 
 def test_math_is_typeset_by_the_sites_own_mathjax(reports):
@@ -162,24 +202,33 @@ def test_math_is_typeset_by_the_sites_own_mathjax(reports):
             found += [f"not typeset: {m}" for m in r.math_untypeset]
             found += [f"TeX error: {m}" for m in r.mjx_errors]
         text = r.prose_text  # innerText, code blocks hidden (a code cell may print TeX)
-        found += [f"raw {tex!r} in the text: …{text[max(0, text.find(tex) - 60):text.find(tex) + 60]}…"
-                  for tex in RAW_TEX if tex in text]
+        found += [
+            f"raw {tex!r} in the text: …{text[max(0, text.find(tex) - 60) : text.find(tex) + 60]}…"
+            for tex in RAW_TEX
+            if tex in text
+        ]
         problems[page] = found
     assert not per_page(problems), per_page(problems)
     assert sum(r.mjx_containers for r in reports.values()) > 100, "hardly any math typeset at all?"
 
 
 def test_no_glue_residue(reports):
-    problems = {p: [f"…{r.inner_text[max(0, i - 60):i + 60]}…"
-                    for i in [m.start() for m in re.finditer(r"\{glue", r.inner_text)]]
-                for p, r in reports.items()}
+    problems = {
+        p: [
+            f"…{r.inner_text[max(0, i - 60) : i + 60]}…"
+            for i in [m.start() for m in re.finditer(r"\{glue", r.inner_text)]
+        ]
+        for p, r in reports.items()
+    }
     assert not per_page(problems), "unresolved glue in the page:\n" + per_page(problems)
 
 
 def test_every_internal_link_and_anchor_resolves(site, reports):
     base = next(iter(reports.values())).url.split("/book/")[0] + "/"
-    problems = {p: sorted({why for href in r.links if (why := broken_link(site, base, href))})
-                for p, r in reports.items()}
+    problems = {
+        p: sorted({why for href in r.links if (why := broken_link(site, base, href))})
+        for p, r in reports.items()
+    }
     assert not per_page(problems), "broken internal links:\n" + per_page(problems)
     assert sum(len(r.links) for r in reports.values()) > 100
 
@@ -196,16 +245,25 @@ def test_one_full_page_screenshot_per_page(reports, screenshots):
         width, height = png_size(r.screenshot)
         assert width >= 1000 and height >= 600, f"{r.screenshot}: {width}x{height}"
     chapters = [r for p, r in reports.items() if "/chapters/" in p]
-    assert all(png_size(r.screenshot)[1] > 3000 for r in chapters), "chapter screenshots not full-page"
+    assert all(png_size(r.screenshot)[1] > 3000 for r in chapters), (
+        "chapter screenshots not full-page"
+    )
     print(f"screenshots: {screenshots}")
 
 
 def test_exercise_notebooks_download(site, reports):
     """Every .ipynb an exercise page links to is served and is a notebook (HTTP 200, JSON)."""
     with SiteServer(site) as server:
-        links = sorted({href for p, r in reports.items() if p.startswith("book/exercises/")
-                        for href in r.links if href.split("#")[0].split("?")[0].endswith(".ipynb")
-                        and href.startswith(next(iter(reports.values())).url.split("/book/")[0])})
+        links = sorted(
+            {
+                href
+                for p, r in reports.items()
+                if p.startswith("book/exercises/")
+                for href in r.links
+                if href.split("#")[0].split("?")[0].endswith(".ipynb")
+                and href.startswith(next(iter(reports.values())).url.split("/book/")[0])
+            }
+        )
         for href in links:
             url = server.url(href.split("/", 3)[3])
             with urllib.request.urlopen(url, timeout=30) as reply:
@@ -213,7 +271,9 @@ def test_exercise_notebooks_download(site, reports):
                 notebook = json.loads(reply.read())
             assert notebook.get("nbformat") == 4 and isinstance(notebook.get("cells"), list), url
     if not links:
-        warnings.warn("no exercise page links a notebook yet (0 .ipynb links checked)", stacklevel=1)
+        warnings.warn(
+            "no exercise page links a notebook yet (0 .ipynb links checked)", stacklevel=1
+        )
 
 
 def test_math_typesets_with_networking_disabled(site, chromium, reports):
@@ -228,11 +288,17 @@ def test_math_typesets_with_networking_disabled(site, chromium, reports):
             return {containers: document.querySelectorAll('mjx-container').length,
                     text: document.body.innerText};
         })()""")
-        fonts = [(e["params"]["response"]["url"], e["params"]["response"]["status"])
-                 for e in browser.events if e["method"] == "Network.responseReceived"
-                 and e["params"]["type"] == "Font" and "/_static/mathjax/" in e["params"]["response"]["url"]]
-        cdn = browser.evaluate("""fetch('https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js',
-                                        {mode: 'no-cors'}).then(() => 'reached', () => 'blocked')""")
+        fonts = [
+            (e["params"]["response"]["url"], e["params"]["response"]["status"])
+            for e in browser.events
+            if e["method"] == "Network.responseReceived"
+            and e["params"]["type"] == "Font"
+            and "/_static/mathjax/" in e["params"]["response"]["url"]
+        ]
+        cdn = browser.evaluate(
+            "fetch('https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js',"
+            " {mode: 'no-cors'}).then(() => 'reached', () => 'blocked')"
+        )
     assert OFFLINE_FLAG.startswith("--host-resolver-rules=MAP * ~NOTFOUND")
     assert cdn == "blocked", "the browser reached a CDN: this test would not prove anything offline"
     assert typeset["containers"] >= reports[page].math_elements > 10, (page, typeset["containers"])

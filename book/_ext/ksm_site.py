@@ -40,7 +40,7 @@ MATHJAX_PARTS = (MATHJAX_COMPONENT, "input", "output", "ui", "a11y", "sre", "ada
 
 
 def mathjax_es5() -> Path:
-    """The es5 folder of the installed MathJax 3 (raises ExtensionError with the fix when absent)."""
+    """The es5 folder of the installed MathJax 3 (ExtensionError with the fix when absent)."""
     try:
         dist = distribution(MATHJAX_DIST)
     except PackageNotFoundError:
@@ -91,7 +91,9 @@ def copy_assets(app: Sphinx) -> None:
     licence = es5.parent / "LICENSE"
     if licence.is_file():
         shutil.copy2(licence, target / "LICENSE")
-    logger.info(f"MathJax from {MATHJAX_DIST} {distribution(MATHJAX_DIST).version} copied into {target}")
+    logger.info(
+        f"MathJax from {MATHJAX_DIST} {distribution(MATHJAX_DIST).version} copied into {target}"
+    )
 
     favicon = app.config.html_favicon
     if favicon and not favicon.startswith(("http:", "https:")) and favicon.endswith(".ico"):
