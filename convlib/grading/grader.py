@@ -8,12 +8,13 @@ its own sandbox run. One submission's failure is that submission's status, never
 
 from __future__ import annotations
 
+import copy
 import os
 import queue
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from convlib.grading.notebook import (
@@ -56,11 +57,16 @@ def reference_values(chapter: Chapter, sandbox: Sandbox) -> dict[str, list[dict]
     """Run the source in a sandbox; the expected value of every check, after checking that the
     reference solution passes all of them."""
     plan = plan_reference(chapter)
-    run = sandbox.run({"cells": plan.cells}, slot=0)
+    # the instructor's code, hidden helpers included: three times the limits, so that a busy
+    # machine does not stop the whole batch (the same sandbox otherwise)
+    reference_box = copy.copy(sandbox)
+    reference_box.limits = replace(sandbox.limits, timeout=3 * sandbox.limits.timeout,
+                                   cell_timeout=3 * sandbox.limits.cell_timeout)
+    run = reference_box.run({"cells": plan.cells}, slot=0)
     where = f"{chapter.path}"
     if not run.done:
         raise ReferenceFailure(
-            f"{where}: the reference run did not finish ({_ending(run, sandbox)[1]}); "
+            f"{where}: the reference run did not finish ({_ending(run, reference_box)[1]}); "
             f"stderr: {clean(run.stderr_head, 500)}"
         )
     expected: dict[str, list[dict]] = {}
