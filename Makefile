@@ -31,7 +31,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-book: $(STAMP)
+book: $(STAMP) release  # the pages link the student notebooks that release/ holds
 	$(BIN)/jupyter-book build . -W --keep-going
 	@test -f _build/html/index.html && echo "Website: _build/html/index.html"
 

@@ -195,3 +195,11 @@ def test_binder_builds_a_lean_cpu_environment_pinned_like_the_book():
     post_build = ROOT.joinpath("binder", "postBuild")
     assert post_build.stat().st_mode & 0o111 and "pip install" in post_build.read_text()
     assert ROOT.joinpath("binder", "runtime.txt").read_text().strip() == "python-3.11"
+
+
+def test_every_chapter_with_exercises_ends_with_a_link_to_them():
+    for page in sorted(ROOT.joinpath("book", "exercises").glob("ch*.md")):
+        [chapter] = ROOT.joinpath("book", "chapters").glob(f"{page.stem[2:]}_*.ipynb")
+        cells = json.loads(chapter.read_text(encoding="utf-8"))["cells"]
+        assert cells[-1]["cell_type"] == "markdown"
+        assert f"](../exercises/{page.name})" in "".join(cells[-1]["source"]), chapter.name

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from convlib.book import ROOT
+from convlib.book import ROOT, launch_cell_source
 from convlib.grading import check
 from convlib.grading.grader import OUTPUT_MARKER, atomic_write, grade, students_in
 from convlib.grading.notebook import (
@@ -208,8 +208,11 @@ def test_probes_carry_inputs_only_and_hidden_helpers_stay_out():
 
 
 def test_released_student_version_matches_what_the_grader_expects(released):
-    """The checksums the grader compares against are those of nbgrader's released cells."""
+    """The checksums the grader compares against are those of nbgrader's released cells; the
+    notebook the website publishes starts with the chapters' launch cell (for Colab, Binder)."""
     for name, nb in released.items():
+        launch = next(c for c in nb["cells"] if c["cell_type"] == "code")
+        assert "".join(launch["source"]) == launch_cell_source(), name
         chapter = load_chapter(SOURCE / name / f"{name}.ipynb")
         plan = plan_submission(chapter, nb)
         assert plan.tampered == {}, name
@@ -267,7 +270,8 @@ def test_tampering_is_detected_per_exercise(released):
     everything = plan_submission(chapter, edited(nb, "ch01-setup", "import os")).tampered
     assert everything.keys() == {"ch01-ex1", "ch01-ex2", "ch01-ex3"}
     doubled = json.loads(json.dumps(nb))
-    doubled["cells"].append(doubled["cells"][4])
+    doubled["cells"].append(next(c for c in doubled["cells"]
+                                 if c["metadata"].get("nbgrader", {}).get("grade_id") == "ch01-ex1"))
     assert "more than once" in plan_submission(chapter, doubled).tampered["ch01-ex1"]
     # whitespace, line endings and the answers themselves are not tampering
     assert plan_submission(chapter, edited(nb, "ch01-ex1", prepend="\n")).tampered == {}

@@ -21,7 +21,6 @@ import struct
 import subprocess
 import sys
 import urllib.request
-import warnings
 from pathlib import Path
 
 import pytest
@@ -252,28 +251,26 @@ def test_one_full_page_screenshot_per_page(reports, screenshots):
 
 
 def test_exercise_notebooks_download(site, reports):
-    """Every .ipynb an exercise page links to is served and is a notebook (HTTP 200, JSON)."""
+    """Every exercise page links its student notebook, which is served (HTTP 200), is a notebook
+    without a solution or hidden test, and links back to its chapter."""
+    pages = {p: r for p, r in reports.items() if p.startswith("book/exercises/")}
+    assert len(pages) == 7
     with SiteServer(site) as server:
-        links = sorted(
-            {
-                href
-                for p, r in reports.items()
-                if p.startswith("book/exercises/")
-                for href in r.links
-                if href.split("#")[0].split("?")[0].endswith(".ipynb")
-                and href.startswith(next(iter(reports.values())).url.split("/book/")[0])
-            }
-        )
-        for href in links:
-            url = server.url(href.split("/", 3)[3])
+        for page, report in pages.items():
+            name = page.rsplit("/", 1)[1].split(".")[0]
+            notebooks = {href for href in report.links
+                         if href.split("#")[0].split("?")[0].endswith(f"/{name}.ipynb")
+                         and "/_downloads/" in href}
+            assert len(notebooks) == 1, f"{page} links {sorted(notebooks)}"
+            url = server.url(next(iter(notebooks)).split("/", 3)[3])
             with urllib.request.urlopen(url, timeout=30) as reply:
                 assert reply.status == 200, f"{url}: HTTP {reply.status}"
-                notebook = json.loads(reply.read())
+                text = reply.read().decode("utf-8")
+            notebook = json.loads(text)
             assert notebook.get("nbformat") == 4 and isinstance(notebook.get("cells"), list), url
-    if not links:
-        warnings.warn(
-            "no exercise page links a notebook yet (0 .ipynb links checked)", stacklevel=1
-        )
+            assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, url
+            chapter = f"/book/chapters/{name[2:]}_"
+            assert any(chapter in href for href in report.links), f"{page} has no link to its chapter"
 
 
 def test_math_typesets_with_networking_disabled(site, chromium, reports):

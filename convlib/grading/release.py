@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from convlib.book import LAUNCH_TAG, ROOT, sync_launch_cell
 from convlib.grading.notebook import (
     BEGIN_SOLUTION,
     END_SOLUTION,
@@ -75,8 +76,25 @@ def generate(source_root: Path, out_root: Path, chapters: list[str] | None = Non
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(released, target)
+            _add_launch_cell(target / path.name)
             written.append(target / path.name)
     return written
+
+
+def _add_launch_cell(notebook_path: Path) -> None:
+    """The chapters' launch cell (convlib.book), so that a student notebook downloaded from the
+    website runs on Colab or Binder too; in the grader's sandbox convlib is there and it does nothing."""
+    notebook = json.loads(notebook_path.read_text(encoding="utf-8"))
+    sync_launch_cell(notebook)
+    notebook_path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _chapter_link(chapter: str) -> str:
+    """A MyST link from an exercise page to its chapter (``ch03`` -> book/chapters/03_*.ipynb)."""
+    found = sorted(ROOT.joinpath("book", "chapters").glob(f"{chapter[2:]}_*.ipynb"))
+    if not found:
+        return f"chapter {int(chapter[2:])}"
+    return f"[chapter {int(chapter[2:])}](../chapters/{found[0].name})"
 
 
 # ----------------------------------------------------------------------------- pages
@@ -96,6 +114,8 @@ def render_page(student_nb: dict, chapter: str, source_rel: str) -> str:
     note_done = False
     for cell in student_nb["cells"]:
         source, meta = cell_source(cell).rstrip("\n"), nbgrader_meta(cell)
+        if LAUNCH_TAG in cell.get("metadata", {}).get("tags", []):
+            continue  # the launch cell: set-up for Colab or Binder, not part of the exercises
         if cell.get("cell_type") == "markdown":
             lines += [source, ""]
         elif cell.get("cell_type") == "code":
@@ -115,12 +135,13 @@ def render_page(student_nb: dict, chapter: str, source_rel: str) -> str:
             note_done = True
             lines += [
                 ":::{note}",
-                f"This page shows the graded exercises of `{chapter}.ipynb` as students get "
-                "them. To work on them, get the notebook from your instructor (or, in a clone "
-                f"of the book's repository, run `make release` and open "
-                f"`release/{chapter}/{chapter}.ipynb`), open it with the book's environment "
-                "(`make lab`), fill in the answer cells and run each check cell. Hand in the "
-                "notebook as it is: grading runs it again, with hidden checks.",
+                f"This page shows the graded exercises of {_chapter_link(chapter)} as students "
+                f"get them. **Download the notebook:** {{download}}`{chapter}.ipynb "
+                f"<../../release/{chapter}/{chapter}.ipynb>`, and open it in Jupyter, on Colab "
+                "or on Binder (its first cell installs the book's package where it is missing). "
+                "Fill in the answer cells and run each check cell: the visible checks tell you "
+                "whether an answer is right, so you can work without an instructor. In a course, "
+                "hand in the notebook as it is: grading runs it again, with hidden checks.",
                 ":::",
                 "",
             ]
