@@ -11,9 +11,20 @@ import sys
 
 import pytest
 
-from convlib.book import (LAUNCH_TAG, MAX_SIGNIFICANT_DIGITS, PORTABLE_ENV, ROOT, glue,
-                          launch_cell_source, portability_problems, repository, sync_launch_cell,
-                          toc_files, toc_notebooks, unportable_numbers)
+from convlib.book import (
+    LAUNCH_TAG,
+    MAX_SIGNIFICANT_DIGITS,
+    PORTABLE_ENV,
+    ROOT,
+    glue,
+    launch_cell_source,
+    portability_problems,
+    repository,
+    sync_launch_cell,
+    toc_files,
+    toc_notebooks,
+    unportable_numbers,
+)
 
 MACHINE_PATH = re.compile(r"(/root/|/tmp/|/work/|/home/[a-z]|/Users/|site-packages/|[A-Z]:\\\\)")
 MEMORY_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}")
