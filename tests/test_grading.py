@@ -490,6 +490,7 @@ STUDENTS = ["reference", "student", "loop", "loop_ignores_alarm", "memory_bomb",
             "tests_edited", "tests_deleted", "setup_edited", "missing", "symlink"]
 
 
+@pytest.mark.slow  # an end-to-end grading batch in real sandboxes
 @pytest.mark.parametrize("student", STUDENTS)
 def test_adversarial_submission_gets_its_status_and_no_more_points(adversarial, student):
     if student in ISOLATION_CASES:
@@ -533,6 +534,7 @@ def test_isolation_kept_files_and_network_out_of_reach(adversarial):
     assert "hidden check" in feedback and "wrong value" in feedback
 
 
+@pytest.mark.slow  # an end-to-end grading batch in real sandboxes
 def test_idempotent_rerun_and_reference_full_student_zero_for_every_chapter(
     released, sandbox, tmp_path
 ):
@@ -556,6 +558,7 @@ def test_idempotent_rerun_and_reference_full_student_zero_for_every_chapter(
             assert (r.status, r.points) == ("failed", 0), r
 
 
+@pytest.mark.slow  # an end-to-end grading batch in real sandboxes
 def test_rlimits_fallback_still_grades_and_says_what_is_off(released, tmp_path):
     box, _ = detect("rlimits", LIMITS, allow_weak=True)
     subs = tmp_path / "submissions"
@@ -582,6 +585,7 @@ def test_rlimits_fallback_still_grades_and_says_what_is_off(released, tmp_path):
     assert "reduced isolation" in (tmp_path / "grading" / "feedback" / "reference.md").read_text()
 
 
+@pytest.mark.slow  # an end-to-end grading batch in real sandboxes
 def test_thirty_submissions_grade_in_under_five_minutes(released, sandbox, tmp_path):
     subs = tmp_path / "submissions"
     ref = reference_nb(released)
@@ -601,6 +605,7 @@ def test_thirty_submissions_grade_in_under_five_minutes(released, sandbox, tmp_p
 
 
 # ----------------------------------------------------------------------------- no phantom students
+@pytest.mark.slow  # an end-to-end grading batch in real sandboxes
 def test_output_folders_are_never_students(released, sandbox, tmp_path):
     subs = tmp_path / "subs"
     write_submission(subs, "alice", reference_nb(released))

@@ -121,6 +121,7 @@ def test_grading_refuses_when_the_test_start_fails(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # an end-to-end grading batch in real sandboxes
 def test_a_weaker_mode_needs_the_opt_in_and_is_then_announced_everywhere(
     tmp_path, monkeypatch, capsys, notebooks
 ):
@@ -195,6 +196,7 @@ def make_checkout(where: Path) -> Path:
     return where
 
 
+@pytest.mark.slow  # an end-to-end grading batch in real sandboxes
 @pytest.mark.parametrize("layout", ["venv_outside_checkout", "venv_through_symlink",
                                     "checkout_in_tmp"])
 def test_grading_in_bwrap_works_wherever_the_venv_and_checkout_live(

@@ -80,6 +80,7 @@ def hosted(tmp_path_factory):
     return {"root": root, "python": python, "purelib": purelib, "clone": clone}
 
 
+@pytest.mark.slow  # shares the fresh venv with the launch runs
 def test_the_fresh_environment_lacks_the_book_and_its_tools(hosted):
     for module in ("convlib", "myst_nb", "nbval", "pytest", "jupyter_book"):
         found = subprocess.run([hosted["python"], "-c", f"import {module}"], capture_output=True, check=False,
