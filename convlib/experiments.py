@@ -9,10 +9,18 @@ Command line::
     python -m convlib.experiments list
     python -m convlib.experiments run NAME [--profile P] [--seeds 0 1 2] [--out DIR]
 
-A comparison's verdict compares the mean final test accuracy of two variants over seeds with
-their spread: with difference d = mean_a - mean_b and noise = sqrt(s_a^2 + s_b^2) (sample
-standard deviations over seeds), the claim "a beats b" *holds* if d > noise, *does not hold* if
-d < -noise, and is *inconclusive* otherwise (or with fewer than two seeds).
+Every comparison of an experiment (a :class:`Claim`: ``better`` beats ``worse``) is made by
+:mod:`convlib.stats`, the book's one vocabulary: the mean difference over seeds, its 95 % interval
+and a verdict, ``holds`` (interval above 0), ``contradicted`` (below 0) or ``inconclusive at this
+budget`` (contains 0), with a one-line explanation. The interval is the *paired bootstrap over
+seeds and test images* (:func:`convlib.stats.compare`) when every run of both variants stored
+which test images it got right (``test_correct``, packed; runs made since it is stored) and both
+ran the same seeds; otherwise, as for the older reference files, the *analytic interval*
+(:func:`convlib.stats.compare_means`: Welch t over the seeds plus the test set's binomial noise,
+unpaired, so wider). A train-test gap claim ("overfits less": lower is better) compares the worse
+variant's gap minus the better one's, with the binomial noise of both the test set and the
+training sample; it always uses the analytic interval (the training sample's per-image answers
+are not stored).
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-VERDICTS = ("holds", "does not hold", "inconclusive")
+from convlib import stats
+
+VERDICTS = stats.VERDICTS  # holds, contradicted, inconclusive at this budget
 RESULTS_FORMAT = 1
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -248,8 +258,9 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
             seconds = time.perf_counter() - start
             results["variants"][variant.name] = {
                 "label": variant.label, "conv_params": model.conv_params(), "total_params": model.total_params()}
+            record = history.to_dict()
             results["runs"].append({"variant": variant.name, "seed": seed, "seconds": round(seconds, 2),
-                                    "history": history.to_dict()})
+                                    "history": record, "test_correct": record.pop("test_correct")})
             prov = results["provenance"]
             prov["seeds"] = sorted(set(prov["seeds"]) | {seed})
             prov["wall_seconds"] = round(prov["wall_seconds"] + seconds, 1)
@@ -290,33 +301,65 @@ def summarize(results: dict, metric: str = "test_acc") -> dict[str, dict]:
     return summary
 
 
-def verdict(mean_better: float, std_better: float, mean_worse: float, std_worse: float,
-            n: int, higher_is_better: bool = True) -> str:
-    """'holds', 'does not hold' or 'inconclusive' (difference within the seeds' spread, or n < 2)."""
-    if n < 2:
-        return "inconclusive"
-    difference = (mean_better - mean_worse) * (1 if higher_is_better else -1)
-    noise = math.sqrt(std_better ** 2 + std_worse ** 2)
-    if difference > noise:
-        return "holds"
-    if difference < -noise:
-        return "does not hold"
-    return "inconclusive"
+def _runs(results: dict, variant: str) -> list[dict]:
+    return sorted((r for r in results["runs"] if r["variant"] == variant), key=lambda r: r["seed"])
+
+
+def compare_variants(results_a: dict, a: str, results_b: dict, b: str, metric: str = "test_acc",
+                     labels: tuple[str, str] | None = None) -> stats.Comparison:
+    """Variant ``a`` of ``results_a`` against variant ``b`` of ``results_b`` (the same file, or two
+    experiments' files), as a :class:`convlib.stats.Comparison` of ``a - b``.
+
+    ``test_acc``: paired bootstrap when every run of both carries ``test_correct`` and both ran the
+    same seeds on the same number of test images, else the analytic interval over the final
+    accuracies. ``gap``: the analytic interval, with test-set and training-sample noise.
+    """
+    runs_a, runs_b = _runs(results_a, a), _runs(results_b, b)
+    if not runs_a or not runs_b:
+        raise ValueError(f"no runs of {a if not runs_a else b!r} in the results")
+    labels = labels or (a, b)
+    n_images = min(results_a["provenance"]["test_size"], results_b["provenance"]["test_size"])
+    if metric == "test_acc":
+        paired = (all(r.get("test_correct") for r in runs_a + runs_b)
+                  and [r["seed"] for r in runs_a] == [r["seed"] for r in runs_b]
+                  and len({r["test_correct"]["n"] for r in runs_a + runs_b}) == 1)
+        if paired:
+            return stats.compare([r["test_correct"] for r in runs_a], [r["test_correct"] for r in runs_b],
+                                 labels=labels)
+        return stats.compare_means([final_metric(r, metric) for r in runs_a],
+                                   [final_metric(r, metric) for r in runs_b], n_images, labels=labels)
+    gaps = [[final_metric(r, "gap") for r in runs] for runs in (runs_a, runs_b)]
+    sampling = []
+    for runs in (runs_a, runs_b):  # binomial noise of the test set and of the training sample
+        test = sum(r["history"]["test_acc"][-1] for r in runs) / len(runs)
+        train = sum(final_metric(r, "gap") + r["history"]["test_acc"][-1] for r in runs) / len(runs)
+        sampling.append((test * (1 - test) + min(max(train, 0.0), 1.0) * (1 - min(max(train, 0.0), 1.0)))
+                        / n_images)
+    return stats.compare_means(gaps[0], gaps[1], n_images, labels=labels, sampling=sampling)
 
 
 def comparison_dict(results: dict, claim: Claim) -> dict:
+    """The claim's comparison: means and spreads per variant, then the difference in the claim's
+    favour (``better - worse`` for test accuracy, ``worse - better`` for the gap), its 95 %
+    interval, the method, the verdict and the explanation from :mod:`convlib.stats`."""
     summary = summarize(results, claim.metric)
+    head = {"better": claim.better, "worse": claim.worse, "metric": claim.metric,
+            "statement": claim.statement, "claim": stats.BETTER}
     if claim.better not in summary or claim.worse not in summary:
-        return {"better": claim.better, "worse": claim.worse, "metric": claim.metric,
-                "statement": claim.statement, "verdict": "inconclusive", "note": "not run yet"}
+        return {**head, "verdict": stats.INCONCLUSIVE, "note": "not run yet"}
     a, b = summary[claim.better], summary[claim.worse]
-    return {"better": claim.better, "worse": claim.worse, "metric": claim.metric,
-            "statement": claim.statement,
-            "mean_better": round(a["mean"], 6), "std_better": round(a["std"], 6),
+    if claim.metric == "test_acc":
+        comparison = compare_variants(results, claim.better, results, claim.worse)
+    else:
+        comparison = compare_variants(results, claim.worse, results, claim.better, "gap",
+                                      labels=(f"{claim.worse} gap", f"{claim.better} gap"))
+    judged = stats.judge(comparison, stats.BETTER)
+    return {**head, "mean_better": round(a["mean"], 6), "std_better": round(a["std"], 6),
             "mean_worse": round(b["mean"], 6), "std_worse": round(b["std"], 6),
-            "difference": round(a["mean"] - b["mean"], 6), "seeds": min(a["n"], b["n"]),
-            "verdict": verdict(a["mean"], a["std"], b["mean"], b["std"], min(a["n"], b["n"]),
-                               higher_is_better=claim.metric == "test_acc")}
+            "seeds": comparison.n_seeds, "test_images": comparison.n_images,
+            "difference": comparison.difference, "low": comparison.low, "high": comparison.high,
+            "confidence": comparison.confidence, "method": comparison.method,
+            "verdict": judged.verdict, "explanation": judged.explanation}
 
 
 def check_claims(results: dict) -> list[dict]:

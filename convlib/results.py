@@ -10,6 +10,7 @@ import math
 import os
 from pathlib import Path
 
+from convlib import stats
 from convlib.experiments import DEFAULT_OUT, check_claims, load_results, summarize
 
 RESULTS_DIR = DEFAULT_OUT
@@ -58,4 +59,45 @@ def provenance_line(results: dict) -> str:
             f"{p.get('updated', p.get('started', ''))[:10]}")
 
 
-__all__ = ["RESULTS_DIR", "check_claims", "curves", "load_reference", "provenance_line", "table"]
+def method_text(comparison: dict) -> str:
+    """The interval's method in a few words (for tables): paired bootstrap or analytic."""
+    return "paired bootstrap" if comparison.get("method") == stats.METHOD else "analytic, unpaired"
+
+
+def _direction(comparison: dict) -> str:
+    """Which difference is reported: the claim's favour, better - worse (worse - better for a gap)."""
+    first, second = ((comparison["better"], comparison["worse"]) if comparison["metric"] == "test_acc"
+                     else (comparison["worse"], comparison["better"]))
+    return f"{first} - {second}"
+
+
+def comparison_line(comparison: dict) -> str:
+    """One line for a comparison of :func:`check_claims`: the means, the difference in the claim's
+    favour with its 95 % interval (points, one decimal), method, seeds, test images, verdict."""
+    if "note" in comparison:
+        return f"{comparison['verdict']} ({comparison['note']})"
+    what = "test accuracy" if comparison["metric"] == "test_acc" else "train-test gap"
+    return (f"{what} {comparison['better']} {100 * comparison['mean_better']:.1f}% vs {comparison['worse']} "
+            f"{100 * comparison['mean_worse']:.1f}%; {_direction(comparison)} "
+            f"{100 * comparison['difference']:+.1f} points, "
+            f"95% interval [{100 * comparison['low']:+.1f}, {100 * comparison['high']:+.1f}] "
+            f"({method_text(comparison)}, {comparison['seeds']} seeds, {comparison['test_images']:,} test "
+            f"images) -> {comparison['verdict']}")
+
+
+def comparisons_table(results: dict) -> list[dict]:
+    """One row per comparison of the experiment: statement, difference in the claim's favour and its
+    95 % interval (points, one decimal), method, seeds, test images and verdict."""
+    rows = []
+    for c in check_claims(results):
+        done = "note" not in c
+        rows.append({"comparison": f"{_direction(c)} ({'test accuracy' if c['metric'] == 'test_acc' else 'gap'})",
+                     "difference (points)": f"{100 * c['difference']:+.1f}" if done else "-",
+                     "95% interval (points)": f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" if done else "-",
+                     "method": method_text(c) if done else "-", "seeds": c.get("seeds", 0),
+                     "test images": c.get("test_images", 0), "verdict": c["verdict"]})
+    return rows
+
+
+__all__ = ["RESULTS_DIR", "check_claims", "comparison_line", "comparisons_table", "curves", "load_reference",
+           "method_text", "provenance_line", "table"]

@@ -27,27 +27,17 @@ right, ``0``: both or neither). The reported difference is
    of the resampled differences (order statistics ``k`` and ``R - 1 - k`` of the ``R`` sorted
    values, ``k = round(0.025 R)`` = 50 for ``R = 2,000``: no interpolation).
 
-This two-way ("pigeonhole", Owen 2007) bootstrap errs on the wide side: the seed-by-image
-interaction (a seed getting an image right that another seed of the same variant gets wrong) is
-counted once by the seed draws and once by the image draws. In simulations with 3 seeds and
-1,000 images its intervals were 1.35-1.5 times as wide as the actual spread of the difference
-called for, and 99 of 100 covered the true difference: verdicts are cautious ("inconclusive" more
-often than strictly needed), never overconfident. With one seed it reduces to the classical paired
-bootstrap over test images, whose half-width is close to ``1.96 sqrt(var(D) / N)``, the
-McNemar-style standard error of a paired difference of proportions. With few seeds the seed
-part of the spread is estimated from few values: the interval is honest about test-set noise
-but can only see as much seed-to-seed spread as the seeds that were run show.
+This two-way ("pigeonhole", Owen 2007) bootstrap errs on the wide side (the seed-by-image
+interaction is counted by both draws): with 3 seeds and 1,000 images its intervals were 1.35-1.5
+times as wide as needed and 99 of 100 covered the true difference; cautious, never overconfident.
+With one seed it is the classical paired bootstrap over test images (half-width close to the
+McNemar-style ``1.96 sqrt(var(D) / N)``). Few seeds show only as much seed spread as they have.
 
-**Computed exactly, identical on every machine.** The resampling uses numpy's
-``Generator(PCG64)`` with the fixed seed :data:`BOOTSTRAP_SEED` and only its integer draws
-(``Generator.integers``, platform independent): first the seed draws of all resamples, then
-the image draws in blocks of 200 resamples. Each resample is reduced to counts (how often each
-seed, ``c_s``, and each image, ``c_i``, was drawn; images with the same column ``D[:, i]`` are
-counted together), and the resampled sum ``sum_s c_s sum_i c_i D[s, i]`` is an integer computed
-exactly (float64 arithmetic on integers below 2**53 is exact, whatever the summation order).
-5 seeds x 10,000 test images take about 0.4 s. One division turns sums into differences, and
-every reported number is rounded to :data:`DECIMALS` (4) decimals: a fraction of accuracy to
-0.01 points.
+**Computed exactly, identical on every machine.** numpy's ``Generator(PCG64)`` with the fixed
+seed :data:`BOOTSTRAP_SEED`, integer draws only (seed draws of all resamples first, then image
+draws in blocks of 200); each resample is reduced to draw counts and its sum of ``D`` is an exact
+integer in float64. 5 seeds x 10,000 test images take about 0.4 s. Every reported number is
+rounded to :data:`DECIMALS` (4) decimals: a fraction of accuracy to 0.01 points.
 
 **Verdicts** (:func:`judge`), one vocabulary:
 
@@ -65,22 +55,25 @@ every reported number is rounded to :data:`DECIMALS` (4) decimals: a fraction of
 
 Verdicts are made on the rounded numbers, so what the text shows is what was judged.
 
-Example::
+**Results without per-image correctness** (files made before it was stored) keep only each run's
+final accuracy: :func:`compare_means` gives them an analytic interval (Welch t over the seeds plus
+the binomial noise of the test set, unpaired, so wider than the paired bootstrap's; see there).
+Both return a :class:`Comparison` whose ``method`` names the procedure; :func:`judge` is the same.
 
-    from convlib import stats
-    cmp = stats.compare(a_runs, b_runs, labels=("3x3 stack", "5x5"))  # one vector per seed
-    verdict = stats.judge(cmp, stats.BETTER)
-    verdict.verdict      # 'holds'
-    verdict.explanation  # '3x3 stack - 5x5 = +1.30 points, 95% interval [+0.40, +2.20] (...): holds'
+Example: ``stats.judge(stats.compare(a_runs, b_runs, labels=("3x3 stack", "5x5")), stats.BETTER)``
+gives ``Verdict(verdict='holds', explanation='3x3 stack - 5x5 = +1.30 points, 95% interval
+[+0.40, +2.20] (paired bootstrap over 3 seeds and 10,000 test images): holds', ...)``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -99,6 +92,8 @@ BOOTSTRAP_SEED = 12_345  # numpy Generator seed: the same interval on every call
 CONFIDENCE = 0.95
 DECIMALS = 4  # reported differences and bounds: fractions of accuracy rounded to 0.01 points
 METHOD = "paired bootstrap over seeds and test images"
+ANALYTIC_METHOD = "analytic interval over seeds and test images (Welch t, unpaired)"
+_SHORT = {METHOD: "paired bootstrap", ANALYTIC_METHOD: "analytic interval, unpaired,"}
 PACKED_FORMAT = "packbits-base64"  # numpy.packbits (big bit order) of the bools, then base64
 
 _CHUNK = 200  # resamples drawn per block: bounds memory (200 x N int32); fixed, so results are too
@@ -130,16 +125,10 @@ def _as_bool_vector(name: str, value: Any) -> np.ndarray:
 
 
 def pack_correctness(correct: Any) -> dict[str, Any]:
-    """Pack one run's per-test-image correctness into a small JSON-storable dict.
-
-    Args:
-        correct: 1-D booleans (numpy array, torch tensor or list), ``True`` where the run
-            classified that test image correctly, in the test set's order.
-
-    Returns:
-        ``{"format": "packbits-base64", "n": N, "bits": "<base64 of numpy.packbits(correct)>"}``;
-        :func:`unpack_correctness` gives the vector back exactly.
-    """
+    """Pack one run's per-test-image correctness (1-D booleans: numpy array, torch tensor or list;
+    ``True`` where the run got that test image right, in the test set's order) into
+    ``{"format": "packbits-base64", "n": N, "bits": "<base64 of numpy.packbits>"}``, JSON-storable;
+    :func:`unpack_correctness` gives the vector back exactly."""
     array = _as_bool_vector("correct", correct)
     bits = base64.b64encode(np.packbits(array).tobytes()).decode("ascii")
     return {"format": PACKED_FORMAT, "n": int(array.size), "bits": bits}
@@ -234,20 +223,12 @@ def compare(a: Any, b: Any, *, labels: Sequence[str] = ("A", "B"),
             n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> Comparison:
     """Mean difference A - B in test accuracy, with a 95 % paired bootstrap interval.
 
-    Args:
-        a, b: for each seed, the per-test-image correctness of variant A (resp. B): a sequence of
-            1-D boolean vectors (numpy arrays, torch tensors, lists, or dicts from
-            :func:`pack_correctness`), or a 2-D boolean array of shape (seeds, test images).
-            ``a[k]`` and ``b[k]`` are the runs with the same seed, scored on the same test images
-            in the same order.
-        labels: names of A and B for the explanation strings.
-        n_resamples: bootstrap resamples (default :data:`N_RESAMPLES`).
-        seed: the bootstrap generator's seed (default :data:`BOOTSTRAP_SEED`); fixed, so the same
-            input always gives the same interval.
-
-    Returns:
-        a :class:`Comparison`; pass it to :func:`judge` for a verdict. See the module docstring
-        for the procedure.
+    ``a``, ``b``: for each seed, the per-test-image correctness of variant A (resp. B): a sequence
+    of 1-D boolean vectors (numpy arrays, torch tensors, lists, or dicts from
+    :func:`pack_correctness`) or a 2-D boolean array (seeds, test images); ``a[k]`` and ``b[k]``
+    are the runs of the same seed, scored on the same test images in the same order. ``seed``
+    fixes the bootstrap generator: the same input always gives the same interval. Returns a
+    :class:`Comparison` for :func:`judge`; the module docstring gives the procedure.
     """
     labels = _check_labels(labels)
     if (isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral)
@@ -305,6 +286,77 @@ def compare(a: Any, b: Any, *, labels: Sequence[str] = ("A", "B"),
     )
 
 
+def _t_quantile(df: float, q: float = 1 - (1 - CONFIDENCE) / 2) -> float:
+    """Student's t quantile (df >= 1; inf: normal) by bisection on Simpson's rule of the density."""
+    if not math.isfinite(df):
+        return NormalDist().inv_cdf(q)
+    df = max(float(df), 1.0)
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def cdf(t: float) -> float:
+        y = np.exp(log_c - (df + 1) / 2 * np.log1p(np.linspace(0.0, t, 2001) ** 2 / df))
+        return 0.5 + t / 6000 * (y[0] + y[-1] + 4 * y[1:-1:2].sum() + 2 * y[2:-1:2].sum())
+    low, high = 0.0, 20.0  # t(0.975) is 12.71 at df = 1
+    for _ in range(60):
+        low, high = ((low + high) / 2, high) if cdf((low + high) / 2) < q else (low, (low + high) / 2)
+    return (low + high) / 2
+
+
+def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
+                  labels: Sequence[str] = ("A", "B"), sampling: Sequence[float] | None = None) -> Comparison:
+    """Mean difference A - B of per-seed final accuracies, with a 95 % *analytic* interval.
+
+    For results that keep each run's final accuracy but not which test images it got right (the
+    reference files made before per-image correctness was stored). With ``n_a``, ``n_b`` seeds,
+    seed means ``m_a``, ``m_b``, sample variances ``s_a²``, ``s_b²`` and ``N`` test images::
+
+        diff = m_a - m_b
+        V    = s_a²/n_a + s_b²/n_b + m_a(1 - m_a)/N + m_b(1 - m_b)/N
+        df   = V² / [(s_a²/n_a)² / (n_a - 1) + (s_b²/n_b)² / (n_b - 1)]   (Welch-Satterthwaite)
+        interval = diff ± t(0.975, df) sqrt(V)
+
+    The ``s²`` terms are the seed-to-seed spread, the binomial ones the test set's sampling noise;
+    the binomial terms count as infinite degrees of freedom (a side with one seed adds no seed
+    term; with one seed per side, or no spread at all, df is infinite: the normal quantile 1.96).
+    A std of 0 over seeds still leaves the test-set noise. The binomial terms treat A and B as
+    independent (unpaired), although both are scored on the same test images and get many of the
+    same images right: the interval is *conservative* (wider) compared with the paired bootstrap
+    of :func:`compare`, which stored per-image correctness allows.
+
+    ``a``, ``b``: final values of A's (B's) runs, one per seed (fractions: 0.6152, not 61.52);
+    ``n_images``: ``N``; ``sampling``: optionally the two test-sampling variance terms (of A's and
+    B's mean) instead of the binomial ones, e.g. for a train-test gap measured on two image sets.
+    """
+    labels = _check_labels(labels)
+    if isinstance(n_images, bool) or not isinstance(n_images, numbers.Integral) or n_images < 1:
+        raise ValueError(f"n_images must be an int >= 1 (test images per run); got {n_images!r}")
+    sides = []  # (mean, seed term s²/n, n) of A and of B
+    for name, values in (("a", a), ("b", b)):
+        if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__") or not len(values)
+                or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in values)):
+            raise TypeError(f"{name} must be a non-empty sequence of finite numbers (one final value "
+                            f"per seed); got {values!r}")
+        n, mean = len(values), math.fsum(values) / len(values)
+        sides.append((mean, math.fsum((v - mean) ** 2 for v in values) / (n - 1) / n if n > 1 else 0.0, n))
+    if sampling is None:
+        if not all(0 <= m <= 1 for m, _, _ in sides):
+            raise ValueError("a and b must be accuracies in [0, 1] for the binomial test-set term; "
+                             "pass sampling= for other quantities")
+        sampling = [m * (1 - m) / int(n_images) for m, _, _ in sides]
+    seed_terms = [term for _, term, _ in sides]
+    variance = math.fsum(seed_terms) + math.fsum(float(v) for v in sampling)
+    denominator = math.fsum(t * t / (n - 1) for (_, t, n) in sides if n > 1)
+    df = variance ** 2 / denominator if denominator > 0 else math.inf
+    half = _t_quantile(df) * math.sqrt(variance)
+    diff = sides[0][0] - sides[1][0]
+    return Comparison(
+        difference=round(diff, DECIMALS), low=round(diff - half, DECIMALS), high=round(diff + half, DECIMALS),
+        accuracy_a=round(sides[0][0], DECIMALS), accuracy_b=round(sides[1][0], DECIMALS),
+        n_seeds=min(sides[0][2], sides[1][2]), n_images=int(n_images), n_resamples=0,
+        method=ANALYTIC_METHOD, labels=labels)
+
+
 # --------------------------------------------------------------------------- verdicts
 
 @dataclass(frozen=True)
@@ -337,23 +389,19 @@ def explain(comparison: Comparison, verdict: str, margin: float | None = None) -
     margin_text = f", margin ±{abs(margin) * 100:.2f} points" if margin is not None else ""
     return (f"{name_a} - {name_b} = {_points(comparison.difference)} points, "
             f"{comparison.confidence:.0%} interval [{_points(comparison.low)}, "
-            f"{_points(comparison.high)}]{margin_text} (paired bootstrap over {seeds} and {images}): "
+            f"{_points(comparison.high)}]{margin_text} ({_SHORT.get(comparison.method, comparison.method)} "
+            f"over {seeds} and {images}): "
             f"{verdict}")
 
 
 def judge(comparison: Comparison, claim: str = BETTER, *, margin: float | None = None) -> Verdict:
-    """The verdict on a claim about A and B, from a :func:`compare` result.
+    """The verdict on a claim about A and B, from :func:`compare` or :func:`compare_means`.
 
-    Args:
-        comparison: from :func:`compare`.
-        claim: :data:`BETTER` ("A beats B") or :data:`SAME` ("A performs the same as B").
-        margin: for :data:`SAME` only, and required there: the equivalence margin as a fraction
-            of accuracy (0.01 = ±1 point), as stated in the text.
-
-    Returns:
-        a :class:`Verdict`: :data:`HOLDS`, :data:`CONTRADICTED` or :data:`INCONCLUSIVE`, and the
-        explanation line, e.g. ``"A - B = +1.30 points, 95% interval [+0.40, +2.20] (paired
-        bootstrap over 3 seeds and 10,000 test images): holds"``.
+    ``claim``: :data:`BETTER` ("A beats B") or :data:`SAME` ("A performs the same as B"); a SAME
+    claim requires ``margin``, the equivalence margin stated in the text as a fraction of accuracy
+    (0.01 = ±1 point). Returns a :class:`Verdict`: :data:`HOLDS`, :data:`CONTRADICTED` or
+    :data:`INCONCLUSIVE`, with the explanation line, e.g. ``"A - B = +1.30 points, 95% interval
+    [+0.40, +2.20] (paired bootstrap over 3 seeds and 10,000 test images): holds"``.
     """
     if not isinstance(comparison, Comparison):
         raise TypeError(f"comparison must be a Comparison from stats.compare; "

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from convlib.device import PRECISIONS, as_device, device_name, execution_plan, synchronize
+from convlib.stats import pack_correctness
 
 # Per-channel statistics of the CIFAR-10 training set (original pixels; the JPEG copy differs
 # in the fourth decimal, which is irrelevant for normalisation).
@@ -97,6 +98,9 @@ class History:
     epochs: int = 0
     train_size: int = 0
     test_size: int = 0
+    # after the last epoch, which test images the model got right, packed by
+    # convlib.stats.pack_correctness (test-set order): lets two variants be compared image by image
+    test_correct: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -249,8 +253,11 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
                                     img_s=f"{seen / max(elapsed, 1e-9):.0f}")
         synchronize(device)  # the epoch's queued GPU work belongs to its time
         seconds = time.perf_counter() - start
-        test_loss, test_acc = evaluate(model, test_x, test_y, mean, std, config.eval_batch_size,
-                                       memory_format, use_bf16)
+        last = epoch == config.epochs - 1
+        test_loss, test_acc, *correct_images = evaluate(model, test_x, test_y, mean, std, config.eval_batch_size,
+                                                        memory_format, use_bf16, return_correct=last)
+        if last:
+            history.test_correct = pack_correctness(correct_images[0].cpu())
         train_eval_loss, train_eval_acc = evaluate(model, train_sample_x, train_sample_y, mean, std,
                                                    config.eval_batch_size, memory_format, use_bf16)
         history.train_eval_loss.append(round(train_eval_loss, 6))
@@ -270,16 +277,21 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor,
              std: torch.Tensor, batch_size: int = 1000,
              memory_format: torch.memory_format = torch.contiguous_format,
-             bf16: bool | None = None) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on uint8 ``images`` (no augmentation)."""
+             bf16: bool | None = None, return_correct: bool = False) -> tuple:
+    """Mean cross-entropy and accuracy of ``model`` on uint8 ``images`` (no augmentation); with
+    ``return_correct``, also the per-image correctness (a bool tensor, one entry per image)."""
     model.eval()
     bf16 = images.device.type == "cuda" if bf16 is None else bf16
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, hits = 0.0, 0, []
     for start in range(0, len(labels), batch_size):
         x = _normalise(images[start:start + batch_size], mean, std, memory_format)
         y = labels[start:start + batch_size]
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
+        hit = logits.argmax(1) == y
+        correct += hit.sum().item()
+        hits.append(hit)
+    if return_correct:
+        return loss_sum / len(labels), correct / len(labels), torch.cat(hits)
     return loss_sum / len(labels), correct / len(labels)

@@ -97,3 +97,68 @@ def test_bad_ids_and_chapters_are_rejected():
         claims.get_claim("nope")
     with pytest.raises(TypeError, match="chapter"):
         claims.evaluate_all("3")
+
+
+def test_verdicts_share_the_stats_vocabulary():
+    from convlib import stats
+
+    assert set(stats.VERDICTS) <= set(claims.VERDICTS)
+    assert "not reproduced" not in claims.VERDICTS
+    assert {"holds approximately", "wrong", "unverifiable"} <= set(claims.VERDICTS)
+
+
+def _available(**fields):
+    base = {"available": True, "dataset": "CIFAR-10", "profile": "quick", "device": "CPU",
+            "better": "cnn", "worse": "mlp", "metric": "test_acc"}
+    return {**base, **fields}
+
+
+@pytest.mark.parametrize("verdict", ["holds", "contradicted", "inconclusive at this budget"])
+def test_an_experiment_claim_takes_the_comparisons_stats_verdict(verdict):
+    computed = _available(verdict=verdict, explanation=f"cnn - mlp = ... (analytic interval ...): {verdict}")
+    got, explanation = claims.judge_experiment(None, computed)
+    assert got == verdict and explanation.startswith("cnn - mlp") and "profile quick" in explanation
+    assert claims.judge_experiment(None, {"available": False})[0] == "unverifiable"
+
+
+def test_experiment_claims_are_recomputed_with_an_interval():
+    for claim_id in ("ch1-overfitting", "ch3-better-result", "ch6-less-efficient", "ch7-same-performance"):
+        row = claims.evaluate_claim(claim_id)
+        if not row["computed_value"].get("available"):
+            continue
+        assert row["verdict"] in ("holds", "contradicted", "inconclusive at this budget")
+        assert "95% interval" in row["explanation"] and "seeds" in row["explanation"]
+        assert "test images" in row["explanation"] and "profile" in row["explanation"]
+
+
+def test_overfitting_is_unverifiable_when_neither_network_overfits():
+    from convlib.claims.dense_vs_conv import _judge_overfitting_gap
+
+    explanation = "mlp gap - cnn gap = -1.68 points, ...: inconclusive at this budget"
+    short = _available(metric="gap", verdict="inconclusive at this budget", explanation=explanation,
+                       train_acc={"cnn": 0.636, "mlp": 0.454})
+    verdict, text = _judge_overfitting_gap(None, short)
+    assert verdict == "unverifiable"
+    assert text.startswith("unverifiable at this budget: neither network was trained long enough to "
+                           "overfit (training accuracy 0.636 and 0.454")
+    trained = {**short, "train_acc": {"cnn": 0.99, "mlp": 1.0}, "verdict": "holds"}
+    assert _judge_overfitting_gap(None, trained)[0] == "holds"
+    row = claims.evaluate_claim("ch1-overfitting-gap")
+    if row["computed_value"].get("available") and max(row["computed_value"]["train_acc"].values()) < 0.95:
+        assert row["verdict"] == "unverifiable"
+
+
+def test_same_performance_is_an_equivalence_test_with_a_one_point_margin():
+    from convlib.claims.depth import _judge_same_performance
+
+    assert claims.SAME_MARGIN == 0.01
+    row = claims.evaluate_claim("ch7-same-performance")
+    computed = row["computed_value"]
+    if computed.get("available"):
+        inside = -0.01 < computed["low"] and computed["high"] < 0.01
+        assert (row["verdict"] == "holds") == inside
+        assert "margin ±1.00 points" in row["explanation"]
+    base = {"available": True, "two_separable_3x3": 0.6, "one_5x5": 0.6, "margin": 0.01,
+            "dataset": "CIFAR-10", "profile": "quick"}
+    for verdict in ("holds", "inconclusive at this budget", "contradicted"):
+        assert _judge_same_performance(None, {**base, "verdict": verdict, "explanation": "..."})[0] == verdict

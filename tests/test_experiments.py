@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from convlib import experiments as E
+from convlib import stats
 from convlib.data import CIFAR10, CLASSES
 
 
@@ -88,11 +90,69 @@ def test_list_names_every_experiment(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("a,sa,b,sb,n,expected", [
-    (0.80, 0.01, 0.70, 0.01, 3, "holds"),
-    (0.70, 0.01, 0.80, 0.01, 3, "does not hold"),
-    (0.75, 0.05, 0.74, 0.05, 3, "inconclusive"),
-    (0.90, 0.00, 0.10, 0.00, 1, "inconclusive"),
+def synthetic(accuracies: dict, *, test_size=5000, correct=None, train=None):
+    """A results dict as an old reference file (final accuracies only) or, with ``correct``
+    (variant -> one bool vector per seed), as a new one with per-image correctness."""
+    runs = []
+    for variant, values in accuracies.items():
+        for seed, value in enumerate(values):
+            history = {"test_acc": [0.1, value], "train_eval_acc": [0.1, (train or {}).get(variant, [value] * 9)[seed]]}
+            run = {"variant": variant, "seed": seed, "history": history}
+            if correct is not None:
+                run["test_correct"] = stats.pack_correctness(correct[variant][seed])
+            runs.append(run)
+    return {"format": 1, "experiment": "dense_vs_conv", "provenance": {"test_size": test_size},
+            "variants": {v: {} for v in accuracies}, "runs": runs}
+
+
+def test_old_files_without_per_image_data_get_the_analytic_interval():
+    # chapter 5's situation: both seeds of the worse variant scored exactly the same (std 0)
+    results = synthetic({"cnn": [0.6282, 0.6278], "mlp": [0.6152, 0.6152]})
+    accuracy, gap = E.check_claims(results)
+    assert accuracy["method"] == stats.ANALYTIC_METHOD
+    assert (accuracy["difference"], accuracy["low"], accuracy["high"]) == (0.0128, -0.0062, 0.0318)
+    assert accuracy["verdict"] == stats.INCONCLUSIVE  # the old sqrt(s_a² + s_b²) rule said "holds"
+    assert accuracy["explanation"].startswith("cnn - mlp = +1.28 points, 95% interval [-0.62, +3.18]")
+    assert accuracy["seeds"] == 2 and accuracy["test_images"] == 5000 and accuracy["claim"] == stats.BETTER
+    assert gap["metric"] == "gap" and gap["explanation"].startswith("mlp gap - cnn gap = ")
+
+
+@pytest.mark.parametrize("cnn, mlp, expected", [
+    ([0.80, 0.81, 0.80], [0.70, 0.71, 0.70], stats.HOLDS),
+    ([0.70, 0.71, 0.70], [0.80, 0.81, 0.80], stats.CONTRADICTED),
+    ([0.75, 0.75, 0.75], [0.75, 0.75, 0.75], stats.INCONCLUSIVE),
 ])
-def test_verdict_rule(a, sa, b, sb, n, expected):
-    assert E.verdict(a, sa, b, sb, n) == expected
+def test_analytic_verdicts_are_the_stats_vocabulary(cnn, mlp, expected):
+    accuracy = E.check_claims(synthetic({"cnn": cnn, "mlp": mlp}))[0]
+    assert accuracy["verdict"] == expected and accuracy["verdict"] in E.VERDICTS
+    assert accuracy["explanation"].endswith(": " + expected)
+
+
+def test_the_gap_claim_is_judged_lower_is_better():
+    results = synthetic({"cnn": [0.60, 0.60], "mlp": [0.45, 0.45]},
+                        train={"cnn": [0.62, 0.62], "mlp": [0.75, 0.75]})
+    gap = E.check_claims(results)[1]
+    assert gap["difference"] == 0.28 and gap["verdict"] == stats.HOLDS  # mlp's gap 0.30, cnn's 0.02
+
+
+def test_new_files_with_per_image_data_are_paired():
+    rng = np.random.default_rng(0)
+    base = rng.random((2, 5000))
+    correct = {"cnn": list(base < 0.65), "mlp": list(base < 0.64)}  # the cnn gets a superset right
+    accuracies = {v: [float(x.mean()) for x in runs] for v, runs in correct.items()}
+    paired = E.check_claims(synthetic(accuracies, correct=correct))[0]
+    unpaired = E.check_claims(synthetic(accuracies))[0]
+    assert paired["method"] == stats.METHOD and unpaired["method"] == stats.ANALYTIC_METHOD
+    assert paired["difference"] == unpaired["difference"]
+    assert paired["verdict"] == stats.HOLDS and unpaired["verdict"] == stats.INCONCLUSIVE
+    assert "paired bootstrap over 2 seeds and 5,000 test images" in paired["explanation"]
+
+
+def test_new_runs_store_their_per_image_correctness(tmp_path, fake_data):
+    results = run(tmp_path, fake_data, [0])
+    for record in results["runs"]:
+        correct = stats.unpack_correctness(record["test_correct"])
+        assert len(correct) == 60 and correct.mean() == pytest.approx(record["history"]["test_acc"][-1])
+        assert "test_correct" not in record["history"]
+    assert results["comparisons"][0]["method"] == stats.METHOD
+    assert results["comparisons"][1]["method"] == stats.ANALYTIC_METHOD

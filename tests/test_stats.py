@@ -275,3 +275,72 @@ def test_compare_and_judge_is_the_two_steps():
     a, b = runs(2, 1_000, 0.8, 0.7)
     assert stats.compare_and_judge(a, b, stats.BETTER, labels=("x", "y")) == \
         stats.judge(stats.compare(a, b, labels=("x", "y")), stats.BETTER)
+
+
+# --------------------------------------------------------------------------- analytic interval (no per-image data)
+
+@pytest.mark.parametrize("df, expected", [(1, 12.7062), (2, 4.3027), (10, 2.2281), (30, 2.0423),
+                                          (float("inf"), 1.9600)])
+def test_t_quantile_matches_the_tables(df, expected):
+    assert round(stats._t_quantile(df), 4) == expected
+
+
+def test_analytic_interval_with_a_std_of_zero_matches_the_hand_computed_value():
+    # chapter 5's reference: 1 group [0.6282, 0.6278] against 8 groups [0.6152, 0.6152], 5,000 images
+    cmp = stats.compare_means([0.6282, 0.6278], [0.6152, 0.6152], 5000, labels=("1 group", "8 groups"))
+    # V = 0.0002²·2/1/2 + 0 + 0.628·0.372/5000 + 0.6152·0.3848/5000 = 9.4109e-5; df ≈ 5.5e6: t = 1.96
+    half = 1.959964 * (4e-8 + 0.628 * 0.372 / 5000 + 0.6152 * 0.3848 / 5000) ** 0.5
+    assert (cmp.difference, cmp.low, cmp.high) == (0.0128, round(0.0128 - half, 4), round(0.0128 + half, 4))
+    assert (cmp.low, cmp.high) == (-0.0062, 0.0318)
+    assert cmp.method == stats.ANALYTIC_METHOD and cmp.n_seeds == 2 and cmp.n_images == 5000
+    verdict = stats.judge(cmp)
+    assert verdict.verdict == stats.INCONCLUSIVE  # the old rule said "holds": 0.0128 > sqrt(0.0003² + 0²)
+    assert verdict.explanation == ("1 group - 8 groups = +1.28 points, 95% interval [-0.62, +3.18] "
+                                   "(analytic interval, unpaired, over 2 seeds and 5,000 test images): "
+                                   "inconclusive at this budget")
+
+
+def test_analytic_welch_degrees_of_freedom():
+    # without test-set terms: s² = 0.0002 on each side, V = 0.0002, df = V² / (2 (0.0001)²) = 2
+    cmp = stats.compare_means([0.70, 0.72], [0.60, 0.62], 1000, sampling=(0.0, 0.0))
+    half = 4.302653 * 0.0002 ** 0.5
+    assert (cmp.low, cmp.high) == (round(0.1 - half, 4), round(0.1 + half, 4)) == (0.0392, 0.1608)
+    assert stats.judge(cmp).verdict == stats.HOLDS
+    assert stats.judge(stats.compare_means([0.60, 0.62], [0.70, 0.72], 1000)).verdict == stats.CONTRADICTED
+
+
+def test_analytic_one_seed_per_side_uses_the_binomial_part_and_the_normal_quantile():
+    cmp = stats.compare_means([0.8], [0.7], 1000)
+    half = 1.959964 * (0.8 * 0.2 / 1000 + 0.7 * 0.3 / 1000) ** 0.5
+    assert (cmp.low, cmp.high) == (round(0.1 - half, 4), round(0.1 + half, 4)) == (0.0623, 0.1377)
+    assert stats.judge(cmp).verdict == stats.HOLDS and cmp.n_seeds == 1
+
+
+def test_analytic_identical_means():
+    same = stats.compare_means([0.7, 0.7], [0.7, 0.7], 1_000_000)
+    assert same.difference == 0 and same.low == -same.high == -0.0013
+    assert stats.judge(same).verdict == stats.INCONCLUSIVE
+    assert stats.judge(same, stats.SAME, margin=0.01).verdict == stats.HOLDS
+    # the same means with a large seed spread and few images: no evidence of sameness
+    noisy = stats.compare_means([0.68, 0.72], [0.68, 0.72], 5000)
+    assert noisy.difference == 0 and stats.judge(noisy, stats.SAME, margin=0.01).verdict == stats.INCONCLUSIVE
+
+
+def test_analytic_interval_is_wider_than_the_paired_bootstrap():
+    a, b = runs(3, 5_000, 0.65, 0.63, seed=21)
+    paired = stats.compare(a, b)
+    analytic = stats.compare_means([x.mean() for x in a.astype(float)], [x.mean() for x in b.astype(float)], 5_000)
+    assert analytic.difference == paired.difference
+    assert analytic.high - analytic.low > paired.high - paired.low
+
+
+def test_analytic_bad_input_is_refused():
+    with pytest.raises(TypeError, match="a must be a non-empty sequence of finite numbers"):
+        stats.compare_means([], [0.5], 100)
+    with pytest.raises(TypeError, match="b must be a non-empty sequence"):
+        stats.compare_means([0.5], [float("nan")], 100)
+    with pytest.raises(ValueError, match="n_images must be an int >= 1"):
+        stats.compare_means([0.5], [0.5], 0)
+    with pytest.raises(ValueError, match="accuracies in"):
+        stats.compare_means([-0.1], [0.5], 100)
+    assert stats.compare_means([-0.1, 0.0], [0.1, 0.1], 100, sampling=(0.0, 0.0)).difference == -0.15

@@ -104,3 +104,13 @@ def test_bad_data_is_rejected():
         T.train(tiny_model(), x, y, x, y[:5], progress=False)
     with pytest.raises(TypeError, match="model"):
         T.train("resnet", x, y, x, y, progress=False)
+
+
+def test_final_evaluation_stores_the_per_image_correctness_packed():
+    from convlib.stats import unpack_correctness
+
+    history = run()
+    correct = unpack_correctness(history.test_correct)
+    assert correct.shape == (40,) and history.test_correct["n"] == 40
+    assert correct.mean() == pytest.approx(history.final_test_acc)
+    assert run().test_correct == history.test_correct  # same seed, same images right

@@ -9,8 +9,25 @@ judge that turns the two into a verdict and a one-line explanation:
 - ``holds approximately``: it agrees within the tolerance the claim names (e.g. 20% for an
   "approximately"), or holds with a caveat the explanation gives;
 - ``wrong``: the computed value contradicts the article;
-- ``not reproduced``: an experiment on the book's budget did not show what the article reports;
-- ``unverifiable``: the article gives no value to check (the explanation says what the book finds).
+- ``contradicted``: the book's evidence shows the opposite of the claim: for an experiment, the
+  whole 95 % interval of the difference lies on the other side of 0 (or, for a "same
+  performance" claim, wholly outside the stated margin); for ``ch3-lighter-network``, the book's
+  reconstruction of the article's network;
+- ``inconclusive at this budget``: the experiment's 95 % interval contains 0 (or, for a "same
+  performance" claim, is not wholly inside the margin): the seeds and test images of the book's
+  budget cannot tell; a larger budget might;
+- ``unverifiable``: the article gives no value to check (the explanation says what the book
+  finds), or the budget cannot test the claim at all (the explanation says why).
+
+Experiment claims use :mod:`convlib.stats`, the vocabulary of the whole book (``holds``,
+``contradicted``, ``inconclusive at this budget``), through the comparisons of
+:mod:`convlib.experiments`, recomputed from the reference runs: the difference in the claim's
+favour with its 95 % interval (paired bootstrap over seeds and test images when the runs stored
+per-image correctness, else the analytic interval over the seeds' final accuracies plus the test
+set's binomial noise, unpaired). A "better" claim holds when the interval lies above 0; a "same
+performance" claim is an equivalence test against :data:`SAME_MARGIN` (±1 point): it holds only
+when the whole interval lies inside the margin. The explanation names the interval, its method,
+seeds, test images, profile and data.
 
 The claims live in one module per group of chapters (``dense_vs_conv``, ``kernel_sizes``,
 ``stacking``, ``depth``); this module collects them. ``python -m convlib.claims`` prints a table,
@@ -25,7 +42,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-VERDICTS = ("holds", "holds approximately", "wrong", "not reproduced", "unverifiable")
+from convlib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
+
+VERDICTS = (HOLDS, "holds approximately", "wrong", CONTRADICTED, INCONCLUSIVE, "unverifiable")
+SAME_MARGIN = 0.01  # "same performance" claims: equivalence within ±1 point of test accuracy
 Judgement = tuple[str, str]
 
 
@@ -92,37 +112,39 @@ def missing_value(what: str) -> Callable[[Any, Any], Judgement]:
 
 
 def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
-    """A compute function reading the verdict of an experiment's claim from its reference results."""
+    """A compute function: the comparison of an experiment's claim, recomputed by
+    :func:`convlib.experiments.check_claims` from the reference runs (never the stored verdict)."""
     def compute() -> dict:
         from convlib import results
 
         found = results.load_reference(experiment)
         if found is None:
             return {"available": False}
-        comparison = found["comparisons"][index]
+        comparison = results.check_claims(found)[index]
         prov = found["provenance"]
-        return {"available": True, "verdict": comparison["verdict"],
-                "mean_better": comparison.get("mean_better"), "mean_worse": comparison.get("mean_worse"),
-                "std_better": comparison.get("std_better"), "std_worse": comparison.get("std_worse"),
-                "better": comparison["better"], "worse": comparison["worse"], "metric": comparison["metric"],
-                "seeds": comparison.get("seeds", 0), "profile": prov["profile"], "dataset": prov["dataset"],
-                "device": prov["device"]}
+        keep = ("verdict", "explanation", "better", "worse", "metric", "mean_better", "mean_worse",
+                "std_better", "std_worse", "difference", "low", "high", "method", "seeds", "test_images")
+        computed = {"available": True, **{k: comparison.get(k) for k in keep},
+                    "profile": prov["profile"], "dataset": prov["dataset"], "device": prov["device"]}
+        if comparison["metric"] == "gap":  # how far training went: can the budget show overfitting?
+            computed["train_acc"] = {v: round(sum((r["history"].get("train_eval_acc") or r["history"]["train_acc"])[-1]
+                                                  for r in found["runs"] if r["variant"] == v)
+                                              / max(1, sum(r["variant"] == v for r in found["runs"])), 4)
+                                     for v in (comparison["better"], comparison["worse"])}
+        return computed
     return compute
 
 
+def where(computed: dict) -> str:
+    """Profile, data and device of an experiment claim's numbers."""
+    return f"{computed['dataset']}, profile {computed['profile']}, {computed['device']}"
+
+
 def judge_experiment(article: Any, computed: dict) -> Judgement:
+    """The stats verdict of a "better" experiment claim, with its interval and provenance."""
     if not computed.get("available"):
         return "unverifiable", "no reference results yet: run python -m convlib.experiments."
-    what = "test accuracy" if computed["metric"] == "test_acc" else "train-test accuracy gap"
-    where = (f"{computed['dataset']}, profile {computed['profile']}, {computed['seeds']} seeds, "
-             f"{computed['device']}")
-    numbers = (f"{what} {computed['mean_better']:.3f} ± {computed['std_better']:.3f} ({computed['better']}) "
-               f"vs {computed['mean_worse']:.3f} ± {computed['std_worse']:.3f} ({computed['worse']})")
-    if computed["verdict"] == "holds":
-        return "holds", f"{numbers}; {where}."
-    reason = "the difference is within the seeds' spread" if computed["verdict"] == "inconclusive" \
-        else "the data show the opposite"
-    return "not reproduced", f"{numbers}: {reason}; {where}."
+    return computed["verdict"], f"{computed['explanation']}; {where(computed)}."
 
 
 # ---- the registry -------------------------------------------------------------------------
@@ -195,7 +217,11 @@ def claims_frame(chapter: int | None = None):
 def short_value(value: Any) -> str:
     """A compact rendering of a computed value for tables and prose."""
     if isinstance(value, dict):
-        if "verdict" in value and "mean_better" in value:
+        if "verdict" in value and value.get("low") is not None:  # an experiment comparison
+            a, b = ("mean_better", "mean_worse") if "mean_better" in value else ("two_separable_3x3", "one_5x5")
+            return (f"{value[a]:.3f} vs {value[b]:.3f}, {100 * value['difference']:+.1f} pts "
+                    f"[{100 * value['low']:+.1f}, {100 * value['high']:+.1f}]")
+        if "verdict" in value and value.get("mean_better") is not None:
             return f"{value['mean_better']:.3f} vs {value['mean_worse']:.3f}"
         return ", ".join(f"{k}: {short_value(v)}" for k, v in value.items())
     return _fmt(value)

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     width = max(len(r["id"]) for r in rows)
     for r in rows:
-        print(f"{r['id']:<{width}}  ch{r['chapter']}  {r['verdict']:<20} article: {short_value(r['article_value'])}"
+        print(f"{r['id']:<{width}}  ch{r['chapter']}  {r['verdict']:<27} article: {short_value(r['article_value'])}"
               f" | book: {short_value(r['computed_value'])}")
         print(f"{'':<{width}}  {r['explanation']}")
     counts = {v: sum(r["verdict"] == v for r in rows) for v in dict.fromkeys(r["verdict"] for r in rows)}

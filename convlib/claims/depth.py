@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from convlib.claims import (Claim, approximately, exact, experiment_claim, judge_experiment,
+from convlib import stats
+from convlib.claims import (SAME_MARGIN, Claim, approximately, exact, experiment_claim, judge_experiment,
                             missing_value)
 
 
@@ -164,33 +165,35 @@ def _judge_thirteen(article, computed) -> tuple[str, str]:
 
 
 def _same_performance() -> dict:
+    """Two separable 3x3 (experiment separable) against one 5x5 (experiment stacking): the
+    difference with its 95 % interval, for an equivalence test against SAME_MARGIN."""
     from convlib import results
-    from convlib.experiments import summarize, verdict
+    from convlib.experiments import compare_variants
 
     stacking, separable = results.load_reference("stacking"), results.load_reference("separable")
     if stacking is None or separable is None:
         return {"available": False}
     if stacking["provenance"]["profile"] != separable["provenance"]["profile"]:
         return {"available": False, "reason": "the two experiments used different profiles"}
-    five, sep = summarize(stacking)["5x5"], summarize(separable)["2xsep3x3"]
-    n = min(five["n"], sep["n"])
-    # "the same performance": separable is not worse beyond the seeds' spread
-    worse = verdict(five["mean"], five["std"], sep["mean"], sep["std"], n) == "holds"
-    return {"available": True, "one_5x5": round(five["mean"], 4), "one_5x5_std": round(five["std"], 4),
-            "two_separable_3x3": round(sep["mean"], 4), "two_separable_3x3_std": round(sep["std"], 4),
-            "separable_worse": worse, "seeds": n, "profile": stacking["provenance"]["profile"],
-            "dataset": stacking["provenance"]["dataset"]}
+    comparison = compare_variants(separable, "2xsep3x3", stacking, "5x5",
+                                  labels=("two separable 3x3", "one 5x5"))
+    judged = stats.judge(comparison, stats.SAME, margin=SAME_MARGIN)
+    return {"available": True, "two_separable_3x3": comparison.accuracy_a, "one_5x5": comparison.accuracy_b,
+            "difference": comparison.difference, "low": comparison.low, "high": comparison.high,
+            "margin": SAME_MARGIN, "method": comparison.method, "seeds": comparison.n_seeds,
+            "verdict": judged.verdict, "explanation": judged.explanation,
+            "profile": stacking["provenance"]["profile"], "dataset": stacking["provenance"]["dataset"]}
 
 
 def _judge_same_performance(article, computed) -> tuple[str, str]:
+    """An equivalence test: holds only when the whole 95 % interval lies within ±SAME_MARGIN."""
     if not computed.get("available"):
         return "unverifiable", "no comparable reference results yet."
-    numbers = (f"test accuracy {computed['two_separable_3x3']:.3f} ± {computed['two_separable_3x3_std']:.3f} "
-               f"(two separable 3x3) against {computed['one_5x5']:.3f} ± {computed['one_5x5_std']:.3f} (one 5x5); "
-               f"{computed['dataset']}, profile {computed['profile']}, {computed['seeds']} seeds")
-    if computed["separable_worse"]:
-        return "not reproduced", numbers + ": the separable network is worse beyond the seeds' spread."
-    return "holds", numbers + ": no loss beyond the seeds' spread."
+    return (computed["verdict"],
+            f"test accuracy {computed['two_separable_3x3']:.3f} (two separable 3x3) against "
+            f"{computed['one_5x5']:.3f} (one 5x5), two experiments' files; same performance means "
+            f"within ±{100 * computed['margin']:.0f} point: {computed['explanation']}; "
+            f"{computed['dataset']}, profile {computed['profile']}.")
 
 
 CLAIMS = (

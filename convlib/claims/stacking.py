@@ -50,7 +50,7 @@ def _judge_network_weights(article, computed) -> tuple[str, str]:
     heavier = computed["two_3x3"] / computed["one_5x5"]
     if heavier < 1:
         return "holds", f"the stacked network's blocks hold {heavier:.2f}x the weights of the 5x5 ones."
-    return ("not reproduced",
+    return ("contradicted",
             "lighter only when a block keeps its width. In the book's reconstruction (blocks 3 -> 32 and "
             f"32 -> 64 channels) the two-3x3 blocks hold {computed['two_3x3']:,} weights against "
             f"{computed['one_5x5']:,} for the 5x5 blocks ({heavier:.2f}x heavier), because the second 3x3 "
