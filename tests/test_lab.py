@@ -71,7 +71,18 @@ def test_make_lab_passes_allow_root_exactly_when_root():
     )
 
 
-def test_make_lab_starts_serves_the_chapters_and_the_kernel_and_stops(tmp_path):
+def as_normal_user(command: list[str]) -> list[str]:
+    """``command`` run by uid 1000, as a student's account would run it. As root, bubblewrap puts
+    it in a user namespace where it is uid 1000 (``id -u`` says 1000, so make passes no
+    --allow-root, and JupyterLab sees a normal user); elsewhere the caller already is one."""
+    if os.geteuid() != 0:
+        return command
+    return ["bwrap", "--unshare-user", "--uid", "1000", "--gid", "1000", "--bind", "/", "/",
+            "--dev", "/dev", "--proc", "/proc", "--die-with-parent", *command]
+
+
+@pytest.mark.parametrize("user", ["this user", "a normal user"])
+def test_make_lab_starts_serves_the_chapters_and_the_kernel_and_stops(tmp_path, user):
     port, token = free_port(), secrets.token_hex(16)
     flags = (
         f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
@@ -85,8 +96,9 @@ def test_make_lab_starts_serves_the_chapters_and_the_kernel_and_stops(tmp_path):
     log = tmp_path / "lab.log"
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
+        command = make_lab(flags=flags)
         lab = subprocess.Popen(
-            make_lab(flags=flags),
+            as_normal_user(command) if user == "a normal user" else command,
             cwd=REPO,
             env=env,
             stdout=out,
@@ -146,3 +158,5 @@ def test_make_lab_starts_serves_the_chapters_and_the_kernel_and_stops(tmp_path):
                 os.killpg(lab.pid, signal.SIGKILL)
                 lab.wait(20)
     assert "Running as root is not recommended" not in log.read_text()
+    if user == "a normal user":  # make printed its recipe: no --allow-root for a normal user
+        assert "jupyter lab" in log.read_text() and "--allow-root" not in log.read_text()
