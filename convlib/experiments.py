@@ -381,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     run.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
     run.add_argument("--device", default=None)
+    recompare = sub.add_parser("recompare", help="recompute the stored comparisons of a results "
+                               "file from its runs (no training), e.g. after a change of method")
+    recompare.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
+    recompare.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     if args.command == "list":
         for experiment in EXPERIMENTS.values():
@@ -390,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    if args.command == "recompare":
+        path = results_path(args.name, args.out)
+        results = load_results(path)
+        results["comparisons"] = check_claims(results)
+        _atomic_write_json(path, results)
+        for comparison in results["comparisons"]:
+            print(f"{comparison['statement']}: {comparison['verdict']}")
+        return 0
     try:
         results = run_experiment(args.name, args.profile, args.seeds, args.out, device=args.device)
     except (ResultsFileError, ValueError) as error:

@@ -156,3 +156,22 @@ def test_new_runs_store_their_per_image_correctness(tmp_path, fake_data):
         assert "test_correct" not in record["history"]
     assert results["comparisons"][0]["method"] == stats.METHOD
     assert results["comparisons"][1]["method"] == stats.ANALYTIC_METHOD
+
+
+@pytest.mark.parametrize("name", ["dense_vs_conv", "stacking", "separable", "bottleneck", "grouped"])
+def test_stored_reference_comparisons_are_what_the_runs_give_today(name):
+    """A results file never carries a stale verdict: `recompare` rewrites it after a change of
+    method, and this test fails until it has."""
+    results = E.load_results(E.results_path(name))
+    assert results["comparisons"] == E.check_claims(results), f"run: python -m convlib.experiments recompare {name}"
+
+
+def test_recompare_rewrites_stale_comparisons_without_training(tmp_path, capsys):
+    source = E.results_path("grouped")
+    stale = json.loads(source.read_text())
+    stale["comparisons"] = [{**c, "verdict": "does not hold"} for c in stale["comparisons"]]
+    (tmp_path / source.name).write_text(json.dumps(stale))
+    assert E.main(["recompare", "grouped", "--out", str(tmp_path)]) == 0
+    rewritten = json.loads((tmp_path / source.name).read_text())
+    assert rewritten["comparisons"] == E.check_claims(stale) and rewritten["runs"] == stale["runs"]
+    assert "inconclusive at this budget" in capsys.readouterr().out
