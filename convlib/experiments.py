@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from convlib import stats
@@ -85,10 +85,20 @@ class Claim:
 
 @dataclass(frozen=True)
 class Experiment:
+    """Variants trained on the same data with the same budget, and the claims they test.
+    ``budgets`` overrides the profile's budget for this experiment, per profile name
+    (``train_size``, ``epochs``, ``augment``): the overfitting experiment trains a small set long."""
+
     name: str
     description: str
     variants: tuple[Variant, ...]
     claims: tuple[Claim, ...]
+    budgets: dict[str, dict] = field(default_factory=dict)
+
+    def budget(self, profile) -> dict:
+        """``train_size``, ``epochs`` and ``augment`` of a run with ``profile``."""
+        chosen = {"train_size": profile.train_size, "epochs": profile.epochs, "augment": True}
+        return {**chosen, **self.budgets.get(profile.name, {})}
 
 
 def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
@@ -139,6 +149,16 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
          Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3))),
         (Claim("cnn", "mlp", "test_acc", "the CNN generalises better: higher test accuracy"),
          Claim("cnn", "mlp", "gap", "the CNN overfits less: smaller train-test accuracy gap"))),
+    Experiment(
+        "overfitting", "The same MLP and CNN on a small training set, trained long without "
+        "augmentation, so that both can overfit: the setting that can test the article's claim.",
+        (Variant("mlp", "MLP 3072-512-512-10", _mlp(hidden=(512, 512))),
+         Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3))),
+        (Claim("cnn", "mlp", "gap", "where both can overfit, the CNN overfits less: smaller train-test "
+               "accuracy gap"),),
+        budgets={"smoke": {"train_size": 500, "epochs": 3, "augment": False},
+                 "quick": {"train_size": 2_000, "epochs": 40, "augment": False},
+                 "full": {"train_size": 5_000, "epochs": 60, "augment": False}}),
 )}
 
 
@@ -217,7 +237,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative ints; got {seeds!r}")
     dataset = data if data is not None else data_module.load_cifar10()
-    train_x, train_y = data_module.subset(dataset.train_images, dataset.train_labels, budget.train_size)
+    plan = experiment.budget(budget)
+    train_x, train_y = data_module.subset(dataset.train_images, dataset.train_labels, plan["train_size"])
     test_x, test_y = data_module.subset(dataset.test_images, dataset.test_labels, budget.test_size)
     device = as_device(device)
     path = results_path(name, out)
@@ -225,7 +246,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     provenance = {
         "dataset": dataset.name, "dataset_source": dataset.source, "jpeg_copy": dataset.lossy,
         "profile": budget.name, "profile_description": budget.description,
-        "train_size": len(train_y), "test_size": len(test_y), "epochs": budget.epochs,
+        "train_size": len(train_y), "test_size": len(test_y), "epochs": plan["epochs"],
+        "augment": plan["augment"],
         "batch_size": budget.batch_size, "lr": budget.lr,
         "device": device_name(device), "torch": torch.__version__, "python": platform.python_version(),
         "precision": resolve_precision(TrainConfig().precision, device),
@@ -233,8 +255,10 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     if path.exists():
         results = load_results(path)
         old = results["provenance"]
-        for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr", "precision"):
-            if old.get(key, "float32" if key == "precision" else None) != provenance[key]:
+        defaults = {"precision": "float32", "augment": True}  # files from before these keys
+        for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr", "precision",
+                    "augment"):
+            if old.get(key, defaults.get(key)) != provenance[key]:
                 raise ResultsFileError(
                     f"{path} was made with {key}={old.get(key)!r}, this run has {key}={provenance[key]!r}; "
                     "results of different budgets are never mixed: use another --out")
@@ -243,7 +267,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
                    "provenance": {**provenance, "seeds": [], "started": _now(), "wall_seconds": 0.0},
                    "variants": {}, "runs": []}
     done = {(r["variant"], r["seed"]) for r in results["runs"]}
-    config = TrainConfig.from_profile(budget)
+    config = replace(TrainConfig.from_profile(budget), epochs=plan["epochs"], augment=plan["augment"])
     for variant in experiment.variants:
         for seed in seeds:
             if (variant.name, seed) in done:

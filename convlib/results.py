@@ -54,7 +54,8 @@ def provenance_line(results: dict) -> str:
     """One sentence saying what produced the numbers: data set, profile, seeds, device, date."""
     p = results["provenance"]
     return (f"{p['dataset']}, profile '{p['profile']}' ({p['train_size']:,} training and "
-            f"{p['test_size']:,} test images, {p['epochs']} epochs), seeds {p['seeds']}, "
+            f"{p['test_size']:,} test images, {p['epochs']} epochs"
+            f"{'' if p.get('augment', True) else ', no augmentation'}), seeds {p['seeds']}, "
             f"{p['device']}, {p.get('precision', 'float32')}, torch {p['torch']}, "
             f"{p.get('updated', p.get('started', ''))[:10]}")
 

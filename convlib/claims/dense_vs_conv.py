@@ -113,6 +113,6 @@ CLAIMS = (
           experiment_claim("dense_vs_conv", 0), judge_experiment, "experiment dense_vs_conv: test accuracy"),
     Claim("ch1-overfitting-gap", 1, "Overfitting",
           "Having such a large number of parameters has another drawback: overfitting.",
-          "the dense network overfits more", experiment_claim("dense_vs_conv", 1), _judge_overfitting_gap,
-          "experiment dense_vs_conv: train-test gap"),
+          "the dense network overfits more", experiment_claim("overfitting", 0), _judge_overfitting_gap,
+          "experiment overfitting: train-test gap where both can overfit"),
 )
