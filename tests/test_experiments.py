@@ -158,7 +158,8 @@ def test_new_runs_store_their_per_image_correctness(tmp_path, fake_data):
     assert results["comparisons"][1]["method"] == stats.ANALYTIC_METHOD
 
 
-@pytest.mark.parametrize("name", ["dense_vs_conv", "stacking", "separable", "bottleneck", "grouped"])
+@pytest.mark.parametrize("name", ["dense_vs_conv", "stacking", "separable", "bottleneck", "grouped",
+                                  "overfitting"])
 def test_stored_reference_comparisons_are_what_the_runs_give_today(name):
     """A results file never carries a stale verdict: `recompare` rewrites it after a change of
     method, and this test fails until it has."""
@@ -175,3 +176,17 @@ def test_recompare_rewrites_stale_comparisons_without_training(tmp_path, capsys)
     rewritten = json.loads((tmp_path / source.name).read_text())
     assert rewritten["comparisons"] == E.check_claims(stale) and rewritten["runs"] == stale["runs"]
     assert "inconclusive at this budget" in capsys.readouterr().out
+
+
+def test_the_overfitting_experiment_trains_a_small_set_long_without_augmentation():
+    from convlib.profiles import PROFILES
+
+    experiment = E.get_experiment("overfitting")
+    quick = experiment.budget(PROFILES["quick"])
+    assert quick["augment"] is False and quick["train_size"] < PROFILES["quick"].train_size
+    assert quick["epochs"] > PROFILES["quick"].epochs
+    assert E.get_experiment("dense_vs_conv").budget(PROFILES["quick"]) == {
+        "train_size": PROFILES["quick"].train_size, "epochs": PROFILES["quick"].epochs, "augment": True}
+    reference = E.load_results(E.results_path("overfitting"))
+    assert reference["provenance"]["augment"] is False and reference["provenance"]["epochs"] == quick["epochs"]
+    assert all(run["history"]["train_eval_acc"][-1] >= 0.95 for run in reference["runs"])  # both overfit

@@ -31,7 +31,7 @@ def test_comparison_line_and_table_show_the_interval_and_the_verdict():
 
 
 def test_the_reference_comparisons_use_the_stats_vocabulary():
-    for name in ("dense_vs_conv", "stacking", "separable", "bottleneck", "grouped"):
+    for name in ("dense_vs_conv", "stacking", "separable", "bottleneck", "grouped", "overfitting"):
         found = R.load_reference(name)
         if found is None:
             continue
