@@ -181,8 +181,6 @@ def load_results(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ResultsFileError(f"results file {path} is corrupted ({error}); delete it to start "
                                "the experiment again, or choose another --out") from None

@@ -95,15 +95,6 @@ def approximately(what: str, tolerance: float) -> Callable[[Any, Any], Judgement
     return judge
 
 
-def at_least(what: str) -> Callable[[Any, Any], Judgement]:
-    """For 'more than X' claims: holds when computed > X, with the real factor stated."""
-    def judge(article: float, computed: float) -> Judgement:
-        if computed > article:
-            return "holds", f"{what}: {_fmt(float(computed))}, which is indeed more than {_fmt(article)}."
-        return "wrong", f"{what}: {_fmt(float(computed))}, not more than {_fmt(article)}."
-    return judge
-
-
 def missing_value(what: str) -> Callable[[Any, Any], Judgement]:
     """The article's sentence lacks its number: nothing to check, but the book gives its value."""
     def judge(article: Any, computed: Any) -> Judgement:

@@ -32,7 +32,6 @@ from convlib.grading.report import atomic_write, clean, fmt, write_outputs
 from convlib.grading.sandbox import Limits, RunResult, Sandbox, detect
 from convlib.grading.values import compare
 
-STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "malformed", "tampered", "missing")
 
 
 class ReferenceFailure(RuntimeError):
