@@ -215,8 +215,10 @@ def git_commit() -> str:
 
 def run_experiment(name: str, profile: str | None = None, seeds: list[int] | None = None,
                    out: str | os.PathLike | None = None, *, data=None, device=None,
-                   progress: bool | None = None, log: Callable[[str], None] | None = print) -> dict:
-    """Train every (variant, seed) of experiment ``name`` not already in its results file.
+                   progress: bool | None = None, log: Callable[[str], None] | None = print,
+                   select: Callable[[str, int], bool] | None = None) -> dict:
+    """Train every (variant, seed) of experiment ``name`` not already in its results file
+    (only those for which ``select(variant_name, seed)`` is true, when ``select`` is given: a shard).
 
     Results are written after each run (atomically), so an interrupted experiment resumes where
     it stopped. A results file made with another profile or data set is an error: profiles are
@@ -268,6 +270,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     config = replace(TrainConfig.from_profile(budget), epochs=plan["epochs"], augment=plan["augment"])
     for variant in experiment.variants:
         for seed in seeds:
+            if select is not None and not select(variant.name, seed):
+                continue
             if (variant.name, seed) in done:
                 if log:
                     log(f"{name}: {variant.name} seed {seed} already done, skipped")
