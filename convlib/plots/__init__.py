@@ -2,7 +2,9 @@
 
 Every figure must stay readable in grayscale: each series gets a colour, a line style and a
 marker, so that lines can be told apart without colour. Topic-specific figures live in the
-submodules of this package (one per chapter topic).
+submodules of this package (one per chapter topic); :mod:`convlib.plots.style` holds the style
+map (one colour and hatch per construction, across the book) and the legibility check of every
+figure, :mod:`convlib.plots.shapes` the shape drawings of blocks.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ def use_book_style() -> None:
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.dpi": 150,
         "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
-        "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9, "legend.frameon": False,
+        # Text sizes: shown at 9 pt or more at page width for figures up to about 8 inches wide
+        # (convlib.plots.style.figure_problems states the rule and checks it).
+        "font.size": 10, "xtick.labelsize": 10, "ytick.labelsize": 10,
+        "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+        "legend.title_fontsize": 10, "legend.frameon": False,
         "axes.prop_cycle": cycler(color=list(COLORS[:4])) + cycler(linestyle=list(LINESTYLES))
         + cycler(marker=list(MARKERS[:4])),
         "lines.markersize": 5, "lines.linewidth": 1.8,

@@ -13,6 +13,7 @@ from typing import Any
 
 from convlib.census import KernelCount, kernel_label
 from convlib.plots import COLORS
+from convlib.plots.style import PLAIN_KERNEL_COLORS
 
 __all__ = ["KERNEL_HATCHES", "kernel_order", "kernel_share_matrix", "kernel_styles",
            "plot_kernel_shares"]
@@ -60,11 +61,20 @@ def kernel_share_matrix(
 
 
 def kernel_styles(kernels: Sequence[str]) -> dict[str, dict[str, str]]:
-    """A fill colour and a hatch per kernel label, in order (at most 10 kernel sizes)."""
+    """A fill colour and a hatch per kernel label, in order (at most 10 kernel sizes): a square
+    kernel gets the colour of a plain convolution of that size in the book's style map
+    (:data:`convlib.plots.style.PLAIN_KERNEL_COLORS`), other kernels one of the book's colours."""
     if len(kernels) > len(KERNEL_HATCHES):
         raise ValueError(f"at most {len(KERNEL_HATCHES)} kernel sizes can be told apart; "
                          f"got {len(kernels)}")
-    return {k: {"color": _PALETTE[j], "hatch": KERNEL_HATCHES[j]} for j, k in enumerate(kernels)}
+    styles = {}
+    for j, kernel in enumerate(kernels):
+        side = kernel.split("x")
+        square = len(side) == 2 and side[0] == side[1] and side[0].isdigit()
+        # Square kernels take the book's colour of a plain k x k convolution (the style map).
+        color = PLAIN_KERNEL_COLORS.get(int(side[0])) if square else None
+        styles[kernel] = {"color": color or _PALETTE[j], "hatch": KERNEL_HATCHES[j]}
+    return styles
 
 
 def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
@@ -88,7 +98,7 @@ def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
         for bar, width, start in zip(bars, widths, left):
             if width >= 100.0 * label_min:
                 ax.text(start + width / 2, bar.get_y() + bar.get_height() / 2, f"{width:.0f}%",
-                        ha="center", va="center", fontsize=8,
+                        ha="center", va="center", fontsize=9,
                         bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
                                   alpha=0.85))
         left = [a + w for a, w in zip(left, widths)]

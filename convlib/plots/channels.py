@@ -33,9 +33,9 @@ def plot_connection_matrix(ax, matrix: torch.Tensor, title: str | None = None) -
     ax.grid(False)
     ax.grid(True, which="minor", color="0.6", linewidth=0.5, alpha=1.0)
     ax.tick_params(which="minor", length=0)
-    ax.tick_params(labelsize=7)
-    ax.set_xlabel(f"input channel ({int(matrix.sum())} connections)")
-    ax.set_ylabel("output channel")
+    ax.tick_params(labelsize=9)
+    ax.set_xlabel(f"input channel (index; {int(matrix.sum())} connections)")
+    ax.set_ylabel("output channel (index)")
     if title is not None:
         ax.set_title(title)
 

@@ -91,7 +91,7 @@ def plot_weight_index(ax, weight_index: Any, *, n_weights: int | None = None,
     ax.grid(which="minor", color="0.6", linewidth=0.6)
     ax.tick_params(which="minor", length=0)
     if annotate:
-        size = fontsize if fontsize is not None else (8 if max(rows, cols) <= 16 else 6)
+        size = fontsize if fontsize is not None else (9 if max(rows, cols) <= 16 else 7)
         for o, i in zip(*np.nonzero(index >= 0)):
             ax.text(i, o, f"{prefix}{index[o, i]}", ha="center", va="center", fontsize=size,
                     color="black")

@@ -58,14 +58,18 @@ def support_box(values: Any, margin: int = 0) -> tuple[int, int, int, int]:
 def plot_map(ax, values: Any, *, title: str, colorbar_label: str,
              xlabel: str = "column (pixels)", ylabel: str = "row (pixels)",
              origin: tuple[int, int] = (0, 0), fmt: str = "{:.3f}", annotate: bool = True,
-             vmin: float | None = None, vmax: float | None = None, cmap: str = "gray_r"):
+             vmin: float | None = None, vmax: float | None = None, cmap: str = "gray_r",
+             fontsize: float = 9):
     """Draw the 2-D map ``values`` on ``ax`` as a grayscale image with a labelled colour bar.
 
     Pixel ``(i, j)`` of ``values`` is drawn at row ``origin[0] + i``, column ``origin[1] + j``, so a
     crop (see :func:`support_box`) keeps the coordinates of the full grid. With ``annotate``, each
     cell shows its value (``fmt``; exact zeros as ``0``), in white on dark cells and black on light ones. ``vmin`` and
     ``vmax`` fix the colour scale (give two panels the same one to compare them); by default it
-    spans the map's values. Returns the ``AxesImage``.
+    spans the map's values. ``fontsize`` (points) sizes the cell values: 9 points stay legible at
+    page width (:func:`convlib.plots.style.figure_problems`) when each cell is wide enough for
+    the text, so crop the map (:func:`support_box`) rather than shrink the text. Returns the
+    ``AxesImage``.
     """
     array = _as_map(values)
     if not isinstance(title, str) or not isinstance(colorbar_label, str):
@@ -97,7 +101,7 @@ def plot_map(ax, values: Any, *, title: str, colorbar_label: str,
             for j in range(w):
                 dark = _darkens(cmap, array[i, j] >= threshold)
                 ax.text(c0 + j, r0 + i, _cell_text(fmt, array[i, j]), ha="center", va="center",
-                        fontsize=7, color="white" if dark else "black")
+                        fontsize=fontsize, color="white" if dark else "black")
     ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.85)
     return image
 

@@ -63,7 +63,7 @@ def plot_roofline(
                 if str(p[annotate]) == "":
                     continue
                 ax.annotate(str(p[annotate]), (p["intensity"], p["achieved_flops"] / GIGA),
-                            textcoords="offset points", xytext=(4, 3), fontsize=7)
+                            textcoords="offset points", xytext=(4, 3), fontsize=9)
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax.set_xscale("log")

@@ -52,7 +52,7 @@ def plot_tricks(ax: Any, rows: Sequence[Mapping[str, Any]], *, pixels: int | Non
                 linewidth=1.0, marker="", label="FLOPs = 2 x H x W x weights")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left")
 
 
 def plot_shares(ax: Any, shares: Mapping[str, Mapping[str, float]], *, kinds: Sequence[str]) -> None:

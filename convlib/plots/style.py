@@ -1,0 +1,195 @@
+"""One look per construction across the whole book, and the check that figures stay legible.
+
+**The style map.** Every figure that shows a construction (a plain convolution of a given kernel
+size, a stacked, bottleneck, grouped, depthwise-separable or spatially separable block, a dense
+layer or MLP, a CNN) draws it with the same colour, hatch, marker and line style, from
+:func:`construction_style`. Plain convolutions get a blue ramp by kernel size (light for 1x1,
+dark for 11x11) and their own marker per size; each other construction one Okabe-Ito colour and
+one hatch, so that bars read in grayscale too.
+
+**Legibility at page width** (:func:`figure_problems`). Assumption: the website shows a figure
+at its natural size (``figure.dpi`` pixels per inch of its tight bounding box, as the notebook's
+inline backend saves it) unless that is wider than the content column, about
+:data:`CONTENT_WIDTH_PX` (700) CSS pixels; then the browser scales it down to the column. A CSS
+pixel is 1/96 inch, so text of ``s`` points in a figure of tight width ``W`` inches is shown at
+``s * shown_px / (96 * W)`` points, where ``shown_px = min(W * dpi, 700)``. Every text must be
+shown at :data:`MIN_FONT_PT` (9) points or more.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from typing import Any
+
+__all__ = ["CONSTRUCTIONS", "CONSTRUCTION_LABELS", "CONTENT_WIDTH_PX", "MIN_FONT_PT",
+           "PLAIN_KERNEL_COLORS", "construction_style", "bar_style", "line_style",
+           "shown_font_scale", "figure_problems"]
+
+CONTENT_WIDTH_PX = 700  # the book's content column, in CSS pixels
+CSS_PX_PER_INCH = 96
+MIN_FONT_PT = 9.0
+# Construction names: the kinds of convlib.blocks.make_block, then the two kinds of network.
+CONSTRUCTIONS = ("plain", "stacked", "bottleneck", "grouped", "separable", "spatial", "dense",
+                 "cnn")
+CONSTRUCTION_LABELS = {
+    "plain": "plain k x k", "stacked": "stacked 3x3", "bottleneck": "bottleneck",
+    "grouped": "grouped", "separable": "depthwise separable", "spatial": "spatially separable",
+    "dense": "dense (MLP)", "cnn": "CNN",
+}
+# Plain convolutions: a blue ramp by kernel size, lighter for smaller kernels.
+PLAIN_KERNEL_COLORS = {1: "#9ecae1", 3: "#6baed6", 5: "#3182bd", 7: "#08519c", 9: "#08306b",
+                       11: "#041a3d"}
+_PLAIN_MARKERS = {1: "o", 3: "s", 5: "^", 7: "D", 9: "v", 11: "P"}
+_STYLES = {  # colour (Okabe-Ito), hatch, marker, line style
+    "plain": ("#3182bd", "", "o", "-"),
+    "stacked": ("#E69F00", "//", "s", "--"),
+    "bottleneck": ("#009E73", "\\\\", "^", "-."),
+    "grouped": ("#D55E00", "xx", "D", ":"),
+    "separable": ("#CC79A7", "..", "v", (0, (5, 1))),
+    "spatial": ("#56B4E9", "oo", "P", (0, (3, 1, 1, 1))),
+    "dense": ("#555555", "--", "X", (0, (1, 1))),
+    "cnn": ("#8C510A", "++", "*", "-"),
+}
+
+
+def construction_style(kind: str, kernel_size: int | None = None) -> dict[str, Any]:
+    """``{"color", "hatch", "marker", "linestyle", "label"}`` of one construction.
+
+    ``kind`` is one of :data:`CONSTRUCTIONS` (``"depthwise"`` and ``"mlp"`` are accepted for
+    ``"separable"`` and ``"dense"``). ``kernel_size`` picks the shade and marker of a ``"plain"``
+    convolution (odd sizes 1-11; larger ones take the darkest shade); it is ignored for the
+    other kinds, whose label mentions no kernel.
+    """
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be one of {CONSTRUCTIONS}; got {type(kind).__name__}")
+    kind = {"depthwise": "separable", "mlp": "dense"}.get(kind, kind)
+    if kind not in _STYLES:
+        raise ValueError(f"kind must be one of {CONSTRUCTIONS}; got {kind!r}")
+    color, hatch, marker, linestyle = _STYLES[kind]
+    label = CONSTRUCTION_LABELS[kind]
+    if kind == "plain" and kernel_size is not None:
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral) \
+                or kernel_size < 1:
+            raise ValueError(f"kernel_size must be an int >= 1; got {kernel_size!r}")
+        k = int(kernel_size)
+        color = PLAIN_KERNEL_COLORS.get(k, PLAIN_KERNEL_COLORS[11] if k > 11 else color)
+        marker = _PLAIN_MARKERS.get(k, marker)
+        label = f"plain {k}x{k}"
+    return {"color": color, "hatch": hatch, "marker": marker, "linestyle": linestyle,
+            "label": label}
+
+
+def bar_style(kind: str, kernel_size: int | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``ax.bar``/``ax.barh``: colour, hatch, black edge, label."""
+    style = construction_style(kind, kernel_size)
+    return {"color": style["color"], "hatch": style["hatch"], "edgecolor": "black",
+            "linewidth": 0.6, "label": style["label"]}
+
+
+def line_style(kind: str, kernel_size: int | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``ax.plot``: colour, line style, marker, label."""
+    style = construction_style(kind, kernel_size)
+    return {key: style[key] for key in ("color", "linestyle", "marker", "label")}
+
+
+def shown_font_scale(fig: Any, content_width_px: float = CONTENT_WIDTH_PX) -> float:
+    """Points shown on the page per point of font size in ``fig`` (see the module docstring)."""
+    if not isinstance(content_width_px, numbers.Real) or content_width_px <= 0:
+        raise ValueError(f"content_width_px must be a positive number; got {content_width_px!r}")
+    renderer = fig.canvas.get_renderer()
+    width_in = fig.get_tightbbox(renderer).width  # inches
+    shown_px = min(width_in * fig.dpi, float(content_width_px))
+    return shown_px / (CSS_PX_PER_INCH * width_in)
+
+
+def _texts(fig: Any) -> list[Any]:
+    """Every visible, non-empty text of ``fig`` that the renderer draws (tick labels in view)."""
+    texts = list(fig.texts)
+    if getattr(fig, "_suptitle", None) is not None:
+        texts.append(fig._suptitle)
+    for legend in fig.legends:
+        texts += list(legend.get_texts()) + [legend.get_title()]
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
+        texts += list(ax.texts)
+        if ax.axison:
+            texts += ax.get_xticklabels(which="both") + ax.get_yticklabels(which="both")
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += list(legend.get_texts()) + [legend.get_title()]
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def _is_numeric_axis(axis: Any) -> bool:
+    """Whether ``axis`` shows numbers (its tick labels parse as numbers) rather than names."""
+    labels = [t.get_text().strip() for t in axis.get_ticklabels() if t.get_text().strip()]
+    number = re.compile(r"^[\u2212+-]?[\d,.]+(e[\u2212+-]?\d+)?%?$|^\$.*\$$")
+    return bool(labels) and all(number.match(label) for label in labels)
+
+
+def _shared_label(ax: Any, name: str) -> bool:
+    """Whether another axes in the same row (``y``) or column (``x``) of the figure carries the
+    label of this axis, as side-by-side panels with a shared y axis do."""
+    box = ax.get_position()
+    for other in ax.figure.axes:
+        if other is ax or not other.axison:
+            continue
+        edge = other.get_position()
+        aligned = abs(edge.y0 - box.y0) < 0.02 if name == "y" else abs(edge.x0 - box.x0) < 0.02
+        label = (other.yaxis if name == "y" else other.xaxis).label.get_text().strip()
+        if aligned and label:
+            return True
+    return False
+
+
+def _axes_problems(ax: Any, index: int, has_suptitle: bool, figure_legend: bool) -> list[str]:
+    """Title, axis labels with units and legend of one axes (see :func:`figure_problems`)."""
+    where = f"axes {index}"
+    problems = []
+    titles = (ax.get_title(), ax.get_title("left"), ax.get_title("right"))
+    if not any(t.strip() for t in titles) and not has_suptitle:
+        problems.append(f"{where}: no title")
+    if not ax.axison:
+        return problems
+    for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+        label = axis.label.get_text().strip()
+        if _is_numeric_axis(axis) and not label and not _shared_label(ax, name):
+            problems.append(f"{where}: the {name} axis shows numbers but has no label")
+        elif _is_numeric_axis(axis) and label and not re.search(r"\(.+\)", label):
+            problems.append(f"{where}: the {name} label {label!r} names no unit in parentheses")
+    handles, _ = ax.get_legend_handles_labels()
+    if len(handles) >= 2 and ax.get_legend() is None and not figure_legend:
+        problems.append(f"{where}: {len(handles)} labelled series but no legend")
+    return problems
+
+
+def figure_problems(fig: Any, *, min_pt: float = MIN_FONT_PT,
+                    content_width_px: float = CONTENT_WIDTH_PX) -> list[str]:
+    """What makes ``fig`` fall short of the book's figure rules, one line each; ``[]`` if none.
+
+    - every text is shown at ``min_pt`` points or more at page width (module docstring);
+    - every axes has a title (its own, or the figure's ``suptitle``);
+    - an axis that shows numbers has a label naming its unit in parentheses, e.g.
+      ``"accuracy (%)"``, ``"time (ms)"``, ``"epoch (passes over the data)"``;
+      axes drawn with the axis off (diagrams) are exempt, and a panel may leave its label to
+      the panel beside it (same row for y, same column for x);
+    - an axes with two or more labelled series has a legend (its own or the figure's).
+    """
+    if not isinstance(min_pt, numbers.Real) or min_pt <= 0:
+        raise ValueError(f"min_pt must be a positive number; got {min_pt!r}")
+    fig.canvas.draw()
+    scale = shown_font_scale(fig, content_width_px)
+    problems = []
+    for text in _texts(fig):
+        shown = text.get_fontsize() * scale
+        if shown < min_pt - 1e-9:
+            problems.append(f"text {text.get_text()[:30]!r}: {text.get_fontsize():.1f} pt "
+                            f"shown at {shown:.1f} pt (< {min_pt:g} pt at page width)")
+    has_suptitle = getattr(fig, "_suptitle", None) is not None \
+        and fig._suptitle.get_text().strip() != ""
+    colorbars = {id(ax) for ax in fig.axes if getattr(ax, "_colorbar", None) is not None}
+    for index, ax in enumerate(fig.axes):
+        if id(ax) not in colorbars:
+            problems += _axes_problems(ax, index, has_suptitle, bool(fig.legends))
+    return problems
