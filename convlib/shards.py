@@ -1,0 +1,217 @@
+"""Shards: split independent work (students, (variant, seed) runs) over machines, then merge.
+
+A shard is written ``i/n`` (``0 <= i < n``, as a Slurm array index or a GitHub Actions matrix
+value). An item belongs to shard ``int(sha256(key)) % n``: deterministic across machines, Python
+versions and runs (never Python's salted ``hash()``), and an item's shard does not change when
+other items are added (a late student keeps the shard of their folder name).
+
+This module is the bottom layer (no torch, no other convlib import) so that the grader can use it:
+:func:`parse_shard`, :func:`shard_of`, :func:`check_complete`, and for experiments
+:class:`RunSelector` (the ``select`` of :func:`convlib.experiments.run_experiment` that remembers
+the plan), :func:`tag_results` and :func:`merge_results` (one results file from the shards' files).
+
+A merged results file equals the unsharded one except for :data:`TIMING_KEYS` (provenance) and
+:data:`RUN_TIMING_KEYS` and :data:`HISTORY_TIMING_KEYS` (each run): when and how long things
+ran. Everything else (accuracies, losses, per-image answers, parameters, budget, versions, commit)
+is the same, because each run is seeded on its own (:func:`convlib.train.seed_everything`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+SHARD_KEY = "shard"  # provenance key of a shard's results file (absent from the merged file)
+# provenance keys a merged file may have with other values than the unsharded run's
+TIMING_KEYS = ("started", "updated", "wall_seconds")
+RUN_TIMING_KEYS = ("seconds",)  # keys of each run that may differ
+HISTORY_TIMING_KEYS = ("epoch_seconds", "images_per_second")  # and of each run's history
+_MERGED_AS = {"started": min, "updated": max}
+
+
+class ShardError(ValueError):
+    """Shards that do not make one whole: missing, duplicated, or of different runs."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based)."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, key: str) -> bool:
+        """Does the item named ``key`` belong to this shard?"""
+        return shard_of(key, self.count) == self.index
+
+
+def parse_shard(text: object) -> Shard:
+    """``"i/n"`` as a :class:`Shard`; ValueError naming ``shard`` and the allowed form otherwise."""
+    if isinstance(text, Shard):
+        return text
+    if not isinstance(text, str):
+        raise TypeError(f"shard must be a string 'i/n' (e.g. '0/3'); got {type(text).__name__}")
+    index, sep, count = text.strip().partition("/")
+    if not (sep and index.isdigit() and count.isdigit()):
+        raise ValueError(f"shard must be 'i/n' with integers 0 <= i < n (e.g. '0/3'); got {text!r}")
+    shard = Shard(int(index), int(count))
+    if shard.count < 1 or shard.index >= shard.count:
+        raise ValueError(f"shard must be 'i/n' with 0 <= i < n and n >= 1; got {text!r}")
+    return shard
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard (0 .. count-1) of the item named ``key``: sha256 of its UTF-8 bytes, mod count."""
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a string; got {type(key).__name__}")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an int >= 1; got {count!r}")
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def run_key(variant: str, seed: int) -> str:
+    """The key of one experiment run, ``"variant/seed"``."""
+    return f"{variant}/{seed}"
+
+
+def check_complete(found: list[tuple[str, Shard]]) -> int:
+    """``found``: (where, shard) for each shard output. Returns n when the shards are exactly
+    0/n .. n-1/n, once each; else :class:`ShardError` naming the missing or duplicated ones."""
+    if not found:
+        raise ShardError("no shard outputs given")
+    counts = sorted({shard.count for _, shard in found})
+    if len(counts) > 1:
+        detail = ", ".join(f"{where} is {shard}" for where, shard in found)
+        raise ShardError(f"shards of different splits ({counts}): {detail}")
+    count = counts[0]
+    places: dict[int, list[str]] = {}
+    for where, shard in found:
+        places.setdefault(shard.index, []).append(str(where))
+    twice = {i: p for i, p in places.items() if len(p) > 1}
+    if twice:
+        detail = "; ".join(f"shard {i}/{count} in {', '.join(p)}" for i, p in sorted(twice.items()))
+        raise ShardError(f"duplicated shard: {detail}")
+    missing = [f"{i}/{count}" for i in range(count) if i not in places]
+    if missing:
+        raise ShardError(f"missing shard {', '.join(missing)} (have "
+                         f"{', '.join(f'{i}/{count}' for i in sorted(places))})")
+    return count
+
+
+# ----------------------------------------------------------------------------- experiments
+@dataclass
+class RunSelector:
+    """``select(variant, seed)`` for :func:`convlib.experiments.run_experiment`: true for this
+    shard's runs; remembers every (variant, seed) it was asked about (the whole plan, in order)."""
+
+    shard: Shard
+    plan: list[list] = field(default_factory=list)
+
+    def __call__(self, variant: str, seed: int) -> bool:
+        if [variant, seed] not in self.plan:
+            self.plan.append([variant, seed])
+        return self.shard.holds(run_key(variant, seed))
+
+
+def selector(text: str | Shard) -> RunSelector:
+    """The :class:`RunSelector` of the shard ``"i/n"``."""
+    return RunSelector(parse_shard(text))
+
+
+def tag_results(results: dict, select: RunSelector) -> dict:
+    """Record in a shard's results file which shard it is and the whole plan (for the merge)."""
+    results["provenance"][SHARD_KEY] = {"shard": str(select.shard), "plan": select.plan}
+    return results
+
+
+def without_timings(results: dict) -> dict:
+    """A copy of a results file without what may differ between a merged and an unsharded run
+    (:data:`TIMING_KEYS`, :data:`RUN_TIMING_KEYS`, :data:`HISTORY_TIMING_KEYS`) and without the
+    shard tag."""
+    copy = dict(results, provenance={k: v for k, v in results["provenance"].items()
+                                     if k not in TIMING_KEYS and k != SHARD_KEY})
+    copy["runs"] = [
+        {k: ({h: x for h, x in v.items() if h not in HISTORY_TIMING_KEYS} if k == "history" else v)
+         for k, v in run.items() if k not in RUN_TIMING_KEYS}
+        for run in results["runs"]]
+    return copy
+
+
+def _tagged(found: list[tuple[str, dict]]) -> list[tuple[str, Shard, dict]]:
+    tagged = []
+    for where, results in found:
+        tag = results.get("provenance", {}).get(SHARD_KEY)
+        if not isinstance(tag, dict) or "shard" not in tag:
+            raise ShardError(f"{where} is not a shard's results file (made without --shard)")
+        tagged.append((where, parse_shard(tag["shard"]), results))
+    check_complete([(where, shard) for where, shard, _ in tagged])
+    return sorted(tagged, key=lambda item: item[1].index)
+
+
+def _check_same(tagged: list[tuple[str, Shard, dict]]) -> None:
+    """Same experiment, same plan, same budget and environment in every shard."""
+    first_where, _, first = tagged[0]
+    skip = set(TIMING_KEYS) | {SHARD_KEY, "seeds"}
+    for where, _, results in tagged[1:]:
+        for key in ("format", "experiment"):
+            if results.get(key) != first.get(key):
+                raise ShardError(f"{where} has {key}={results.get(key)!r} but {first_where} has "
+                                 f"{key}={first.get(key)!r}: shards of different experiments")
+        if results["provenance"][SHARD_KEY]["plan"] != first["provenance"][SHARD_KEY]["plan"]:
+            raise ShardError(f"{where} and {first_where} planned different (variant, seed) runs "
+                             "(other --seeds or profile): run every shard with the same options")
+        for key, value in results["provenance"].items():
+            if key not in skip and key in first["provenance"] and first["provenance"][key] != value:
+                raise ShardError(f"{where} has {key}={value!r} but {first_where} has {key}="
+                                 f"{first['provenance'][key]!r}: shards must run the same budget, "
+                                 "code and environment")
+
+
+def _runs_in_plan_order(tagged: list[tuple[str, Shard, dict]]) -> list[dict]:
+    plan = [tuple(pair) for pair in tagged[0][2]["provenance"][SHARD_KEY]["plan"]]
+    runs: dict[tuple, dict] = {}
+    for where, shard, results in tagged:
+        for run in results["runs"]:
+            pair = (run["variant"], run["seed"])
+            if pair not in plan or not shard.holds(run_key(*pair)):
+                raise ShardError(f"{where} (shard {shard}) holds run {run_key(*pair)}, which is "
+                                 "not one of its planned runs")
+            if pair in runs:
+                raise ShardError(f"run {run_key(*pair)} appears twice (again in {where})")
+            runs[pair] = run
+        missing = [run_key(*p) for p in plan if shard.holds(run_key(*p)) and p not in runs]
+        if missing:
+            raise ShardError(f"shard {shard} ({where}) is incomplete: no run for "
+                             f"{', '.join(missing)}; run it again to resume")
+    return [runs[pair] for pair in plan]
+
+
+def merge_results(found: list[tuple[str, dict]]) -> dict:
+    """One results file from every shard's (``found``: (where, results) pairs): the runs in the
+    unsharded order, the provenance of the whole. ``comparisons`` are left to the caller
+    (:func:`convlib.experiments.check_claims`). ShardError for missing, duplicated, incomplete
+    or mismatched shards."""
+    tagged = _tagged(found)
+    _check_same(tagged)
+    runs = _runs_in_plan_order(tagged)
+    merged = {key: value for key, value in tagged[0][2].items()}
+    provenance = {k: v for k, v in tagged[0][2]["provenance"].items() if k != SHARD_KEY}
+    with_runs = [results["provenance"] for _, _, results in tagged if results["runs"]]
+    for key in ("device", "torch", "git_commit"):
+        if with_runs and key in with_runs[0]:
+            provenance[key] = with_runs[0][key]
+    provenance["seeds"] = sorted({run["seed"] for run in runs})
+    for key, pick in _MERGED_AS.items():
+        values = [p[key] for p in with_runs if key in p]
+        if values:
+            provenance[key] = pick(values)
+    provenance["wall_seconds"] = round(sum(p["wall_seconds"] for p in with_runs), 1)
+    variants = {}
+    for name in dict.fromkeys(run["variant"] for run in runs):
+        variants[name] = next(r["variants"][name] for _, _, r in tagged if name in r["variants"])
+    merged.update(provenance=provenance, variants=variants, runs=runs)
+    return merged
