@@ -395,6 +395,7 @@ def check_claims(results: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from convlib import shards
     from convlib.profiles import PROFILE_NAMES
 
     parser = argparse.ArgumentParser(prog="python -m convlib.experiments", description=__doc__.split("\n")[0])
@@ -407,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
     run.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
     run.add_argument("--device", default=None)
+    run.add_argument("--shard", default=None, help="I/N: only this shard's (variant, seed) runs")
+    merge = sub.add_parser("merge", help="one results file from the shards' (run --shard I/N)")
+    merge.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
+    merge.add_argument("shard_dirs", nargs="+", help="the shards' --out folders")
+    merge.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
     recompare = sub.add_parser("recompare", help="recompute the stored comparisons of a results "
                                "file from its runs (no training), e.g. after a change of method")
     recompare.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
@@ -420,16 +426,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
-    if args.command == "recompare":
+    if args.command in ("recompare", "merge"):
         path = results_path(args.name, args.out)
-        results = load_results(path)
+        try:
+            results = (load_results(path) if args.command == "recompare" else shards.merge_results(
+                [(str(d), load_results(results_path(args.name, d))) for d in args.shard_dirs]))
+        except (ResultsFileError, ValueError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         results["comparisons"] = check_claims(results)
         _atomic_write_json(path, results)
         for comparison in results["comparisons"]:
             print(f"{comparison['statement']}: {comparison['verdict']}")
         return 0
     try:
-        results = run_experiment(args.name, args.profile, args.seeds, args.out, device=args.device)
+        select = shards.selector(args.shard) if args.shard else None
+        results = run_experiment(args.name, args.profile, args.seeds, args.out, device=args.device,
+                                 select=select)
+        if select:
+            _atomic_write_json(results_path(args.name, args.out), shards.tag_results(results, select))
     except (ResultsFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
