@@ -18,7 +18,7 @@ PYTEST_FLAGS ?=
 # The chapter notebooks, in the order of _toc.yml (tests/test_book.py checks nbval covers exactly these).
 NOTEBOOKS = $(shell $(PY) -m convlib.book notebooks 2>/dev/null)
 
-.PHONY: help install book test unit slow nbval nbval-portable execute lab release grade clean
+.PHONY: help install book test unit slow nbval nbval-portable execute lab release grade reference clean
 help:
 	@sed -n '1,7p' Makefile
 
@@ -82,6 +82,19 @@ GRADE_FLAGS ?=
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [GRADING_OUT=grading] [GRADE_FLAGS='--jobs 2 --timeout 60'] (needs bubblewrap: exits 2 without it; GRADE_FLAGS=--allow-weak-sandbox grades with weaker isolation)" >&2; exit 2; }
 	$(PY) -m convlib.grading grade "$(SUBMISSIONS)" --out "$(GRADING_OUT)" $(GRADE_FLAGS)
+
+# A whole reference set (README, "Reference results"): every experiment with PROFILE, one thread per
+# run, in two lanes side by side (one per core, balanced by measured cost). Resumable: run it again
+# after an interruption. REFERENCE_OUT defaults to the set's folder in book/results/.
+PROFILE ?= cpu
+REFERENCE_OUT ?= $(if $(filter quick,$(PROFILE)),book/results,book/results/$(PROFILE))
+LANE1 = stacking stacking_matched separable separable_wide bottleneck_deep overfitting
+LANE2 = dense_vs_conv grouped grouped_wide bottleneck
+reference: $(STAMP)
+	@export OMP_NUM_THREADS=1 CONVLIB_PROGRESS=0; \
+	lane() { for e in "$$@"; do $(PY) -m convlib.experiments run $$e --profile $(PROFILE) \
+		--out "$(REFERENCE_OUT)" || return 1; done; }; \
+	lane $(LANE1) & one=$$!; lane $(LANE2) & two=$$!; wait $$one && wait $$two
 
 clean:
 	rm -rf _build .pytest_cache

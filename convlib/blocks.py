@@ -217,6 +217,17 @@ def _build_one(spec: BlockSpec, c_in: int, stride: int) -> nn.Sequential:
     return nn.Sequential(layers)
 
 
+class Residual(nn.Module):
+    """``x + body(x)``: an identity shortcut around a unit that keeps the shape."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
 def make_block(
     kind: str,
     c_in: int,
@@ -231,8 +242,14 @@ def make_block(
     norm: str | None = None,
     bias: bool | None = None,
     inner_activation: bool = False,
+    residual: bool = False,
 ) -> nn.Sequential:
     """Build one block of ``kind`` (see the module docstring for the kinds and placement rules).
+
+    ``residual=True`` adds an identity shortcut, ``y = x + unit(x)``, around every repeat whose
+    input and output shapes agree (all but a first repeat that changes the width or strides), as
+    ResNet does to keep a deep stack trainable; the shortcut has no weights, so the count is the
+    same.
 
     Children are named ``conv1, bn1, act1, conv2, ...`` (``depthwise``/``pointwise`` for
     ``separable``, ``vertical``/``horizontal`` for ``spatial``); with ``repeats > 1`` they are
@@ -241,8 +258,12 @@ def make_block(
     spec = block_spec(kind, c_in, c_out, kernel_size, stride=stride, groups=groups,
                       mid_channels=mid_channels, repeats=repeats, activation=activation, norm=norm,
                       bias=bias, inner_activation=inner_activation)
+    _check_bool("residual", residual)
     units = [_build_one(spec, spec.c_in if r == 0 else spec.c_out, spec.stride if r == 0 else 1)
              for r in range(spec.repeats)]
+    if residual:
+        units = [unit if r == 0 and (spec.c_in != spec.c_out or spec.stride != 1) else Residual(unit)
+                 for r, unit in enumerate(units)]
     if spec.repeats == 1:
         return units[0]
     return nn.Sequential(OrderedDict((f"repeat{r + 1}", unit) for r, unit in enumerate(units)))

@@ -106,6 +106,7 @@ def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
         from convlib.models import ArticleNet
 
         return ArticleNet(kind, kernel_size, **options)
+    build.spec = ("ArticleNet", kind, kernel_size, tuple(sorted(options.items())))
     return build
 
 
@@ -114,7 +115,37 @@ def _mlp(**options) -> Callable:
         from convlib.models import MLP
 
         return MLP(**options)
+    build.spec = ("MLP", tuple(sorted(options.items())))
     return build
+
+
+# Provenance keys that must agree for two runs to be the same computation (see _reused_run).
+SAME_RUN_KEYS = ("dataset", "profile", "train_size", "test_size", "epochs", "augment", "batch_size", "lr",
+                 "device", "threads", "precision", "torch")
+
+
+def _reused_run(out: Path, name: str, variant: Variant, seed: int, provenance: dict) -> dict | None:
+    """A run of the same model (same builder and options), seed and budget already made by another
+    experiment in the folder ``out``: training it again would repeat the same computation (the
+    seed fixes initialisation, batch order and augmentation), so the record is copied, marked
+    ``reused_from``."""
+    spec = getattr(variant.build, "spec", None)
+    if spec is None:
+        return None
+    for path in sorted(out.glob("*.json")):
+        other_name = path.stem
+        if other_name == name or other_name not in EXPERIMENTS:
+            continue
+        other = load_results(path)
+        if any(other["provenance"].get(k) != provenance.get(k) for k in SAME_RUN_KEYS):
+            continue
+        for twin in EXPERIMENTS[other_name].variants:
+            if getattr(twin.build, "spec", None) != spec:
+                continue
+            for run in other["runs"]:
+                if run["variant"] == twin.name and run["seed"] == seed and "reused_from" not in run:
+                    return {**run, "variant": variant.name, "reused_from": f"{other_name}/{twin.name}"}
+    return None
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
@@ -158,7 +189,40 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                "accuracy gap"),),
         budgets={"smoke": {"train_size": 500, "epochs": 3, "augment": False},
                  "quick": {"train_size": 2_000, "epochs": 40, "augment": False},
+                 "cpu": {"train_size": 5_000, "epochs": 60, "augment": False},
                  "full": {"train_size": 5_000, "epochs": 60, "augment": False}}),
+    Experiment(
+        "stacking_matched", "Two stacked 3x3 against one 5x5 at equal convolution weights: the 5x5 "
+        "network widened (36 and 72 channels) to the stack's budget (+3 % for the 5x5).",
+        (Variant("2x3x3", "two stacked 3x3 per block", _net("stacked", 5)),
+         Variant("5x5-wide", "one 5x5 per block, widened to equal weights",
+                 _net("plain", 5, widths=(36, 72)))),
+        (Claim("2x3x3", "5x5-wide", "test_acc",
+               "at equal convolution weights, two stacked 3x3 beat one (wider) 5x5"),)),
+    Experiment(
+        "bottleneck_deep", "ResNet's trade: the bottleneck's saved weights spent on depth, 8 "
+        "bottlenecks with identity shortcuts per block (1.7 % fewer weights than the plain 3x3).",
+        (Variant("3x3", "plain 3x3", _net("plain", 3, stem=64, widths=(64, 64))),
+         Variant("bottleneck-deep", "8 residual bottlenecks per block",
+                 _net("bottleneck", 3, stem=64, widths=(64, 64), repeats=8, residual=True))),
+        (Claim("bottleneck-deep", "3x3", "test_acc",
+               "at equal weights, a deeper bottleneck network beats the plain 3x3 (ResNet's trade)"),)),
+    Experiment(
+        "grouped_wide", "ResNeXt's trade: the 8-group block widened (208 channels) to the dense "
+        "block's weights (+2.6 %).",
+        (Variant("g1", "3x3, 1 group", _net("grouped", 3, stem=32, widths=(64, 64), groups=1)),
+         Variant("g8-wide", "3x3, 8 groups, widened to equal weights",
+                 _net("grouped", 3, stem=32, widths=(208, 208), groups=8))),
+        (Claim("g8-wide", "g1", "test_acc",
+               "at equal weights, a wider 8-group network beats the dense one (ResNeXt's trade)"),)),
+    Experiment(
+        "separable_wide", "Xception's and MobileNet's trade: the separable network widened (94 and "
+        "188 channels) to the normal one's weights (+1.4 %).",
+        (Variant("2x3x3", "two 3x3 per block", _net("stacked", 5)),
+         Variant("2xsep3x3-wide", "two separable 3x3 per block, widened to equal weights",
+                 _net("separable", 3, repeats=2, widths=(94, 188)))),
+        (Claim("2xsep3x3-wide", "2x3x3", "test_acc",
+               "at equal weights, a wider separable network beats the normal one"),)),
 )}
 
 
@@ -170,6 +234,13 @@ def get_experiment(name: str) -> Experiment:
     if not isinstance(name, str) or name not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)}; got {name!r}")
     return EXPERIMENTS[name]
+
+
+def set_folder(profile: str, folder: str | os.PathLike | None = None) -> Path:
+    """Where the reference set of ``profile`` lives: ``quick`` in the results folder itself
+    (``book/results/``), any other profile in a sub-folder named after it (``book/results/cpu/``)."""
+    base = Path(folder if folder is not None else DEFAULT_OUT)
+    return base if profile == "quick" else base / profile
 
 
 def results_path(name: str, out: str | os.PathLike | None = None) -> Path:
@@ -249,7 +320,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
         "train_size": len(train_y), "test_size": len(test_y), "epochs": plan["epochs"],
         "augment": plan["augment"],
         "batch_size": budget.batch_size, "lr": budget.lr,
-        "device": device_name(device), "torch": torch.__version__, "python": platform.python_version(),
+        "device": device_name(device), "threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "torch": torch.__version__, "python": platform.python_version(),
         "precision": resolve_precision(TrainConfig().precision, device),
     }
     if path.exists():
@@ -278,25 +350,30 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
                 continue
             seed_everything(seed)
             model = variant.build()
-            start = time.perf_counter()
-            history = train(model, train_x, train_y, test_x, test_y, config, seed=seed, device=device,
-                            progress=progress, description=f"{name}/{variant.name}/seed {seed}")
-            seconds = time.perf_counter() - start
             results["variants"][variant.name] = {
                 "label": variant.label, "conv_params": model.conv_params(), "total_params": model.total_params()}
-            record = history.to_dict()
-            results["runs"].append({"variant": variant.name, "seed": seed, "seconds": round(seconds, 2),
-                                    "history": record, "test_correct": record.pop("test_correct")})
+            reused = _reused_run(path.parent, name, variant, seed, provenance)
+            if reused is not None:
+                results["runs"].append(reused)
+                seconds, accuracy = 0.0, reused["history"]["test_acc"][-1]
+            else:
+                start = time.perf_counter()
+                history = train(model, train_x, train_y, test_x, test_y, config, seed=seed, device=device,
+                                progress=progress, description=f"{name}/{variant.name}/seed {seed}")
+                seconds, accuracy = time.perf_counter() - start, history.final_test_acc
+                record = history.to_dict()
+                results["runs"].append({"variant": variant.name, "seed": seed, "seconds": round(seconds, 2),
+                                        "history": record, "test_correct": record.pop("test_correct")})
             prov = results["provenance"]
             prov["seeds"] = sorted(set(prov["seeds"]) | {seed})
             prov["wall_seconds"] = round(prov["wall_seconds"] + seconds, 1)
-            prov.update(device=provenance["device"], torch=provenance["torch"], git_commit=git_commit(),
-                        updated=_now())
+            prov.update(device=provenance["device"], threads=provenance["threads"], torch=provenance["torch"],
+                        git_commit=git_commit(), updated=_now())
             results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
             _atomic_write_json(path, results)
             if log:
-                log(f"{name}: {variant.name} seed {seed}: test accuracy {history.final_test_acc:.4f} "
-                    f"({seconds:.0f} s)")
+                log(f"{name}: {variant.name} seed {seed}: test accuracy {accuracy:.4f} "
+                    + (f"(reused from {reused['reused_from']})" if reused else f"({seconds:.0f} s)"))
     results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
     _atomic_write_json(path, results)
     return results
@@ -406,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", choices=PROFILE_NAMES, default=None,
                      help="budget; default $CONVLIB_PROFILE, else quick")
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
-    run.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
+    run.add_argument("--out", default=None, help=f"results folder (default: the profile's reference set, "
+                     f"{DEFAULT_OUT} for quick, a sub-folder named after any other profile)")
     run.add_argument("--device", default=None)
     run.add_argument("--shard", default=None, help="I/N: only this shard's (variant, seed) runs")
     merge = sub.add_parser("merge", help="one results file from the shards' (run --shard I/N)")

@@ -11,17 +11,60 @@ import os
 from pathlib import Path
 
 from convlib import stats
-from convlib.experiments import DEFAULT_OUT, check_claims, load_results, summarize
+from convlib.experiments import (DEFAULT_OUT, EXPERIMENTS, check_claims, get_experiment, load_results,
+                                 results_path, set_folder, summarize)
+from convlib.profiles import get_profile
 
 RESULTS_DIR = DEFAULT_OUT
+# The reference sets, strongest first: the CPU reference (all of CIFAR-10, profile 'cpu') in
+# book/results/cpu/, then the laptop one (profile 'quick') in book/results/.
+REFERENCE_SETS = ("cpu", "quick")
+# What must be the same in every file of one set (one clean commit, one machine, one precision).
+SET_KEYS = ("git_commit", "device", "threads", "precision", "torch")
 
 
-def load_reference(name: str, folder: str | os.PathLike | None = None) -> dict | None:
-    """The reference results of experiment ``name``, or None if they have not been made yet."""
-    from convlib.experiments import results_path
+def is_complete(results: dict) -> bool:
+    """Every variant of the experiment has run with every seed of the file's profile."""
+    experiment = get_experiment(results["experiment"])
+    seeds = get_profile(results["provenance"]["profile"]).seeds
+    done = {(r["variant"], r["seed"]) for r in results["runs"]}
+    return all((v.name, s) in done for v in experiment.variants for s in seeds)
 
-    path = results_path(name, folder if folder is not None else RESULTS_DIR)
-    return load_results(path) if Path(path).is_file() else None
+
+def load_reference(name: str, folder: str | os.PathLike | None = None,
+                   profile: str | None = None) -> dict | None:
+    """The reference results of experiment ``name``: from the set of ``profile`` when given, else
+    from the strongest set whose file for ``name`` is complete (the CPU reference, then quick);
+    None if no set has them yet."""
+    for candidate in (profile,) if profile is not None else REFERENCE_SETS:
+        path = results_path(name, set_folder(candidate, folder))
+        if Path(path).is_file():
+            results = load_results(path)
+            if profile is not None or is_complete(results):
+                return results
+    return None
+
+
+def set_problems(profile: str, folder: str | os.PathLike | None = None) -> list[str]:
+    """Why the files of one reference set could not be one set: files that disagree on a
+    :data:`SET_KEYS` entry, a commit marked ``+dirty`` or unknown, a file of another profile.
+    Empty when the set is sound (or has no file yet)."""
+    problems, seen = [], {}
+    for path in sorted(set_folder(profile, folder).glob("*.json")):
+        if path.stem not in EXPERIMENTS:
+            continue
+        provenance = load_results(path)["provenance"]
+        if provenance.get("profile") != profile:
+            problems.append(f"{path.name}: profile {provenance.get('profile')!r}, not {profile!r}")
+        commit = str(provenance.get("git_commit", "unknown"))
+        if commit.endswith("+dirty") or commit == "unknown":
+            problems.append(f"{path.name}: made from commit {commit!r}, not one clean commit")
+        for key in SET_KEYS:
+            value = provenance.get(key)
+            first = seen.setdefault(key, (path.name, value))
+            if value != first[1]:
+                problems.append(f"{path.name}: {key}={value!r}, but {first[0]} has {first[1]!r}")
+    return problems
 
 
 def curves(results: dict, metric: str = "test_acc") -> dict[str, dict[str, list[float]]]:
@@ -100,5 +143,6 @@ def comparisons_table(results: dict) -> list[dict]:
     return rows
 
 
-__all__ = ["RESULTS_DIR", "check_claims", "comparison_line", "comparisons_table", "curves", "load_reference",
-           "method_text", "provenance_line", "table"]
+__all__ = ["REFERENCE_SETS", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
+           "curves", "is_complete", "load_reference", "method_text", "provenance_line", "set_folder",
+           "set_problems", "table"]

@@ -260,3 +260,21 @@ def test_bad_input_names_the_argument(args, options, error, match):
     for function in (make_block, block_params, describe_block):
         with pytest.raises(error, match=match):
             function(*args, **options)
+
+
+def test_residual_adds_identity_shortcuts_without_weights():
+    from convlib.blocks import Residual
+
+    plain = make_block("bottleneck", 64, 64, repeats=3, norm="batch")
+    shortcut = make_block("bottleneck", 64, 64, repeats=3, norm="batch", residual=True)
+    assert sum(p.numel() for p in shortcut.parameters()) == sum(p.numel() for p in plain.parameters())
+    assert sum(p.numel() for p in shortcut.parameters()) == block_params(
+        "bottleneck", 64, 64, repeats=3, norm="batch")
+    assert all(isinstance(unit, Residual) for unit in shortcut)
+    widening = make_block("bottleneck", 32, 64, repeats=2, residual=True)  # 32 -> 64: no identity
+    assert not isinstance(widening.repeat1, Residual) and isinstance(widening.repeat2, Residual)
+    x = torch.randn(2, 64, 8, 8)
+    shortcut.eval()
+    assert torch.allclose(shortcut.repeat1(x), x + shortcut.repeat1.body(x))
+    with pytest.raises(TypeError, match="residual must be True or False"):
+        make_block("plain", 8, 8, residual=1)

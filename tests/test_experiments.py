@@ -190,3 +190,46 @@ def test_the_overfitting_experiment_trains_a_small_set_long_without_augmentation
     reference = E.load_results(E.results_path("overfitting"))
     assert reference["provenance"]["augment"] is False and reference["provenance"]["epochs"] == quick["epochs"]
     assert all(run["history"]["train_eval_acc"][-1] >= 0.95 for run in reference["runs"])  # both overfit
+
+
+def test_a_run_another_experiment_already_made_is_reused_not_retrained(tmp_path, fake_data):
+    """separable's '2x3x3' is stacking's '2x3x3' (same builder, options and seed): with the same
+    budget in the same folder, it is copied from stacking's file, marked, not trained again; the
+    separable variant is trained."""
+    kwargs = dict(data=fake_data, device="cpu", progress=False, log=None)
+    stacking = E.run_experiment("stacking", "smoke", [0], tmp_path, **kwargs,
+                                select=lambda variant, seed: variant == "2x3x3")
+    separable = E.run_experiment("separable", "smoke", [0], tmp_path, **kwargs)
+    twin = next(r for r in separable["runs"] if r["variant"] == "2x3x3")
+    original = next(r for r in stacking["runs"] if r["variant"] == "2x3x3")
+    assert twin["reused_from"] == "stacking/2x3x3"
+    assert twin["history"] == original["history"] and twin["test_correct"] == original["test_correct"]
+    trained = next(r for r in separable["runs"] if r["variant"] == "2xsep3x3")
+    assert "reused_from" not in trained
+    assert separable["provenance"]["threads"] == torch.get_num_threads()
+
+
+def test_a_run_is_not_reused_across_budgets(tmp_path, fake_data):
+    kwargs = dict(data=fake_data, device="cpu", progress=False, log=None)
+    E.run_experiment("stacking", "smoke", [0], tmp_path, **kwargs, select=lambda v, s: v == "2x3x3")
+    stacking = json.loads((tmp_path / "stacking.json").read_text())
+    stacking["provenance"]["epochs"] += 1  # as if made with another budget
+    (tmp_path / "stacking.json").write_text(json.dumps(stacking))
+    separable = E.run_experiment("separable", "smoke", [0], tmp_path, **kwargs)
+    assert all("reused_from" not in r for r in separable["runs"])
+
+
+@pytest.mark.parametrize("name", ["stacking_matched", "bottleneck_deep", "grouped_wide", "separable_wide"])
+def test_matched_budget_variants_have_equal_convolution_weights_within_3_percent(name):
+    """Each matched-budget experiment compares two networks with (nearly) the same weights."""
+    first, second = (v.build().conv_params() for v in E.get_experiment(name).variants)
+    assert abs(first - second) / max(first, second) <= 0.03
+
+
+def test_make_reference_runs_every_experiment_exactly_once():
+    """The two lanes of `make reference` together name each registered experiment once."""
+    import re
+
+    makefile = (E.REPO_ROOT / "Makefile").read_text()
+    lanes = [re.search(rf"^{lane} = (.*)$", makefile, re.M).group(1).split() for lane in ("LANE1", "LANE2")]
+    assert sorted(lanes[0] + lanes[1]) == sorted(E.EXPERIMENTS)

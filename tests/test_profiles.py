@@ -30,7 +30,7 @@ def test_the_announcement_names_a_chosen_profile(monkeypatch):
 
 def test_bad_profile_lists_the_valid_ones(monkeypatch):
     monkeypatch.setenv("CONVLIB_PROFILE", "huge")
-    with pytest.raises(ValueError, match="smoke.*quick.*full"):
+    with pytest.raises(ValueError, match="smoke.*quick.*cpu.*full"):
         profiles.get_profile()
 
 

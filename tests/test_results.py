@@ -39,3 +39,56 @@ def test_the_reference_comparisons_use_the_stats_vocabulary():
             assert comparison["verdict"] in stats.VERDICTS
             assert comparison["method"] in (stats.METHOD, stats.ANALYTIC_METHOD)
             assert comparison["low"] <= comparison["difference"] <= comparison["high"]
+
+
+def _write_set(folder, commits, profile="quick", **overrides):
+    """Files of a reference set in ``folder``: one per experiment, with the given commits."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, commit in zip(("stacking", "grouped", "bottleneck"), commits):
+        provenance = {"profile": profile, "git_commit": commit, "device": "CPU (x86_64, 1 threads)",
+                      "threads": 1, "precision": "bfloat16", "torch": "2.14.1", **overrides.get(name, {})}
+        (folder / f"{name}.json").write_text(json.dumps(
+            {"format": 1, "experiment": name, "provenance": provenance, "variants": {}, "runs": []}))
+
+
+def test_a_reference_set_from_one_clean_commit_passes(tmp_path):
+    _write_set(tmp_path, ["abc"] * 3)
+    assert R.set_problems("quick", tmp_path) == []
+
+
+def test_a_reference_set_that_mixes_commits_threads_or_a_dirty_tree_fails(tmp_path):
+    _write_set(tmp_path, ["abc", "abc+dirty", "def"], grouped={"threads": 2})
+    problems = R.set_problems("quick", tmp_path)
+    assert any("abc+dirty" in p and "not one clean commit" in p for p in problems)
+    assert any("git_commit=" in p and "bottleneck.json has 'def'" in p for p in problems)
+    assert any(p.startswith("grouped.json: threads=2") for p in problems)
+    _write_set(tmp_path / "cpu", ["abc"] * 3, profile="quick")
+    assert any("profile 'quick', not 'cpu'" in p for p in R.set_problems("cpu", tmp_path))
+
+
+def test_the_committed_reference_sets_are_each_one_clean_commit_one_machine_one_precision():
+    for profile in R.REFERENCE_SETS:
+        assert R.set_problems(profile) == [], profile
+
+
+def test_load_reference_prefers_a_complete_cpu_set(tmp_path):
+    import json
+
+    from convlib.experiments import get_experiment
+
+    def write(folder, profile, seeds):
+        folder.mkdir(parents=True, exist_ok=True)
+        runs = [{"variant": v.name, "seed": s, "history": {"test_acc": [0.5]}}
+                for v in get_experiment("separable").variants for s in seeds]
+        (folder / "separable.json").write_text(json.dumps({
+            "format": 1, "experiment": "separable", "provenance": {"profile": profile},
+            "variants": {}, "runs": runs}))
+
+    write(tmp_path, "quick", (0, 1))
+    write(tmp_path / "cpu", "cpu", (0, 1))  # seed 2 missing: incomplete, not used
+    assert R.load_reference("separable", tmp_path)["provenance"]["profile"] == "quick"
+    assert R.load_reference("separable", tmp_path, profile="cpu")["provenance"]["profile"] == "cpu"
+    write(tmp_path / "cpu", "cpu", (0, 1, 2))
+    assert R.load_reference("separable", tmp_path)["provenance"]["profile"] == "cpu"
