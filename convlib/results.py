@@ -143,6 +143,41 @@ def comparisons_table(results: dict) -> list[dict]:
     return rows
 
 
+def _on_front(points: list[tuple[float, float]]) -> list[bool]:
+    """Which (cost, accuracy) points no other point dominates (no more cost and no less accuracy,
+    better in one)."""
+    return [not any(c2 <= c and a2 >= a and (c2 < c or a2 > a) for c2, a2 in points) for c, a in points]
+
+
+def pareto_points(experiments: dict[str, dict]) -> list[dict]:
+    """Every convolutional variant of the given results (``{name: results}``, all of one budget),
+    once per distinct model: convolution weights, mean test accuracy with its 95 % interval
+    (:func:`convlib.stats.accuracy_interval`), the measured training time per image (ms, the median
+    over its runs' epochs, from the runs' ``images_per_second``), and whether it is on the Pareto
+    front of accuracy against weights (``front_weights``) and against time (``front_time``).
+    Variants without convolutions (the MLP) are left out: their weight count is not comparable."""
+    rows, seen = [], set()
+    for name, results in experiments.items():
+        accuracy = summarize(results, "test_acc")
+        for variant in get_experiment(name).variants:
+            info = results["variants"].get(variant.name)
+            spec = getattr(variant.build, "spec", (name, variant.name))
+            if info is None or not info["conv_params"] or spec in seen:
+                continue
+            seen.add(spec)
+            rates = sorted(rate for r in results["runs"] if r["variant"] == variant.name
+                           for rate in r["history"]["images_per_second"])
+            mean, low, high = stats.accuracy_interval(accuracy[variant.name]["values"],
+                                                      results["provenance"]["test_size"])
+            rows.append({"experiment": name, "variant": variant.name, "label": info["label"],
+                         "conv_params": info["conv_params"], "test_acc": mean, "low": low, "high": high,
+                         "ms_per_image": round(1000 / rates[len(rates) // 2], 3)})
+    for key, cost in (("front_weights", "conv_params"), ("front_time", "ms_per_image")):
+        for row, on in zip(rows, _on_front([(r[cost], r["test_acc"]) for r in rows])):
+            row[key] = on
+    return rows
+
+
 __all__ = ["REFERENCE_SETS", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
-           "curves", "is_complete", "load_reference", "method_text", "provenance_line", "set_folder",
+           "curves", "is_complete", "load_reference", "method_text", "pareto_points", "provenance_line", "set_folder",
            "set_problems", "table"]

@@ -357,6 +357,27 @@ def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
         method=ANALYTIC_METHOD, labels=labels)
 
 
+def accuracy_interval(values: Sequence[float], n_images: int) -> tuple[float, float, float]:
+    """Mean of one variant's per-seed final accuracies and its 95 % interval, ``(mean, low, high)``
+    (fractions, rounded like every reported figure). The variance of the mean has the two parts of
+    :func:`compare_means`: ``s²/n`` over the seeds and ``m(1 - m)/N`` for the test set's sampling;
+    the t quantile takes the Welch-Satterthwaite degrees of freedom of the seed part (the normal
+    quantile when there is one seed or no spread)."""
+    if isinstance(n_images, bool) or not isinstance(n_images, numbers.Integral) or n_images < 1:
+        raise ValueError(f"n_images must be an int >= 1 (test images per run); got {n_images!r}")
+    if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__") or not len(values)
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v <= 1
+                       for v in values)):
+        raise TypeError(f"values must be a non-empty sequence of accuracies in [0, 1], one per seed; "
+                        f"got {values!r}")
+    n, mean = len(values), math.fsum(values) / len(values)
+    seed_term = math.fsum((v - mean) ** 2 for v in values) / (n - 1) / n if n > 1 else 0.0
+    variance = seed_term + mean * (1 - mean) / int(n_images)
+    df = variance ** 2 / (seed_term ** 2 / (n - 1)) if seed_term > 0 else math.inf
+    half = _t_quantile(df) * math.sqrt(variance)
+    return round(mean, DECIMALS), round(mean - half, DECIMALS), round(mean + half, DECIMALS)
+
+
 # --------------------------------------------------------------------------- verdicts
 
 @dataclass(frozen=True)

@@ -92,3 +92,18 @@ def test_load_reference_prefers_a_complete_cpu_set(tmp_path):
     assert R.load_reference("separable", tmp_path, profile="cpu")["provenance"]["profile"] == "cpu"
     write(tmp_path / "cpu", "cpu", (0, 1, 2))
     assert R.load_reference("separable", tmp_path)["provenance"]["profile"] == "cpu"
+
+
+def test_pareto_front_keeps_only_undominated_variants():
+    assert R._on_front([(1, 0.5), (2, 0.6), (3, 0.55), (2, 0.6), (0.5, 0.4)]) == [True, True, False, True, True]
+
+
+def test_pareto_points_of_the_reference_results():
+    found = {name: R.load_reference(name) for name in ("stacking", "grouped", "dense_vs_conv")}
+    rows = R.pareto_points({k: v for k, v in found.items() if v is not None})
+    assert rows and all(r["conv_params"] > 0 for r in rows)  # the MLP is left out
+    assert all(r["low"] <= r["test_acc"] <= r["high"] and r["ms_per_image"] > 0 for r in rows)
+    best = max(rows, key=lambda r: r["test_acc"])
+    assert best["front_weights"] and best["front_time"]  # the most accurate is never dominated
+    lightest = min(rows, key=lambda r: r["conv_params"])
+    assert lightest["front_weights"]

@@ -344,3 +344,20 @@ def test_analytic_bad_input_is_refused():
     with pytest.raises(ValueError, match="accuracies in"):
         stats.compare_means([-0.1], [0.5], 100)
     assert stats.compare_means([-0.1, 0.0], [0.1, 0.1], 100, sampling=(0.0, 0.0)).difference == -0.15
+
+
+def test_accuracy_interval_of_identical_seeds_is_the_binomial_one():
+    mean, low, high = stats.accuracy_interval([0.6, 0.6, 0.6], 10_000)
+    half = 1.959964 * (0.6 * 0.4 / 10_000) ** 0.5
+    assert mean == 0.6 and low == round(0.6 - half, 4) and high == round(0.6 + half, 4)
+
+
+def test_accuracy_interval_widens_with_seed_spread_and_few_seeds():
+    _, low2, high2 = stats.accuracy_interval([0.60, 0.62], 10_000)
+    _, low5, high5 = stats.accuracy_interval([0.60, 0.62, 0.60, 0.62, 0.61], 10_000)
+    assert high2 - low2 > 0.1  # 2 seeds: t with 1 degree of freedom, 12.7
+    assert 0.0 < high5 - low5 < high2 - low2
+    with pytest.raises(TypeError, match="values must be"):
+        stats.accuracy_interval([61.5], 10_000)
+    with pytest.raises(ValueError, match="n_images"):
+        stats.accuracy_interval([0.6], 0)

@@ -1,0 +1,60 @@
+"""Chapter 7's evidence figure: test accuracy against weights and against measured time, for
+every convolutional variant of the reference experiments, with the Pareto front marked.
+
+The points come from :func:`convlib.results.pareto_points` (intervals from
+:func:`convlib.stats.accuracy_interval`); this module only draws them, in the book's style map
+(one colour and marker per construction, :mod:`convlib.plots.style`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from convlib.plots.style import construction_style
+
+PANELS = (("conv_params", "front_weights", "convolution weights (count, log scale)"),
+          ("ms_per_image", "front_time", "training time per image (ms, log scale)"))
+
+
+def construction_of(spec: tuple) -> tuple[str, int | None]:
+    """The style map's construction of a variant's builder spec (``Variant.build.spec``):
+    ``("plain", k)`` for a plain k x k network, ``(kind, None)`` for the other block kinds."""
+    if not isinstance(spec, tuple) or len(spec) < 2 or spec[0] != "ArticleNet":
+        return ("cnn", None)
+    kind, kernel_size = spec[1], spec[2]
+    return (kind, kernel_size) if kind == "plain" else (kind, None)
+
+
+def plot_pareto(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]],
+                constructions: Mapping[tuple[str, str], tuple[str, int | None]]) -> None:
+    """Two panels on ``axes``: test accuracy (%, with its 95 % interval) against convolution
+    weights, then against training time per image; points on each panel's Pareto front are filled
+    and joined by a step line, the others hollow. ``constructions`` maps ``(experiment, variant)``
+    of each row to its ``(kind, kernel_size)`` for the style map."""
+    if len(axes) != 2:
+        raise ValueError(f"axes must be two panels (weights, time); got {len(axes)}")
+    if not rows:
+        raise ValueError("rows must hold at least one variant (convlib.results.pareto_points)")
+    for panel, (ax, (cost, front, xlabel)) in enumerate(zip(axes, PANELS)):
+        labelled = set() if panel == 1 else None  # one legend, on the second panel
+        for row in rows:
+            style = construction_style(*constructions[(row["experiment"], row["variant"])])
+            on = row[front]
+            ax.errorbar(row[cost], 100 * row["test_acc"],
+                        yerr=[[100 * (row["test_acc"] - row["low"])], [100 * (row["high"] - row["test_acc"])]],
+                        fmt=style["marker"], color=style["color"], markersize=8, capsize=3,
+                        markerfacecolor=style["color"] if on else "white",
+                        label=None if labelled is None or style["label"] in labelled else style["label"])
+            if labelled is not None:
+                labelled.add(style["label"])
+        best = sorted((r for r in rows if r[front]), key=lambda r: r[cost])
+        ax.step([r[cost] for r in best], [100 * r["test_acc"] for r in best], where="post",
+                color="black", linewidth=1.0, alpha=0.6, label="Pareto front" if panel else None)
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].set_title("accuracy against weights")
+    axes[1].set_title("accuracy against measured time")
+    axes[1].legend(loc="lower right", fontsize=9)

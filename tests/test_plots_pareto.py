@@ -1,0 +1,27 @@
+"""convlib.plots.pareto: chapter 7's accuracy-against-cost figure follows the book's figure rules."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_the_pareto_figure_follows_the_figure_rules():
+    import matplotlib.pyplot as plt
+
+    from convlib import results as R
+    from convlib.experiments import get_experiment
+    from convlib.plots.pareto import construction_of, plot_pareto
+    from convlib.plots.style import figure_problems
+
+    found = {n: R.load_reference(n) for n in ("stacking", "grouped", "bottleneck")}
+    found = {n: r for n, r in found.items() if r is not None}
+    rows = R.pareto_points(found)
+    constructions = {(n, v.name): construction_of(v.build.spec) for n in found
+                     for v in get_experiment(n).variants}
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.8), sharey=True, layout="constrained")
+    plot_pareto(axes, rows, constructions)
+    assert figure_problems(fig) == []
+    assert any(line.get_label() == "Pareto front" for line in axes[1].lines)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="two panels"):
+        plot_pareto(axes[:1], rows, constructions)
