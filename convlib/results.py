@@ -45,6 +45,17 @@ def load_reference(name: str, folder: str | os.PathLike | None = None,
     return None
 
 
+def load_set(names: list[str], folder: str | os.PathLike | None = None) -> tuple[str | None, dict[str, dict]]:
+    """``(profile, {name: results})`` from the strongest reference set (:data:`REFERENCE_SETS`)
+    that holds a complete file for every experiment in ``names``, so that a figure comparing
+    experiments never mixes budgets; ``(None, {})`` when no set has them all."""
+    for profile in REFERENCE_SETS:
+        found = {name: load_reference(name, folder, profile=profile) for name in names}
+        if all(r is not None and is_complete(r) for r in found.values()):
+            return profile, found
+    return None, {}
+
+
 def set_problems(profile: str, folder: str | os.PathLike | None = None) -> list[str]:
     """Why the files of one reference set could not be one set: files that disagree on a
     :data:`SET_KEYS` entry, a commit marked ``+dirty`` or unknown, a file of another profile.
@@ -143,6 +154,20 @@ def comparisons_table(results: dict) -> list[dict]:
     return rows
 
 
+def accuracy_table(results: dict) -> list[dict]:
+    """One row per variant, formatted for a reader: its label, convolution weights, the mean final
+    test accuracy in % with its 95 % interval (:func:`convlib.stats.accuracy_interval`) and the
+    number of seeds."""
+    accuracy = summarize(results, "test_acc")
+    rows = []
+    for variant, info in results["variants"].items():
+        mean, low, high = stats.accuracy_interval(accuracy[variant]["values"], results["provenance"]["test_size"])
+        rows.append({"network": info["label"], "conv weights": f"{info['conv_params']:,}",
+                     "test accuracy (%)": f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]",
+                     "seeds": accuracy[variant]["n"]})
+    return rows
+
+
 def _on_front(points: list[tuple[float, float]]) -> list[bool]:
     """Which (cost, accuracy) points no other point dominates (no more cost and no less accuracy,
     better in one)."""
@@ -178,6 +203,6 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
-__all__ = ["REFERENCE_SETS", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
-           "curves", "is_complete", "load_reference", "method_text", "pareto_points", "provenance_line", "set_folder",
+__all__ = ["REFERENCE_SETS", "accuracy_table", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
+           "curves", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
            "set_problems", "table"]

@@ -107,3 +107,35 @@ def test_pareto_points_of_the_reference_results():
     assert best["front_weights"] and best["front_time"]  # the most accurate is never dominated
     lightest = min(rows, key=lambda r: r["conv_params"])
     assert lightest["front_weights"]
+
+
+def test_accuracy_table_formats_percentages_with_intervals():
+    found = synthetic({"cnn": [0.6282, 0.6278], "mlp": [0.6152, 0.6152]})
+    found["variants"] = {"cnn": {"label": "CNN", "conv_params": 19488}, "mlp": {"label": "MLP", "conv_params": 0}}
+    rows = R.accuracy_table(found)
+    assert rows[0]["network"] == "CNN" and rows[0]["conv weights"] == "19,488" and rows[0]["seeds"] == 2
+    mean, low, high = stats.accuracy_interval([0.6282, 0.6278], 5000)
+    assert rows[0]["test accuracy (%)"] == f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    assert rows[1]["test accuracy (%)"].startswith("61.5 [")
+
+
+def test_load_set_never_mixes_budgets(tmp_path):
+    import json
+
+    from convlib.experiments import get_experiment
+
+    def write(folder, name, profile, seeds):
+        folder.mkdir(parents=True, exist_ok=True)
+        runs = [{"variant": v.name, "seed": s, "history": {"test_acc": [0.5]}}
+                for v in get_experiment(name).variants for s in seeds]
+        (folder / f"{name}.json").write_text(json.dumps({
+            "format": 1, "experiment": name, "provenance": {"profile": profile}, "variants": {}, "runs": runs}))
+
+    for name in ("separable", "grouped"):
+        write(tmp_path, name, "quick", (0, 1))
+    write(tmp_path / "cpu", "separable", "cpu", (0, 1, 2))  # grouped's cpu file is missing
+    profile, found = R.load_set(["separable", "grouped"], tmp_path)
+    assert profile == "quick" and {r["provenance"]["profile"] for r in found.values()} == {"quick"}
+    write(tmp_path / "cpu", "grouped", "cpu", (0, 1, 2))
+    assert R.load_set(["separable", "grouped"], tmp_path)[0] == "cpu"
+    assert R.load_set(["stacking"], tmp_path) == (None, {})
