@@ -257,6 +257,70 @@ def fraction_of_roof(achieved_flops: float, intensity: float, peaks: Peaks) -> f
     return as_positive_number("achieved_flops", achieved_flops) / peaks.bound(intensity)
 
 
+# ---------------------------------------------------------------------------- time claims
+
+# The "proportionally faster" claim: time ratio / weight ratio within 1 +- this margin.
+PROPORTIONAL_MARGIN = 0.2
+TIME_METHOD = "quartiles of the timed runs of both layers"
+
+
+def _time_comparison(ratio: float, low: float, high: float, runs: int, label: str):
+    """A :class:`convlib.stats.Comparison` of ``ratio - 1`` and its interval, so that
+    :func:`convlib.stats.judge` gives the verdict in the book's one vocabulary. The accuracy
+    fields do not apply to times and hold NaN; ``confidence`` is 0.5 (quartiles)."""
+    from convlib.stats import DECIMALS, Comparison
+
+    nan = float("nan")
+    return Comparison(round(ratio - 1, DECIMALS), round(low - 1, DECIMALS),
+                      round(high - 1, DECIMALS), nan, nan, runs, 0, 0, confidence=0.5,
+                      method=TIME_METHOD, labels=(label, "baseline"))
+
+
+def speedup_interval(base: dict[str, Any], row: dict[str, Any]) -> tuple[float, float, float]:
+    """``(speedup, low, high)`` of ``row`` over ``base`` (timed rows with ``median_s`` and
+    ``iqr_s``): the ratio of the medians, and the ratios the two inter-quartile ranges allow
+    (slowest quarter of the baseline over the fastest of the layer, and the reverse). Rows
+    without ``iqr_s`` (a prediction) get ``low = high = speedup``."""
+    b, t = (as_positive_number("median_s", r["median_s"]) for r in (base, row))
+    ib, it = (float(r.get("iqr_s") or 0.0) / 2 for r in (base, row))
+    return b / t, max(b - ib, 0.0) / (t + it), (b + ib) / max(t - it, t * 1e-9)
+
+
+def time_claims(rows: Sequence[dict[str, Any]],
+                margin: float = PROPORTIONAL_MARGIN) -> list[dict[str, Any]]:
+    """For each timed row with a ``baseline`` (as :func:`convlib.latency.measure_layers`
+    returns them), the article's promise "lighter, hence faster" judged with
+    :func:`convlib.stats.judge` (verdicts :data:`convlib.stats.VERDICTS`) on two claims:
+
+    - ``faster``: a "better" claim on ``speedup - 1``: holds when the whole interval of
+      :func:`speedup_interval` lies above 1x, contradicted when below;
+    - ``proportional``: a "same" claim on ``speedup / weight_ratio - 1`` with ``margin``
+      (0.2: the time saved is the weights saved within 20 %): holds only when the interval lies
+      inside, contradicted when it lies wholly outside.
+
+    Each dict: label, width, mode, weight_ratio, speedup, low, high, faster, proportional.
+    """
+    from convlib.stats import BETTER, SAME, judge
+
+    index = {(r["label"], r["width"], r["mode"]): r for r in rows}
+    out = []
+    for row in rows:
+        base = index.get((row.get("baseline"), row["width"], row["mode"]))
+        if base is None:
+            continue
+        weight_ratio = base["params"] / row["params"]
+        speedup, low, high = speedup_interval(base, row)
+        runs = int(min(base.get("runs") or 1, row.get("runs") or 1))
+        faster = judge(_time_comparison(speedup, low, high, runs, row["label"]), BETTER)
+        share = _time_comparison(speedup / weight_ratio, low / weight_ratio,
+                                 high / weight_ratio, runs, row["label"])
+        out.append({"label": row["label"], "width": row["width"], "mode": row["mode"],
+                    "weight_ratio": weight_ratio, "speedup": speedup, "low": low, "high": high,
+                    "faster": faster.verdict,
+                    "proportional": judge(share, SAME, margin=margin).verdict})
+    return out
+
+
 def plot_roofline(ax: Any, points: Sequence[dict[str, Any]], peaks: Peaks, **options: Any) -> None:
     """Place measured layers on the roofline of ``peaks`` (see
     :func:`convlib.plots.roofline.plot_roofline`)."""
@@ -265,5 +329,6 @@ def plot_roofline(ax: Any, points: Sequence[dict[str, Any]], peaks: Peaks, **opt
     plot(ax, points, peaks, **options)
 
 
-__all__ = ["GPU_PEAKS", "Peaks", "datasheet_peaks", "fraction_of_peak", "fraction_of_roof",
-           "machine_peaks", "measure_peaks", "plot_roofline", "roofline_bound", "roofline_time"]
+__all__ = ["GPU_PEAKS", "PROPORTIONAL_MARGIN", "Peaks", "datasheet_peaks", "fraction_of_peak",
+           "fraction_of_roof", "machine_peaks", "measure_peaks", "plot_roofline", "roofline_bound",
+           "roofline_time", "speedup_interval", "time_claims"]

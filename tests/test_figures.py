@@ -27,7 +27,7 @@ from convlib.plots.census import plot_kernel_shares
 from convlib.plots.channels import connection_panels
 from convlib.plots.dense import plot_weight_index
 from convlib.plots.receptive import plot_map
-from convlib.plots.roofline import plot_roofline
+from convlib.plots.roofline import plot_roofline, plot_speedups
 from convlib.plots.separable import plot_ratio_curves, plot_shares, plot_tricks
 from convlib.plots.shapes import block_figure
 from convlib.plots.style import (bar_style, construction_style, figure_problems, line_style,
@@ -90,6 +90,19 @@ def _roofline_figure():
     return fig
 
 
+def _speedups_figure():
+    claims = [dict(label=l, width=w, weight_ratio=r, speedup=s) for l, w, r, s in
+              [("grouped g=8", 64, 8.0, 2.8), ("depthwise separable", 64, 7.9, 1.5),
+               ("grouped g=8", 256, 8.0, 4.1), ("two stacked 3x3", 256, 1.39, 1.2)]]
+    kind_of = {"grouped g=8": "grouped", "depthwise separable": "separable",
+               "two stacked 3x3": "stacked"}
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    plot_speedups(ax, claims, kind_of)
+    ax.set_title("Speed-up against weights saved")
+    fig.tight_layout()
+    return fig
+
+
 def _separable_figures():
     fig1, ax = plt.subplots(figsize=(6.4, 4.0))
     plot_ratio_curves(ax, [8, 16, 32, 64], {"3x3": [2.0, 4.0, 6.0, 7.0],
@@ -121,6 +134,7 @@ def _shapes_figure():
 
 FIGURES = {"curves": _curves_figure, "weight index": _weight_index_figure,
            "census": _census_figure, "map": _map_figure, "roofline": _roofline_figure,
+           "speedups": _speedups_figure,
            "separable": _separable_figures, "connections": _connection_figure,
            "shapes": _shapes_figure}
 

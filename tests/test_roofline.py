@@ -173,3 +173,31 @@ def test_plot_roofline_draws_every_group():
     with pytest.raises(ValueError, match="intensity"):
         plot_roofline(ax, [dict(group="x", achieved_flops=1.0)], peaks)
     plt.close(fig)
+
+
+def _timed(label, params, median, iqr, baseline=None, width=64, mode="forward"):
+    return dict(label=label, params=params, median_s=median, iqr_s=iqr, runs=5,
+                baseline=baseline, width=width, mode=mode)
+
+
+def test_time_claims_speak_the_stats_vocabulary():
+    from convlib.roofline import time_claims
+    from convlib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
+
+    rows = [_timed("plain", 800, 8.0, 0.4),
+            _timed("fast", 100, 1.0, 0.02, "plain"),      # 8x faster, 8x lighter
+            _timed("slow", 100, 10.0, 0.2, "plain"),      # 0.8x: slower
+            _timed("noisy", 100, 7.0, 3.0, "plain"),      # interval straddles 1x
+            _timed("partly", 100, 2.0, 0.02, "plain")]    # 4x faster for 8x lighter
+    claims = {c["label"]: c for c in time_claims(rows)}
+    assert claims["fast"]["faster"] == HOLDS and claims["fast"]["proportional"] == HOLDS
+    assert claims["slow"]["faster"] == CONTRADICTED
+    assert claims["noisy"]["faster"] == INCONCLUSIVE
+    assert claims["partly"]["faster"] == HOLDS and claims["partly"]["proportional"] == CONTRADICTED
+    assert claims["fast"]["low"] < claims["fast"]["speedup"] == 8.0 < claims["fast"]["high"]
+
+
+def test_a_prediction_without_spread_is_judged_on_its_value():
+    from convlib.roofline import speedup_interval
+
+    assert speedup_interval({"median_s": 3.0}, {"median_s": 1.5}) == (2.0, 2.0, 2.0)

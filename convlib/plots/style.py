@@ -93,12 +93,18 @@ def line_style(kind: str, kernel_size: int | None = None) -> dict[str, Any]:
     return {key: style[key] for key in ("color", "linestyle", "marker", "label")}
 
 
+def _renderer(fig: Any) -> Any:
+    """A renderer for ``fig`` whatever its canvas (the notebook's inline backend gives a figure
+    a base canvas, which has none of its own until the figure is shown)."""
+    get = getattr(fig.canvas, "get_renderer", None)
+    return get() if get is not None else fig._get_renderer()
+
+
 def shown_font_scale(fig: Any, content_width_px: float = CONTENT_WIDTH_PX) -> float:
     """Points shown on the page per point of font size in ``fig`` (see the module docstring)."""
     if not isinstance(content_width_px, numbers.Real) or content_width_px <= 0:
         raise ValueError(f"content_width_px must be a positive number; got {content_width_px!r}")
-    renderer = fig.canvas.get_renderer()
-    width_in = fig.get_tightbbox(renderer).width  # inches
+    width_in = fig.get_tightbbox(_renderer(fig)).width  # inches
     shown_px = min(width_in * fig.dpi, float(content_width_px))
     return shown_px / (CSS_PX_PER_INCH * width_in)
 
@@ -178,7 +184,7 @@ def figure_problems(fig: Any, *, min_pt: float = MIN_FONT_PT,
     """
     if not isinstance(min_pt, numbers.Real) or min_pt <= 0:
         raise ValueError(f"min_pt must be a positive number; got {min_pt!r}")
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # lays out ticks and texts, on any canvas
     scale = shown_font_scale(fig, content_width_px)
     problems = []
     for text in _texts(fig):
