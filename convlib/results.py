@@ -79,7 +79,12 @@ def set_problems(profile: str, folder: str | os.PathLike | None = None) -> list[
 
 
 def curves(results: dict, metric: str = "test_acc") -> dict[str, dict[str, list[float]]]:
-    """Per variant, the per-epoch mean and sample standard deviation of ``metric`` over seeds."""
+    """Per variant and epoch: the mean of ``metric`` over seeds, its sample standard deviation,
+    and, for an accuracy measured on the test set or the equally large training sample
+    (``test_acc``, ``train_eval_acc``), the 95 % interval of the mean, ``low`` and ``high``
+    (:func:`convlib.stats.accuracy_interval`: seed spread plus the images' sampling noise)."""
+    n_images = results["provenance"].get("test_size")
+    with_interval = metric in ("test_acc", "train_eval_acc") and n_images
     out = {}
     for variant in results["variants"]:
         runs = [r["history"][metric] for r in results["runs"] if r["variant"] == variant]
@@ -88,6 +93,9 @@ def curves(results: dict, metric: str = "test_acc") -> dict[str, dict[str, list[
         std = [math.sqrt(sum((r[e] - mean[e]) ** 2 for r in runs) / (len(runs) - 1)) if len(runs) > 1 else 0.0
                for e in range(epochs)]
         out[variant] = {"mean": mean, "std": std, "seeds": len(runs)}
+        if with_interval:
+            bounds = [stats.accuracy_interval([r[e] for r in runs], n_images)[1:] for e in range(epochs)]
+            out[variant].update(low=[b[0] for b in bounds], high=[b[1] for b in bounds])
     return out
 
 

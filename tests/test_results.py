@@ -139,3 +139,14 @@ def test_load_set_never_mixes_budgets(tmp_path):
     write(tmp_path / "cpu", "grouped", "cpu", (0, 1, 2))
     assert R.load_set(["separable", "grouped"], tmp_path)[0] == "cpu"
     assert R.load_set(["stacking"], tmp_path) == (None, {})
+
+
+def test_accuracy_curves_carry_the_95_percent_interval_per_epoch():
+    found = synthetic({"cnn": [0.62, 0.64], "mlp": [0.60, 0.60]})
+    found["runs"][0]["history"]["test_acc"] = [0.5, 0.62]
+    found["runs"][1]["history"]["test_acc"] = [0.52, 0.64]
+    for run in found["runs"][2:]:
+        run["history"]["test_acc"] = [0.55, 0.60]
+    curve = R.curves(found)["cnn"]
+    assert (curve["low"][1], curve["high"][1]) == stats.accuracy_interval([0.62, 0.64], 5000)[1:]
+    assert curve["low"][0] < curve["mean"][0] < curve["high"][0]

@@ -47,7 +47,8 @@ def use_book_style() -> None:
 
 def plot_curves(ax, curves: dict[str, dict[str, list[float]]], labels: dict[str, str] | None = None,
                 *, scale: float = 100.0) -> None:
-    """Mean curve per variant with a band of one standard deviation over seeds.
+    """Mean curve per variant with a band: its 95 % interval when ``curves`` has one (``low`` and
+    ``high``, for accuracies), else one standard deviation over seeds.
 
     ``curves`` is what :func:`convlib.results.curves` returns; ``scale`` turns accuracies into %.
     """
@@ -55,8 +56,11 @@ def plot_curves(ax, curves: dict[str, dict[str, list[float]]], labels: dict[str,
     for (variant, curve), style in zip(curves.items(), series_styles(len(curves))):
         epochs = list(range(1, len(curve["mean"]) + 1))
         mean = [scale * v for v in curve["mean"]]
-        low = [scale * (m - s) for m, s in zip(curve["mean"], curve["std"])]
-        high = [scale * (m + s) for m, s in zip(curve["mean"], curve["std"])]
+        if "low" in curve:
+            low, high = [scale * v for v in curve["low"]], [scale * v for v in curve["high"]]
+        else:
+            low = [scale * (m - s) for m, s in zip(curve["mean"], curve["std"])]
+            high = [scale * (m + s) for m, s in zip(curve["mean"], curve["std"])]
         seeds = curve["seeds"]
         label = f"{labels.get(variant, variant)} ({seeds} seed{'s' if seeds != 1 else ''})"
         ax.plot(epochs, mean, label=label, **style)
