@@ -379,6 +379,24 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     return results
 
 
+EXTRA_SEEDS = (3, 4)  # the reference profile's rule: 5 seeds where 3 leave a comparison undecided
+
+
+def extend_inconclusive(name: str, profile: str | None = None, out: str | os.PathLike | None = None,
+                        extra_seeds: tuple[int, ...] = EXTRA_SEEDS, **options) -> list[str]:
+    """Run ``extra_seeds`` for both variants of every comparison of experiment ``name`` whose 95 %
+    interval still contains 0 (``inconclusive at this budget``) in its results file, then store
+    the recomputed comparisons. Returns the variants extended (none when every comparison is
+    decided). The two variants of a claim run the same seeds, so the comparison stays paired."""
+    results = load_results(results_path(name, out))
+    undecided = {v for c in check_claims(results) if c["verdict"] == stats.INCONCLUSIVE and "note" not in c
+                 for v in (c["better"], c["worse"])}
+    if undecided:
+        run_experiment(name, profile, list(extra_seeds), out, select=lambda variant, seed: variant in undecided,
+                       **options)
+    return sorted(undecided)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -491,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
     merge.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
     merge.add_argument("shard_dirs", nargs="+", help="the shards' --out folders")
     merge.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
+    extend = sub.add_parser("extend", help=f"seeds {list(EXTRA_SEEDS)} for the variants of every "
+                            "comparison still inconclusive at the profile's seeds")
+    extend.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
+    extend.add_argument("--profile", choices=PROFILE_NAMES, default=None)
+    extend.add_argument("--out", default=None, help="results folder (default: the profile's reference set)")
     recompare = sub.add_parser("recompare", help="recompute the stored comparisons of a results "
                                "file from its runs (no training), e.g. after a change of method")
     recompare.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
@@ -504,6 +527,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    if args.command == "extend":
+        from convlib.profiles import active_profile_name
+
+        out = args.out if args.out is not None else set_folder(args.profile or active_profile_name())
+        extended = extend_inconclusive(args.name, args.profile, out)
+        print(f"{args.name}: " + (f"seeds {list(EXTRA_SEEDS)} added for {', '.join(extended)}" if extended
+                                  else "every comparison decided, nothing to add"))
+        return 0
     if args.command in ("recompare", "merge"):
         path = results_path(args.name, args.out)
         try:
@@ -519,10 +550,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         select = shards.selector(args.shard) if args.shard else None
-        results = run_experiment(args.name, args.profile, args.seeds, args.out, device=args.device,
+        from convlib.profiles import active_profile_name
+
+        out = args.out if args.out is not None else set_folder(args.profile or active_profile_name())
+        results = run_experiment(args.name, args.profile, args.seeds, out, device=args.device,
                                  select=select)
         if select:
-            _atomic_write_json(results_path(args.name, args.out), shards.tag_results(results, select))
+            _atomic_write_json(results_path(args.name, out), shards.tag_results(results, select))
     except (ResultsFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

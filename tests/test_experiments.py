@@ -233,3 +233,17 @@ def test_make_reference_runs_every_experiment_exactly_once():
     makefile = (E.REPO_ROOT / "Makefile").read_text()
     lanes = [re.search(rf"^{lane} = (.*)$", makefile, re.M).group(1).split() for lane in ("LANE1", "LANE2")]
     assert sorted(lanes[0] + lanes[1]) == sorted(E.EXPERIMENTS)
+
+
+def test_extend_adds_seeds_only_to_the_variants_of_undecided_comparisons(tmp_path, fake_data):
+    kwargs = dict(data=fake_data, device="cpu", progress=False, log=None)
+    E.run_experiment("separable", "smoke", [0, 1], tmp_path, **kwargs)
+    before = E.check_claims(E.load_results(tmp_path / "separable.json"))
+    extended = E.extend_inconclusive("separable", "smoke", tmp_path, extra_seeds=(2,), **kwargs)
+    after = E.load_results(tmp_path / "separable.json")
+    if before[0]["verdict"] == stats.INCONCLUSIVE:
+        assert extended == ["2x3x3", "2xsep3x3"]
+        assert sorted({r["seed"] for r in after["runs"]}) == [0, 1, 2]
+        assert after["comparisons"] == E.check_claims(after) and after["comparisons"][0]["seeds"] == 3
+    else:
+        assert extended == [] and len(after["runs"]) == 4
