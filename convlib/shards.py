@@ -19,7 +19,10 @@ is the same, because each run is seeded on its own (:func:`convlib.train.seed_ev
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 SHARD_KEY = "shard"  # provenance key of a shard's results file (absent from the merged file)
 # provenance keys a merged file may have with other values than the unsharded run's
@@ -215,3 +218,24 @@ def merge_results(found: list[tuple[str, dict]]) -> dict:
         variants[name] = next(r["variants"][name] for _, _, r in tagged if name in r["variants"])
     merged.update(provenance=provenance, variants=variants, runs=runs)
     return merged
+
+
+# ----------------------------------------------------------------------------- grading
+SHARD_FILE = "shard.json"  # in the output folder of ``grade --shard I/N``
+
+
+def write_grading_manifest(out, shard: Shard | None, chapters: list[str], results: list,
+                           protections_off: list[str]) -> None:
+    """``out/shard.json`` for the merge (nothing when ``shard`` is None): which shard, the chapters
+    graded, the sandbox's missing protections and every result (dataclass rows, as dicts); an
+    unsharded run removes a shard.json left in ``out`` by an earlier sharded one."""
+    if shard is None:
+        Path(out, SHARD_FILE).unlink(missing_ok=True)
+        return
+    manifest = {"shard": str(shard), "chapters": list(chapters),
+                "protections_off": list(protections_off),
+                "results": [asdict(result) for result in results]}
+    path = Path(out) / SHARD_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,6 +1,9 @@
-"""Command line: ``python -m convlib.grading {grade,release,check-pages,selfcheck,sandbox}``.
+"""Command line: ``python -m convlib.grading {grade,merge,gradescope,release,check-pages,...}``.
 
-grade DIR [--out grading]    grade every student folder of DIR (make grade SUBMISSIONS=DIR)
+grade DIR [--out grading]    grade every student folder of DIR (make grade SUBMISSIONS=DIR);
+                             --shard I/N grades a stable 1/N of the students (one machine each)
+merge OUT SHARD_DIR...       one gradebook, grades and feedback from every shard's output
+gradescope CHAPTER --out DIR a Gradescope autograder zip for one chapter
 release [--out release]      student notebooks + website pages (make release)
 check-pages                  exit 1 if book/exercises/*.md are out of date with the sources
 selfcheck                    the reference solutions score full points, the released versions zero
@@ -58,6 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", type=Path, default=Path(source_default))
     p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
     p.add_argument("--jobs", type=int, default=2, help="submissions graded in parallel (default 2)")
+    p.add_argument("--shard", default=None,
+                   help="I/N: grade only the students of shard I of N (0-based; by a hash of the "
+                        "student folder's name), then `merge` the shards' --out folders")
+    _add_sandbox_options(p)
+
+    p = sub.add_parser("merge", help="one gradebook from the outputs of grade --shard I/N")
+    p.add_argument("out", type=Path)
+    p.add_argument("shard_dirs", type=Path, nargs="+")
+
+    p = sub.add_parser("gradescope", help="a Gradescope autograder zip for one chapter")
+    p.add_argument("chapter")
+    p.add_argument("--out", type=Path, default=ROOT / "gradescope")
+    p.add_argument("--source", type=Path, default=Path(source_default))
     _add_sandbox_options(p)
 
     p = sub.add_parser("release", help="student notebooks and website pages")
@@ -82,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.command == "grade":
         return grade_command(args)
+    if args.command in ("merge", "gradescope"):
+        return shard_or_gradescope_command(args)
     if args.command == "release":
         from convlib.grading.release import release
 
@@ -123,8 +141,8 @@ def grade_command(args) -> int:
     try:
         results = grade(args.submissions, args.out, args.source, args.chapter, jobs=args.jobs,
                         limits=_limits(args), sandbox_mode=args.sandbox,
-                        allow_weak=args.allow_weak_sandbox)
-    except (NoSubmissions, SandboxUnavailable) as error:
+                        allow_weak=args.allow_weak_sandbox, shard=args.shard)
+    except (NoSubmissions, SandboxUnavailable, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
     students = len({r.student for r in results})
@@ -134,6 +152,26 @@ def grade_command(args) -> int:
     first = (args.out / "grading.log").read_text(encoding="utf-8").partition("\n")[0]
     if "; OFF: " in first:  # the log's first line describes the sandbox
         print(f"WARNING: {first.split(' ', 2)[2]}", file=sys.stderr)
+    return 0
+
+
+def shard_or_gradescope_command(args) -> int:
+    """merge: one gradebook from the shards' outputs; gradescope: the autograder zip. Exit 2 with
+    one message when the shards do not make one whole or the chapter is unknown."""
+    from convlib.grading.gradescope import export
+    from convlib.grading.shards import merge
+
+    try:
+        if args.command == "merge":
+            results = merge(args.out, args.shard_dirs)
+            print(f"merged {len(args.shard_dirs)} shards, {len({r.student for r in results})} "
+                  f"students: {args.out / 'gradebook.csv'}")
+        else:
+            path = export(args.chapter, args.out, args.source, ROOT, _limits(args))
+            print(f"Gradescope autograder for {args.chapter}: {path}")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

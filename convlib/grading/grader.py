@@ -31,6 +31,7 @@ from convlib.grading.notebook import (
 from convlib.grading.report import atomic_write, clean, fmt, write_outputs
 from convlib.grading.sandbox import Limits, RunResult, Sandbox, detect
 from convlib.grading.values import compare
+from convlib.shards import parse_shard, write_grading_manifest
 
 
 
@@ -392,14 +393,16 @@ def _prepare(submissions: Path, out: Path, source_root: Path, sandbox: Sandbox |
 
 def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] | None = None,
           jobs: int = 2, sandbox: Sandbox | None = None, limits: Limits | None = None,
-          sandbox_mode: str = "auto", allow_weak: bool = False) -> list[Result]:
-    """Grade every student folder of ``submissions``; write gradebook, grades, feedback and log.
+          sandbox_mode: str = "auto", allow_weak: bool = False, shard=None) -> list[Result]:
+    """Grade every student folder of ``submissions`` (``shard`` "i/n": those of that shard, by
+    :mod:`convlib.shards`); write gradebook, grades, feedback and log (and shard.json).
 
     Before writing anything: :class:`NoSubmissions` without a student folder, and
     :class:`~convlib.grading.sandbox.SandboxUnavailable` without the strong sandbox (unless
     ``allow_weak``). The output folder is marked so that no later run takes it for a student."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    shard = parse_shard(shard) if shard is not None else None
     started = time.monotonic()
     submissions, out = Path(submissions), Path(out)
     students, sandbox, notes = _prepare(submissions, out, Path(source_root), sandbox, limits,
@@ -413,16 +416,21 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
 
     try:
         log(sandbox.describe())
+        if sandbox.zygote_note:
+            log(sandbox.zygote_note)
         for note in notes:
             log(f"stronger sandbox unavailable: {note}")
         sources = {p.stem: p for p in find_chapters(Path(source_root))}
         names = _chapter_names(sources, chapters, submissions, students, source_root)
-        log(f"{len(students)} students, chapters {names}, {jobs} in parallel")
+        students = [s for s in students if shard is None or shard.holds(s)]
+        log(f"{len(students)} students{f' of shard {shard}' if shard else ''}, chapters {names}, "
+            f"{jobs} in parallel")
         results: list[Result] = []
         for name in names:
             results += _grade_chapter(sources[name], submissions, students, sandbox, jobs, log)
         results.sort(key=lambda r: (r.student, names.index(r.chapter)))
         write_outputs(out, results, sandbox.protections_off)
+        write_grading_manifest(out, shard, names, results, sandbox.protections_off)
         atomic_write(out / "feedback" / OUTPUT_MARKER, "written by the grader: not a student\n")
         log(f"done: {len(students)} students graded in {time.monotonic() - started:.1f} s; "
             f"gradebook {out / 'gradebook.csv'}")
@@ -431,4 +439,5 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
         log(f"ERROR: {error}")
         raise
     finally:
+        sandbox.close()  # no zygote outlives its grading run
         atomic_write(out / "grading.log", "\n".join(log_lines) + "\n")
