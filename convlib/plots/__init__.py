@@ -46,14 +46,19 @@ def use_book_style() -> None:
 
 
 def plot_curves(ax, curves: dict[str, dict[str, list[float]]], labels: dict[str, str] | None = None,
-                *, scale: float = 100.0) -> None:
+                *, scale: float = 100.0,
+                styles: dict[str, dict[str, Any]] | None = None) -> None:
     """Mean curve per variant with a band: its 95 % interval when ``curves`` has one (``low`` and
     ``high``, for accuracies), else one standard deviation over seeds.
 
     ``curves`` is what :func:`convlib.results.curves` returns; ``scale`` turns accuracies into %.
+    ``styles`` maps a variant to its ``color``/``linestyle``/``marker`` (e.g.
+    :func:`convlib.plots.style.line_style`); other variants take the book's series styles.
     """
     labels = labels or {}
-    for (variant, curve), style in zip(curves.items(), series_styles(len(curves))):
+    chosen = styles or {}
+    for (variant, curve), default in zip(curves.items(), series_styles(len(curves))):
+        style = {key: chosen.get(variant, {}).get(key, default[key]) for key in default}
         epochs = list(range(1, len(curve["mean"]) + 1))
         mean = [scale * v for v in curve["mean"]]
         if "low" in curve:

@@ -50,15 +50,17 @@ def roofline_limits(points: Sequence[dict[str, Any]], peaks: Any
 
 
 def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
-    """Write ``p[key]`` next to each point; a label that would sit on one already written (in
-    screen space) goes below its point instead of above."""
+    """Write ``p[key]`` next to each point, at the first of a few offsets (right above, right
+    below, left above, left below) where it overlaps no label already written (screen space)."""
     placed: list[tuple[float, float]] = []
+    offsets = ((5, 4), (5, -14), (-34, 4), (-34, -14), (5, 14), (5, -24))
     for p in sorted(points, key=lambda p: p["intensity"]):
         if str(p.get(key, "")) == "":
             continue
         x, y = ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
-        crowded = any(abs(x - a) < 40 and abs(y + 4 - b) < 14 for a, b in placed)
-        offset = (5, -14) if crowded else (5, 4)
+        free = [o for o in offsets if all(abs(x + o[0] - a) > 30 or abs(y + o[1] - b) > 12
+                                          for a, b in placed)]
+        offset = free[0] if free else offsets[0]
         placed.append((x + offset[0], y + offset[1]))
         ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
                     textcoords="offset points", xytext=offset, fontsize=9)
