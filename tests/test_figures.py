@@ -25,7 +25,7 @@ from convlib.dense import dense_structure
 from convlib.plots import plot_curves, use_book_style
 from convlib.plots.census import plot_kernel_shares
 from convlib.plots.channels import connection_panels
-from convlib.plots.dense import plot_weight_index
+from convlib.plots.dense import plot_sliding_window, plot_weight_index
 from convlib.plots.receptive import plot_map
 from convlib.plots.roofline import plot_roofline, plot_speedups
 from convlib.plots.separable import plot_ratio_curves, plot_shares, plot_tricks
@@ -61,6 +61,13 @@ def _weight_index_figure():
     plot_weight_index(ax_d, index, n_weights=9)
     ax_d.set(title="Dense 4x16 matrix", xlabel="input pixel (index)",
              ylabel="output pixel (index)")
+    return fig
+
+
+def _sliding_window_figure():
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    plot_sliding_window(ax)
+    ax.set_title("One 3x3 kernel, the same nine weights at every position")
     return fig
 
 
@@ -133,6 +140,7 @@ def _shapes_figure():
 
 
 FIGURES = {"curves": _curves_figure, "weight index": _weight_index_figure,
+           "sliding window": _sliding_window_figure,
            "census": _census_figure, "map": _map_figure, "roofline": _roofline_figure,
            "speedups": _speedups_figure,
            "separable": _separable_figures, "connections": _connection_figure,
@@ -192,3 +200,16 @@ def test_the_style_map_gives_each_construction_its_own_look():
         construction_style("dilated")
     with pytest.raises(ValueError, match="kernel_size"):
         construction_style("plain", 0)
+
+
+def test_one_legend_may_serve_panels_that_show_the_same_series():
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6))
+    for ax in (top, bottom):
+        ax.plot([1, 2], [1, 2], label="a")
+        ax.plot([1, 2], [2, 1], label="b")
+        ax.set(title="t", xlabel="x (m)", ylabel="y (m)")
+    assert any("no legend" in p for p in figure_problems(fig))
+    top.legend()
+    assert figure_problems(fig) == []
+    bottom.plot([1, 2], [0, 0], label="c")  # a series the legend does not name
+    assert any("axes 1" in p and "no legend" in p for p in figure_problems(fig))

@@ -51,19 +51,32 @@ def roofline_limits(points: Sequence[dict[str, Any]], peaks: Any
 
 def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
     """Write ``p[key]`` next to each point, at the first of a few offsets (right above, right
-    below, left above, left below) where it overlaps no label already written (screen space)."""
-    placed: list[tuple[float, float]] = []
-    offsets = ((5, 4), (5, -14), (-34, 4), (-34, -14), (5, 14), (5, -24))
+    below, left above, left below, ...) where its box overlaps no marker and no label already
+    written (in typographic points on the page: markers as 8 pt squares, labels as boxes of
+    their text's size)."""
+    def screen(p):  # display pixels -> points, the unit of the offsets
+        x, y = ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
+        return x * 72 / ax.figure.dpi, y * 72 / ax.figure.dpi
+
+    boxes = [(x - 4, y - 4, x + 4, y + 4) for x, y in map(screen, points)]
+    offsets = ((5, 2), (5, -11), (-5, 2), (-5, -11), (5, 9), (5, -18), (-5, 9), (-5, -18))
     for p in sorted(points, key=lambda p: p["intensity"]):
         if str(p.get(key, "")) == "":
             continue
-        x, y = ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
-        free = [o for o in offsets if all(abs(x + o[0] - a) > 30 or abs(y + o[1] - b) > 12
-                                          for a, b in placed)]
-        offset = free[0] if free else offsets[0]
-        placed.append((x + offset[0], y + offset[1]))
+        x, y = screen(p)
+        width = 5.5 * len(str(p[key]))
+
+        def clear(o):  # a negative x offset puts the label's right end there
+            x0, y0 = (x + o[0] - width if o[0] < 0 else x + o[0]), y + o[1]
+            return all(x0 + width < a or x0 > c or y0 + 9 < b or y0 > d
+                       for a, b, c, d in boxes)
+
+        offset = next((o for o in offsets if clear(o)), offsets[0])
+        left = x + offset[0] - width if offset[0] < 0 else x + offset[0]
+        boxes.append((left, y + offset[1], left + width, y + offset[1] + 9))
         ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
-                    textcoords="offset points", xytext=offset, fontsize=9)
+                    textcoords="offset points", xytext=offset, fontsize=9,
+                    ha="right" if offset[0] < 0 else "left")
 
 
 def _log_axes(ax: Any) -> None:

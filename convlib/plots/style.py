@@ -149,6 +149,16 @@ def _shared_label(ax: Any, name: str) -> bool:
     return False
 
 
+def _legend_elsewhere(ax: Any, labels: list[str]) -> bool:
+    """Whether another axes of the figure has a legend naming every one of ``labels`` (one
+    legend for panels that show the same series)."""
+    for other in ax.figure.axes:
+        legend = other.get_legend() if other is not ax else None
+        if legend is not None and set(labels) <= {t.get_text() for t in legend.get_texts()}:
+            return True
+    return False
+
+
 def _axes_problems(ax: Any, index: int, has_suptitle: bool, figure_legend: bool) -> list[str]:
     """Title, axis labels with units and legend of one axes (see :func:`figure_problems`)."""
     where = f"axes {index}"
@@ -164,8 +174,9 @@ def _axes_problems(ax: Any, index: int, has_suptitle: bool, figure_legend: bool)
             problems.append(f"{where}: the {name} axis shows numbers but has no label")
         elif _is_numeric_axis(axis) and label and not re.search(r"\(.+\)", label):
             problems.append(f"{where}: the {name} label {label!r} names no unit in parentheses")
-    handles, _ = ax.get_legend_handles_labels()
-    if len(handles) >= 2 and ax.get_legend() is None and not figure_legend:
+    handles, labels = ax.get_legend_handles_labels()
+    if len(handles) >= 2 and ax.get_legend() is None and not figure_legend \
+            and not _legend_elsewhere(ax, labels):
         problems.append(f"{where}: {len(handles)} labelled series but no legend")
     return problems
 
@@ -180,7 +191,8 @@ def figure_problems(fig: Any, *, min_pt: float = MIN_FONT_PT,
       ``"accuracy (%)"``, ``"time (ms)"``, ``"epoch (passes over the data)"``;
       axes drawn with the axis off (diagrams) are exempt, and a panel may leave its label to
       the panel beside it (same row for y, same column for x);
-    - an axes with two or more labelled series has a legend (its own or the figure's).
+    - an axes with two or more labelled series has a legend (its own, the figure's, or another
+      panel's legend that names all of its series).
     """
     if not isinstance(min_pt, numbers.Real) or min_pt <= 0:
         raise ValueError(f"min_pt must be a positive number; got {min_pt!r}")
