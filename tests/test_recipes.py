@@ -1,0 +1,163 @@
+"""The recipes for real engines: the Slurm job array (its shard commands run here with
+SLURM_ARRAY_TASK_ID set, then its merge), submit.sh (against a stand-in sbatch), and the GitHub
+Actions workflow (a schema of what it must hold, its shell steps run here, actionlint if present)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from convlib import experiments as E
+from convlib.book import ROOT
+from convlib.profiles import PROFILE_NAMES
+from convlib.shards import SHARD_KEY, Shard, run_key
+
+SLURM = ROOT / "recipes" / "slurm"
+WORKFLOW = ROOT / ".github" / "workflows" / "experiments-shards.yml"
+
+
+def stand_in(folder: Path, name: str, body: str) -> None:
+    """An executable ``name`` in ``folder`` (put first on PATH) that runs ``body`` (bash)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"#!/bin/bash\n{body}\n")
+    (folder / name).chmod(0o755)
+
+
+# ----------------------------------------------------------------------------- Slurm
+def test_the_sbatch_scripts_are_bash_with_slurm_directives():
+    for name in ("experiments.sbatch", "merge.sbatch", "submit.sh"):
+        text = (SLURM / name).read_text()
+        assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text, name
+        assert os.access(SLURM / name, os.X_OK), name
+        subprocess.run(["bash", "-n", str(SLURM / name)], check=True)
+    for name in ("experiments.sbatch", "merge.sbatch"):
+        directives = [line for line in (SLURM / name).read_text().splitlines()
+                      if line.startswith("#SBATCH ")]
+        assert any("--time=" in d for d in directives) and any("--job-name" in d for d in directives)
+    if shutil.which("shellcheck"):
+        subprocess.run(["shellcheck", *(str(SLURM / n) for n in ("experiments.sbatch",
+                        "merge.sbatch", "submit.sh"))], check=True)
+
+
+def test_submit_sends_the_array_then_the_merge_depending_on_it(tmp_path):
+    calls = tmp_path / "calls"
+    stand_in(tmp_path / "bin", "sbatch", f'echo "$* SHARDS=$SHARDS EXPERIMENT=$EXPERIMENT" >> '
+             f'{calls}\nif grep -q merge.sbatch <<< "$*"; then echo 78; else echo "77;cluster"; fi')
+    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    done = subprocess.run([str(SLURM / "submit.sh"), "stacking", "3", "--partition=gpu"], env=env,
+                          capture_output=True, text=True, check=True)
+    array, merge = calls.read_text().splitlines()
+    assert "--array=0-2" in array and "--partition=gpu" in array
+    assert array.split(" SHARDS=")[0].endswith("experiments.sbatch")
+    assert "SHARDS=3 EXPERIMENT=stacking" in array and "SHARDS=3 EXPERIMENT=stacking" in merge
+    assert "--dependency=afterok:77 " in merge and "merge.sbatch" in merge
+    assert "job array 77" in done.stdout and "merge as job 78" in done.stdout
+    for bad in (["stacking"], ["stacking", "0"], ["stacking", "x"]):
+        refused = subprocess.run([str(SLURM / "submit.sh"), *bad], env=env, capture_output=True,
+                                 text=True, check=False)
+        assert refused.returncode == 2, bad
+    assert len(calls.read_text().splitlines()) == 2  # nothing submitted when refused
+
+
+@pytest.mark.slow  # two smoke training runs and five interpreter starts (~30 s)
+def test_the_slurm_array_tasks_then_the_merge_give_the_whole_results_file(tmp_path):
+    env = dict(os.environ, EXPERIMENT="dense_vs_conv", CONVLIB_PROFILE="smoke", SEEDS="0",
+               PYTHON=sys.executable, OUT=str(tmp_path / "shards"), MERGED=str(tmp_path / "merged"),
+               SLURM_ARRAY_TASK_COUNT="3", SLURM_ARRAY_TASK_MAX="2")
+    for task in range(3):
+        subprocess.run(["bash", str(SLURM / "experiments.sbatch")], check=True, cwd=ROOT,
+                       env=dict(env, SLURM_ARRAY_TASK_ID=str(task)), capture_output=True)
+        part = E.load_results(tmp_path / "shards" / f"shard-{task}" / "dense_vs_conv.json")
+        assert part["provenance"][SHARD_KEY]["shard"] == f"{task}/3"
+        assert all(Shard(task, 3).holds(run_key(r["variant"], r["seed"])) for r in part["runs"])
+    done = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=ROOT, env=dict(env, SHARDS="3"),
+                          capture_output=True, text=True, check=True)
+    merged = E.load_results(tmp_path / "merged" / "dense_vs_conv.json")
+    assert [(r["variant"], r["seed"]) for r in merged["runs"]] == [("mlp", 0), ("cnn", 0)]
+    assert SHARD_KEY not in merged["provenance"] and merged["provenance"]["seeds"] == [0]
+    assert merged["comparisons"] == E.check_claims(merged)
+    assert "inconclusive" in done.stdout or "holds" in done.stdout or "contradicted" in done.stdout
+    shutil.rmtree(tmp_path / "shards" / "shard-1")
+    missing = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=ROOT, capture_output=True,
+                             env=dict(env, SHARDS="3"), text=True, check=False)
+    assert missing.returncode == 2 and "shard-1" in missing.stderr
+
+
+# ----------------------------------------------------------------------------- GitHub Actions
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def steps_running(job: dict, needle: str) -> list[dict]:
+    return [s for s in job["steps"] if needle in s.get("run", "")]
+
+
+def test_the_workflow_is_a_manual_matrix_of_shards_and_a_merge(workflow):
+    trigger = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert set(trigger) == {"workflow_dispatch"}
+    inputs = trigger["workflow_dispatch"]["inputs"]
+    assert {"experiment", "profile", "shards"} <= set(inputs)
+    assert inputs["profile"]["options"] and set(inputs["profile"]["options"]) <= set(PROFILE_NAMES)
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"plan", "shard", "merge"}
+    for name, job in jobs.items():
+        assert job["runs-on"] and job["steps"], name
+        for step in job["steps"]:
+            assert ("uses" in step) != ("run" in step), (name, step)
+    shard = jobs["shard"]
+    assert shard["needs"] == "plan" and shard["strategy"]["fail-fast"] is False
+    assert shard["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    assert shard["env"]["SHARD"] == "${{ matrix.shard }}/${{ inputs.shards }}"
+    assert steps_running(shard, '--shard "$SHARD"')
+    upload = next(s for s in shard["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert upload["with"]["name"] == "shard-${{ matrix.shard }}"
+    merge = jobs["merge"]
+    assert "shard" in merge["needs"]
+    download = next(s for s in merge["steps"] if s.get("uses", "").startswith("actions/download"))
+    assert download["with"] == {"pattern": "shard-*", "path": "shards"}
+    assert steps_running(merge, "python -m convlib.experiments merge")
+
+
+def run_step(script: str, tmp_path: Path, env: dict) -> subprocess.CompletedProcess:
+    output = tmp_path / "github_output"
+    output.write_text("")
+    return subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, env=dict(os.environ, GITHUB_OUTPUT=str(output), **env),
+                          check=False)
+
+
+def test_the_workflow_plan_step_makes_the_matrix(workflow, tmp_path):
+    script = workflow["jobs"]["plan"]["steps"][0]["run"]
+    for shards, matrix in (("1", [0]), ("3", [0, 1, 2]), ("12", list(range(12)))):
+        assert run_step(script, tmp_path, {"SHARDS": shards}).returncode == 0
+        line = (tmp_path / "github_output").read_text().strip()
+        assert line.startswith("shards=") and json.loads(line[len("shards="):]) == matrix
+    for bad in ("0", "21", "x", "-1"):
+        done = run_step(script, tmp_path, {"SHARDS": bad})
+        assert done.returncode != 0 and "shards must be" in done.stdout
+
+
+def test_the_workflow_merge_step_names_every_shard_folder(workflow, tmp_path):
+    script = steps_running(workflow["jobs"]["merge"], "convlib.experiments merge")[0]["run"]
+    stand_in(tmp_path / "bin", "python", 'echo "$*"')
+    done = run_step(script, tmp_path, {"SHARDS": "3", "EXPERIMENT": "stacking",
+                                       "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"})
+    assert done.stdout.split() == ["-m", "convlib.experiments", "merge", "stacking",
+                                   "shards/shard-0", "shards/shard-1", "shards/shard-2",
+                                   "--out", "merged"]
+
+
+def test_actionlint_finds_nothing_in_the_workflow():
+    linter = shutil.which("actionlint")
+    if linter is None:
+        pytest.skip("actionlint is not installed (the schema test above still checks the workflow)")
+    done = subprocess.run([linter, str(WORKFLOW)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
