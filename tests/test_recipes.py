@@ -32,18 +32,18 @@ def stand_in(folder: Path, name: str, body: str) -> None:
 
 # ----------------------------------------------------------------------------- Slurm
 def test_the_sbatch_scripts_are_bash_with_slurm_directives():
-    for name in ("experiments.sbatch", "merge.sbatch", "submit.sh"):
+    for name in ("experiments.sbatch", "merge.sbatch", "submit.sh", "grading.sbatch",
+                 "grading-merge.sbatch"):
         text = (SLURM / name).read_text()
         assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text, name
         assert os.access(SLURM / name, os.X_OK), name
         subprocess.run(["bash", "-n", str(SLURM / name)], check=True)
-    for name in ("experiments.sbatch", "merge.sbatch"):
+    for name in ("experiments.sbatch", "merge.sbatch", "grading.sbatch", "grading-merge.sbatch"):
         directives = [line for line in (SLURM / name).read_text().splitlines()
                       if line.startswith("#SBATCH ")]
         assert any("--time=" in d for d in directives) and any("--job-name" in d for d in directives)
     if shutil.which("shellcheck"):
-        subprocess.run(["shellcheck", *(str(SLURM / n) for n in ("experiments.sbatch",
-                        "merge.sbatch", "submit.sh"))], check=True)
+        subprocess.run(["shellcheck", *map(str, sorted(SLURM.iterdir()))], check=True)
 
 
 def test_submit_sends_the_array_then_the_merge_depending_on_it(tmp_path):
@@ -88,6 +88,23 @@ def test_the_slurm_array_tasks_then_the_merge_give_the_whole_results_file(tmp_pa
     missing = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=ROOT, capture_output=True,
                              env=dict(env, SHARDS="3"), text=True, check=False)
     assert missing.returncode == 2 and "shard-1" in missing.stderr
+
+
+def test_the_grading_array_grades_its_shard_and_the_merge_names_every_shard(tmp_path):
+    stand_in(tmp_path / "bin", "python", 'echo "$*"')
+    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}", SUBMISSIONS="subs",
+               SLURM_ARRAY_TASK_MAX="3", SLURM_ARRAY_TASK_ID="2", SLURM_CPUS_PER_TASK="4",
+               GRADE_FLAGS="--chapter ch01 --timeout 120")
+    env.pop("SLURM_ARRAY_TASK_COUNT", None)
+    task = subprocess.run(["bash", str(SLURM / "grading.sbatch")], env=env, capture_output=True,
+                          text=True, check=True)
+    assert task.stdout.split() == ["-m", "convlib.grading", "grade", "subs", "--shard", "2/4",
+                                   "--out", "grading-shards/shard-2", "--jobs", "4",
+                                   "--chapter", "ch01", "--timeout", "120"]
+    merge = subprocess.run(["bash", str(SLURM / "grading-merge.sbatch")], capture_output=True,
+                           env=dict(env, SHARDS="2", MERGED="book"), text=True, check=True)
+    assert merge.stdout.split() == ["-m", "convlib.grading", "merge", "book",
+                                    "grading-shards/shard-0", "grading-shards/shard-1"]
 
 
 # ----------------------------------------------------------------------------- GitHub Actions

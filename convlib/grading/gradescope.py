@@ -61,6 +61,11 @@ cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "the pinned dependencies need Python 3.11 or newer: choose a base image that has it" \
+         "(Ubuntu 24.04 ships 3.12) in the autograder settings" >&2
+    exit 1
+fi
 python3 -m venv {venv}
 {venv}/bin/pip install --upgrade pip
 # CPU wheels of torch (no GPU in the container), every version pinned as on the book's machine
