@@ -213,3 +213,22 @@ def test_one_legend_may_serve_panels_that_show_the_same_series():
     assert figure_problems(fig) == []
     bottom.plot([1, 2], [0, 0], label="c")  # a series the legend does not name
     assert any("axes 1" in p and "no legend" in p for p in figure_problems(fig))
+
+
+# ---- numbers typed on the book's pages: the budgets of intro.md come from convlib.profiles ---
+
+def test_the_intro_states_the_budgets_of_convlib_profiles():
+    import re
+    from pathlib import Path
+
+    from convlib.profiles import PROFILES
+
+    intro = Path(__file__).resolve().parent.parent.joinpath("book", "intro.md").read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \|[^|]*\| ([^|]*)\|",
+                                                        intro, flags=re.MULTILINE)}
+    for name in ("smoke", "quick", "full"):
+        profile, row = PROFILES[name], rows[name]
+        size = f"{profile.train_size:,} training images" if profile.train_size else \
+            "all 50,000 training images"
+        assert size in row and f"{profile.epochs} epochs" in row, (name, row)
+        assert f"{len(profile.seeds)} seeds" in row, (name, row)
