@@ -83,6 +83,8 @@ def test_the_zip_has_gradescopes_layout_and_the_pinned_package(autograder_zip):
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
     assert run.startswith("#!") and "convlib.grading.gradescope run" in run
     assert setup.startswith("#!") and "-r requirements.txt" in setup and "go-rwx" in setup
+    for script in (setup, run):
+        subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     constraints = (ROOT / "constraints.txt").read_text()
     for line in requirements.splitlines():
         assert line in constraints.splitlines(), line  # every pin as on the book's machine
