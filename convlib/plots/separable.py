@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from convlib.plots import series_styles
+from convlib.plots.style import CONSTRUCTIONS, construction_style
 
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo")
 
@@ -35,16 +36,35 @@ def plot_ratio_curves(ax: Any, channels: Sequence[int], curves: Mapping[str, Seq
     ax.legend(loc="best")
 
 
+def _row_styles(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The style map's look for rows whose ``name`` is a construction (``"stacked"``,
+    ``"bottleneck"``, ...; ``"stacked_separable"``: the separable colour, hollow), the book's
+    series styles for the others."""
+    styles = []
+    for row, fallback in zip(rows, series_styles(len(rows))):
+        name = str(row.get("name", ""))
+        if name == "stacked_separable":
+            styles.append(dict(construction_style("separable"),
+                               marker=construction_style("stacked")["marker"],
+                               fillstyle="none"))
+        elif name in CONSTRUCTIONS:
+            styles.append(construction_style(name, row.get("kernel_size")))
+        else:
+            styles.append(fallback)
+    return styles
+
+
 def plot_tricks(ax: Any, rows: Sequence[Mapping[str, Any]], *, pixels: int | None = None) -> None:
     """Weights (x) against FLOPs (y), log-log, one labelled marker per construction (``rows`` as
-    :func:`convlib.compare.compare_tricks` returns them). With ``pixels = H * W`` the line
+    :func:`convlib.compare.compare_tricks` returns them), in its colour and marker of the book's
+    style map. With ``pixels = H * W`` the line
     ``FLOPs = 2 * pixels * weights`` (stride 1, same padding) is drawn dotted."""
     if not rows:
         raise ValueError("rows must hold at least one construction")
-    styles = series_styles(len(rows))
-    for row, style in zip(rows, styles):
+    for row, style in zip(rows, _row_styles(rows)):
         ax.plot([row["weights"]], [row["flops"]], linestyle="none", marker=style["marker"],
-                color=style["color"], markersize=8, label=row["label"])
+                color=style["color"], markersize=8, label=row["label"],
+                fillstyle=style.get("fillstyle", "full"))
     if pixels is not None:
         low = min(r["weights"] for r in rows) / 1.5
         high = max(r["weights"] for r in rows) * 1.5
