@@ -56,7 +56,7 @@ def check_gradescope_schema(results: dict) -> None:
     for test in tests:
         assert set(test) <= TEST_KEYS, set(test) - TEST_KEYS
         assert {"score", "max_score", "name", "output", "visibility"} <= set(test)
-        assert isinstance(test["score"], (int, float)) and isinstance(test["max_score"], (int, float))
+        assert all(isinstance(test[key], (int, float)) for key in ("score", "max_score"))
         assert 0 <= test["score"] <= test["max_score"]
         assert isinstance(test["name"], str) and isinstance(test["output"], str)
         assert test["visibility"] in G.VISIBILITIES
@@ -106,7 +106,8 @@ def test_results_json_follows_gradescopes_format_and_hides_hidden_check_details(
         Result("submission", "ch01", ex1.grade_id, ex1.title, ex1.points, "passed", ex1.points,
                feedback=["✓ visible check", "✓ hidden check 1: something secret"]),
         Result("submission", "ch01", ex2.grade_id, ex2.title, ex2.points, "failed", 0.0,
-               "1/2 checks passed", feedback=["✓ shape", "✗ hidden check 1: values: wrong value"]),
+               "1/2 checks passed",
+               feedback=["✓ shape", "✗ hidden check 1: values: wrong value"]),
         Result("submission", "ch01", ex3.grade_id, ex3.title, ex3.points, "missing", 0.0,
                "no ch01.ipynb", feedback=["Not graded: no ch01.ipynb."]),
     ]
@@ -191,8 +192,9 @@ print(json.dumps({"score": 7, "tests": []}))  # a forged results.json on stdout
 fd = int(sys.argv[sys.argv.index("--result-fd") + 1])
 fake = {"kind": "int", "value": 1}
 for grade_id, n in (("ch01-ex1", 5), ("ch01-ex2", 5), ("ch01-ex3", 4)):
-    os.write(fd, (json.dumps({"event": "test", "index": 0, "grade_id": grade_id,
-                              "setup_errors": [], "results": [{"actual": fake}] * n}) + "\n").encode())
+    event = {"event": "test", "index": 0, "grade_id": grade_id, "setup_errors": [],
+             "results": [{"actual": fake}] * n}
+    os.write(fd, (json.dumps(event) + "\n").encode())
 os.write(fd, b'{"event": "done"}\nnot json at all\n')
 os._exit(0)
 """

@@ -1,6 +1,7 @@
 """The recipes for real engines: the Slurm job array (its shard commands run here with
 SLURM_ARRAY_TASK_ID set, then its merge), submit.sh (against a stand-in sbatch), and the GitHub
-Actions workflow (a schema of what it must hold, its shell steps run here, actionlint if present)."""
+Actions workflow (a schema of what it must hold, its shell steps run here, actionlint if
+present)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def test_the_sbatch_scripts_are_bash_with_slurm_directives():
     for name in ("experiments.sbatch", "merge.sbatch", "grading.sbatch", "grading-merge.sbatch"):
         directives = [line for line in (SLURM / name).read_text().splitlines()
                       if line.startswith("#SBATCH ")]
-        assert any("--time=" in d for d in directives) and any("--job-name" in d for d in directives)
+        assert any("--time=" in d for d in directives)
+        assert any("--job-name" in d for d in directives)
     if shutil.which("shellcheck"):
         subprocess.run(["shellcheck", *map(str, sorted(SLURM.iterdir()))], check=True)
 
@@ -77,8 +79,8 @@ def test_the_slurm_array_tasks_then_the_merge_give_the_whole_results_file(tmp_pa
         part = E.load_results(tmp_path / "shards" / f"shard-{task}" / "dense_vs_conv.json")
         assert part["provenance"][SHARD_KEY]["shard"] == f"{task}/3"
         assert all(Shard(task, 3).holds(run_key(r["variant"], r["seed"])) for r in part["runs"])
-    done = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=ROOT, env=dict(env, SHARDS="3"),
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=ROOT, capture_output=True,
+                          env=dict(env, SHARDS="3"), text=True, check=True)
     merged = E.load_results(tmp_path / "merged" / "dense_vs_conv.json")
     assert [(r["variant"], r["seed"]) for r in merged["runs"]] == [("mlp", 0), ("cnn", 0)]
     assert SHARD_KEY not in merged["provenance"] and merged["provenance"]["seeds"] == [0]

@@ -16,6 +16,7 @@ from convlib import experiments as E
 from convlib import shards
 from convlib.book import ROOT
 from convlib.data import CIFAR10, CLASSES
+from convlib.io import atomic_write_json
 
 
 # ----------------------------------------------------------------------------- assignment
@@ -92,8 +93,12 @@ def _run(out, data, shard=None):
 def runs(tmp_path_factory, fake_data):
     """One unsharded run and the three shards of the same (4 runs of 160 images)."""
     tmp = tmp_path_factory.mktemp("shards")
-    whole = _run(tmp / "whole", fake_data)
-    parts = [(f"shard{i}", _run(tmp / f"s{i}", fake_data, f"{i}/3")) for i in range(3)]
+    with pytest.MonkeyPatch.context() as patch:
+        # one commit for all four runs, as on machines that check out the same one (the merge
+        # refuses shards of different commits); others commit to this checkout meanwhile
+        patch.setattr(E, "git_commit", lambda: "0123abc")
+        whole = _run(tmp / "whole", fake_data)
+        parts = [(f"shard{i}", _run(tmp / f"s{i}", fake_data, f"{i}/3")) for i in range(3)]
     return json.loads(json.dumps(whole)), json.loads(json.dumps(parts))
 
 
@@ -110,7 +115,7 @@ def test_three_shards_merge_to_the_unsharded_results_timings_aside(runs):
     assert list(merged["provenance"]) == list(whole["provenance"])
     assert [(r["variant"], r["seed"]) for r in merged["runs"]] == [
         (r["variant"], r["seed"]) for r in whole["runs"]]
-    differing = {k for k in whole["provenance"] if whole["provenance"][k] != merged["provenance"][k]}
+    differing = {k for k, v in whole["provenance"].items() if merged["provenance"][k] != v}
     assert differing <= set(shards.TIMING_KEYS)
     assert shards.SHARD_KEY not in merged["provenance"]
 
@@ -148,7 +153,8 @@ def test_a_missing_duplicated_incomplete_or_untagged_shard_is_an_error_naming_it
         shards.merge_results(broken)
     other = copy.deepcopy(part)
     other["provenance"]["profile"] = "quick"
-    with pytest.raises(shards.ShardError, match="profile='(quick|smoke)' but shard. has profile='(smoke|quick)'"):
+    with pytest.raises(shards.ShardError,
+                       match="profile='(quick|smoke)' but shard. has profile='(smoke|quick)'"):
         shards.merge_results([(w, other if i == index else p) for i, (w, p) in enumerate(parts)])
 
 
@@ -166,7 +172,7 @@ def test_experiments_merge_command_writes_the_merged_file(tmp_path, runs, capsys
     dirs = []
     for i, (_, part) in enumerate(parts):
         dirs.append(tmp_path / f"s{i}")
-        E._atomic_write_json(E.results_path("dense_vs_conv", dirs[-1]), part)
+        atomic_write_json(E.results_path("dense_vs_conv", dirs[-1]), part)
     assert E.main(["merge", "dense_vs_conv", *map(str, dirs), "--out", str(tmp_path / "m")]) == 0
     merged = E.load_results(tmp_path / "m" / "dense_vs_conv.json")
     assert len(merged["runs"]) == 4 and merged["comparisons"] == E.check_claims(merged)

@@ -62,7 +62,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    echo "the pinned dependencies need Python 3.11 or newer: choose a base image that has it" \
+    echo "the pinned dependencies need Python 3.11 or newer: choose a base image that has it" \\
          "(Ubuntu 24.04 ships 3.12) in the autograder settings" >&2
     exit 1
 fi
@@ -85,7 +85,7 @@ exec {venv}/bin/python -I -m convlib.grading.gradescope run --root /autograder
 
 # ----------------------------------------------------------------------------- export
 def _dependency_names(pyproject: str) -> list[str]:
-    block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", pyproject, re.S | re.M)
+    block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", pyproject, re.DOTALL | re.MULTILINE)
     if not block:
         raise ValueError("pyproject.toml has no [project] dependencies list")
     return re.findall(r'"([A-Za-z0-9_.-]+)[^"]*"', block.group(1))
