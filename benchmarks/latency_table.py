@@ -20,64 +20,24 @@ programs run: use it on a shared machine.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
 import platform
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from convlib.bench import as_clock, device_label
-from convlib.latency import FORWARD_BACKWARD_LABELS, chapter_layers, compare_to_baseline, measure_layers
+from convlib.device import as_device
+from convlib.io import atomic_write_json, cpu_model, git_commit, load_average, utc_now
+from convlib.latency import (
+    FORWARD_BACKWARD_LABELS,
+    chapter_layers,
+    compare_to_baseline,
+    measure_layers,
+)
 from convlib.roofline import machine_peaks
 
 FORMAT = 1
-REPO = Path(__file__).resolve().parent.parent
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> float | None:
-    """The 1-minute load average (processes running or waiting for a CPU), where the OS has one."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def write_atomically(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(data, file, indent=1)
-            file.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def format_table(rows: list[dict], comparison: list[dict], peak_flops: float) -> str:
@@ -98,7 +58,8 @@ def format_table(rows: list[dict], comparison: list[dict], peak_flops: float) ->
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line of the module docstring; ``--clock cpu`` is refused off one CPU thread."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--widths", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--size", type=int, default=32, help="input height and width")
@@ -118,20 +79,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="a note for the provenance")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
-
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    threads = args.threads or torch.get_num_threads()
+    args.device = as_device(args.device)
+    args.threads = args.threads or torch.get_num_threads()
     try:
-        as_clock(args.clock, device, threads)
+        as_clock(args.clock, args.device, args.threads)
     except ValueError as error:
         parser.error(str(error))
+    return args
+
+
+def provenance(args: argparse.Namespace, started: str, load_before: float | None) -> dict:
+    """Where, when and how the table was measured (the results file's ``provenance``)."""
+    device = args.device
+    return {
+        "device": device_label(device, args.threads), "device_type": device.type,
+        "threads": args.threads, "clock": args.clock,
+        "cpu_model": cpu_model() if device.type == "cpu" else None,
+        "torch": torch.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "date": started, "finished": utc_now(),
+        "git_commit": git_commit(), "input_size": args.size, "batch": args.batch,
+        "widths": args.widths, "groups": args.groups, "min_run_time": args.min_run_time,
+        "min_runs": args.min_runs, "rounds": args.rounds, "dtype": "float32",
+        "flops_rule": "forward: FlopCounterMode; forward_backward: 3 x forward",
+        "load_average_1min": {"before": load_before, "after": load_average()},
+        "note": args.note,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    device, threads = args.device, args.threads
     layers = chapter_layers(groups=args.groups)
     modes = {"forward": None}
     if not args.no_backward:
         modes["forward_backward"] = [lab for lab in FORWARD_BACKWARD_LABELS
                                      if any(layer.label == lab for layer in layers)]
-    started = dt.datetime.now(dt.timezone.utc)
-    load_before = load_average()
+    started, load_before = utc_now(), load_average()
     peaks = (machine_peaks(device, threads=threads, clock=args.clock) if device.type == "cpu"
              else machine_peaks(device))
     progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
@@ -140,30 +123,15 @@ def main(argv: list[str] | None = None) -> int:
                           rounds=args.rounds, threads=threads, device=device, progress=progress,
                           clock=args.clock)
     comparison = compare_to_baseline(rows)
-    name = device_label(device, threads)
-    print(f"device: {name}; peaks: {peaks.flops / 1e9:,.1f} GFLOP/s, "
+    print(f"device: {device_label(device, threads)}; peaks: {peaks.flops / 1e9:,.1f} GFLOP/s, "
           f"{peaks.bandwidth / 1e9:,.1f} GB/s ({peaks.source}); clock: {args.clock}")
     print(f"input: batch {args.batch} x width x {args.size} x {args.size}, float32; median of "
           f">= {args.min_runs} runs x {args.rounds} interleaved rounds; forward+backward FLOPs "
           f"= 3 x forward")
     print(format_table(rows, comparison, peaks.flops))
     if args.out is not None:
-        provenance = {
-            "device": name, "device_type": device.type, "threads": threads, "clock": args.clock,
-            "cpu_model": cpu_model() if device.type == "cpu" else None,
-            "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "date": started.isoformat(timespec="seconds"),
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(), "input_size": args.size, "batch": args.batch,
-            "widths": args.widths, "groups": args.groups, "min_run_time": args.min_run_time,
-            "min_runs": args.min_runs, "rounds": args.rounds, "dtype": "float32",
-            "flops_rule": "forward: FlopCounterMode; forward_backward: 3 x forward",
-            "load_average_1min": {"before": load_before, "after": load_average()},
-            "note": args.note,
-        }
-        write_atomically(args.out, {"format": FORMAT, "provenance": provenance,
-                                    "peaks": peaks.to_dict(), "rows": rows,
-                                    "comparison": comparison})
+        atomic_write_json(args.out, {"format": FORMAT, "provenance": provenance(args, started, load_before),
+                                     "peaks": peaks.to_dict(), "rows": rows, "comparison": comparison})
         print(f"wrote {args.out}")
     return 0
 

@@ -22,6 +22,10 @@ One module per concept, in the chapters' vocabulary:
 - ``convlib.grading``    the sandboxed autograder of the exercises
 - ``convlib.profiles``   the experiment budgets (``CONVLIB_PROFILE``)
 - ``convlib.device``     device choice, synchronisation and training precision (``CONVLIB_PRECISION``)
+- ``convlib.io``         atomic writes (fsync), git commit and provenance helpers
+- ``convlib.store``      the results store: where results files live, reading and writing them
+
+ARCHITECTURE.md gives the layers these modules form and the contract that enforces them.
 
 Submodules are imported on first use, so ``import convlib`` stays cheap.
 """
@@ -36,7 +40,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "params", "dense", "receptive", "blocks", "flops", "census", "zoo", "identities", "connectivity",
     "compare", "data", "models", "train", "experiments", "results", "claims", "bench", "latency",
-    "roofline", "profiles", "book", "plots", "grading", "device",
+    "roofline", "profiles", "book", "plots", "grading", "device", "io", "store",
 }
 
 

@@ -33,10 +33,28 @@ def as_int(name: str, value: Any, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def as_bool(name: str, value: Any) -> bool:
-    """``value`` if it is a real bool; 0/1 are refused so that a misplaced argument is caught."""
+def as_bool(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
+    """``value`` if it is a real bool (or None with ``allow_none``); 0/1 are refused so that a
+    misplaced argument is caught."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False; got {_shown(value)}")
+        allowed = "True, False or None" if allow_none else "True or False"
+        raise TypeError(f"{name} must be {allowed}; got {_shown(value)}")
+    return value
+
+
+def as_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``allowed`` (strings, and None where ``allowed`` holds None).
+
+    A value of another type raises ``TypeError``, an unknown string ``ValueError``; both messages
+    read ``<name> must be one of (...); got ...``.
+    """
+    allowed = tuple(allowed)
+    if not any(isinstance(value, type(choice)) for choice in allowed):
+        raise TypeError(f"{name} must be one of {allowed}; got {_shown(value)}")
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
     return value
 
 
@@ -55,12 +73,20 @@ def as_pair(name: str, value: Any, *, minimum: int = 1) -> tuple[int, int]:
     return (n, n)
 
 
+def as_divisor(name: str, value: Any, **counts: int) -> int:
+    """``value`` as a positive int that divides every one of ``counts`` (keyword: the count's
+    name), e.g. ``as_divisor("groups", g, c_in=8, c_out=6)``."""
+    value = as_int(name, value)
+    if any(count % value for count in counts.values()):
+        names = " and ".join(counts)
+        shown = ", ".join(f"{key}={count}" for key, count in counts.items())
+        raise ValueError(f"{name} must divide {names}; got {name}={value}, {shown}")
+    return value
+
+
 def as_groups(groups: Any, c_in: int, c_out: int) -> int:
     """``groups`` as a positive int that divides both channel counts (as ``nn.Conv2d`` requires)."""
-    groups = as_int("groups", groups)
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"groups must divide both c_in ({c_in}) and c_out ({c_out}); got {groups}")
-    return groups
+    return as_divisor("groups", groups, c_in=c_in, c_out=c_out)
 
 
 def as_shape(name: str, value: Any) -> tuple[int, ...]:
@@ -82,18 +108,22 @@ def as_module(
     return value
 
 
-def as_odd_kernel(name: str, value: Any, *, minimum: int = 3) -> int:
-    """A square kernel size as one odd int >= ``minimum`` (the sizes that have a centre pixel)."""
-    k = as_int(name, value, minimum=minimum)
-    if k % 2 == 0:
-        raise ValueError(f"{name} must be odd (3, 5, 7, ...); got {k}")
+def as_odd_kernel(name: str, value: Any, *, minimum: int = 3, context: str = "") -> int:
+    """A square kernel size as one odd int >= ``minimum`` (the sizes that have a centre pixel and
+    keep the size with symmetric "same" padding). ``context`` ends the message, e.g. ``" for
+    'stacked'"``."""
+    k = as_int(name, value)
+    if k % 2 == 0 or k < minimum:
+        first = minimum if minimum % 2 else minimum + 1
+        raise ValueError(f"{name} must be odd and >= {minimum}{context} "
+                         f"({first}, {first + 2}, {first + 4}, ...); got {k}")
     return k
 
 
 def as_positive_number(name: str, value: Any) -> float:
     """``value`` as a float if it is a finite real number > 0 (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be a positive number; got {_shown(value)}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
     return float(value)

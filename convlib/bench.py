@@ -9,7 +9,12 @@ block of calls, and its block-size estimate serves as a warm-up; ``warmup`` furt
 made before it and never timed. ``Timer.blocked_autorange(min_run_time)`` collects blocks of
 calls for at least ``min_run_time`` seconds; further blocks are added until there are at least
 ``min_runs``. The result is the **median** time per call and the inter-quartile range (IQR,
-``q75 - q25``) of the per-call times of the blocks.
+``q75 - q25``) of the per-call times of the blocks, as ``torch.utils.benchmark``'s
+``Measurement`` computes them.
+
+:func:`measure` is the one timing loop of convlib: :func:`time_module` and
+:func:`convlib.latency.measure_layers` call it; :func:`pass_function` makes the function one
+call of which is one pass of a module.
 
 Clocks (``CLOCKS``): ``"wall"`` (default) is wall-clock time (``timeit.default_timer``, with
 the accelerator synchronised, as ``Timer`` does by default). ``"cpu"`` is the process's CPU time
@@ -59,7 +64,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -67,8 +73,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from convlib._checks import as_int, as_module, as_positive_number, as_shape
-from convlib.device import device_name
+from convlib._checks import as_choice, as_int, as_module, as_positive_number, as_shape
+from convlib.device import as_device, device_name
+from convlib.flops import count_flops
 
 MODES = ("forward", "forward_backward")
 CLOCKS = ("wall", "cpu")
@@ -79,21 +86,15 @@ FORWARD_BACKWARD_FACTOR = 3
 # ---------------------------------------------------------------------------- argument checks
 
 
-def _as_mode(mode: Any) -> str:
-    if not isinstance(mode, str):
-        raise TypeError(f"mode must be one of {MODES}; got {type(mode).__name__} {mode!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-    return mode
+def as_mode(mode: Any) -> str:
+    """``mode`` if it is one of :data:`MODES`."""
+    return as_choice("mode", mode, MODES)
 
 
 def as_clock(clock: Any, device: Any = "cpu", threads: int = 1) -> str:
     """``clock`` if it is one of ``CLOCKS`` and usable here: ``"cpu"`` needs the CPU and one
     thread (the process's CPU time sums over threads)."""
-    if not isinstance(clock, str):
-        raise TypeError(f"clock must be one of {CLOCKS}; got {type(clock).__name__} {clock!r}")
-    if clock not in CLOCKS:
-        raise ValueError(f"clock must be one of {CLOCKS}; got {clock!r}")
+    as_choice("clock", clock, CLOCKS)
     if clock == "cpu" and (torch.device(device).type != "cpu" or threads != 1):
         raise ValueError(f"clock='cpu' (process CPU time) needs the CPU and threads=1; got device "
                          f"{str(device)!r} with threads={threads}")
@@ -103,29 +104,23 @@ def as_clock(clock: Any, device: Any = "cpu", threads: int = 1) -> str:
 def clock_function(clock: str) -> Callable[[], float]:
     """The function that reads ``clock``: Timer's default (synchronising) timer or
     ``time.process_time``."""
-    import time
-
-    from torch.utils.benchmark.utils.timer import timer as wall_timer
-
-    return time.process_time if as_clock(clock) == "cpu" else wall_timer
+    if as_clock(clock) == "cpu":
+        return time.process_time
+    return _benchmark().utils.timer.timer
 
 
-def _as_threads(threads: Any) -> int:
+def as_threads(threads: Any) -> int:
+    """``threads`` as a positive int; None means ``torch.get_num_threads()``."""
     return torch.get_num_threads() if threads is None else as_int("threads", threads)
 
 
 def _as_device(device: Any, module: nn.Module) -> torch.device:
-    if device is None:
-        for tensor in list(module.parameters()) + list(module.buffers()):
-            return tensor.device
-        return torch.device("cpu")
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be None, a string or a torch.device; "
-                        f"got {type(device).__name__} {device!r}")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device must name a torch device; got {device!r}") from error
+    """``device`` as a ``torch.device``; None means the device of ``module``'s first tensor."""
+    if device is not None:
+        return as_device(device)
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 @contextlib.contextmanager
@@ -177,11 +172,9 @@ def pass_flops(module: nn.Module, input_shape: Sequence[int], mode: str = "forwa
     module docstring for why ``FlopCounterMode``'s own backward count is not used).
     The count runs on a meta-device copy of ``module``: instant, whatever the layer's size.
     """
-    from convlib.flops import count_flops
-
     as_module("module", module)
     shape = as_shape("input_shape", input_shape)
-    factor = FORWARD_BACKWARD_FACTOR if _as_mode(mode) == "forward_backward" else 1
+    factor = FORWARD_BACKWARD_FACTOR if as_mode(mode) == "forward_backward" else 1
     return factor * count_flops(_meta_copy(module), shape)
 
 
@@ -237,7 +230,7 @@ def bytes_moved(module: nn.Module, input_shape: Sequence[int], mode: str = "forw
     """Bytes one pass of ``mode`` moves under the memory model of the module docstring:
     per leaf, forward ``I + W + O``; forward + backward ``3 I + 2 O + 3 W`` (each tensor read or
     written once per use; float32 tensors count 4 bytes per element)."""
-    mode = _as_mode(mode)
+    mode = as_mode(mode)
     total = 0
     for call in leaf_traffic(module, input_shape):
         i, w, o = call["input"], call["params"], call["output"]
@@ -295,29 +288,44 @@ class Timing:
         return data
 
 
-def _quantile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear-interpolation quantile (numpy's default) of an ascending sequence."""
-    position = q * (len(sorted_values) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+def _benchmark() -> Any:
+    """``torch.utils.benchmark``, imported on first use: the import takes about 0.25 s and pulls in
+    ``torch.utils.cpp_extension``, which logs a warning on machines with a CUDA toolkit folder but
+    no GPU; that warning says nothing about timing, so it is silenced during the import."""
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        import torch.utils.benchmark as benchmark  # deferred: see the docstring
+    finally:
+        log.setLevel(level)
+    return benchmark
+
+
+def measurement(times: Sequence[float], label: str = "fn()") -> Any:
+    """A ``torch.utils.benchmark.Measurement`` of per-call ``times`` (seconds, one call each):
+    its ``median``, ``iqr`` (``q75 - q25``, linear interpolation) and ``times``."""
+    if len(times) == 0:
+        raise ValueError("times must not be empty")
+    common = _benchmark().utils.common
+    return common.Measurement(number_per_run=1, raw_times=[float(t) for t in times],
+                              task_spec=common.TaskSpec(stmt=label, setup=""))
 
 
 def median_and_iqr(times: Sequence[float]) -> tuple[float, float]:
-    """The median and the inter-quartile range ``q75 - q25`` (linear interpolation)."""
-    if len(times) == 0:
-        raise ValueError("times must not be empty")
-    ordered = sorted(times)
-    return _quantile(ordered, 0.5), _quantile(ordered, 0.75) - _quantile(ordered, 0.25)
+    """The median and the inter-quartile range ``q75 - q25`` (linear interpolation), from
+    :func:`measurement`."""
+    timed = measurement(times)
+    return timed.median, timed.iqr
 
 
-def _prepare(module: nn.Module, input_shape: tuple[int, ...], mode: str,
-             device: torch.device) -> Callable[[], Any]:
+def pass_function(module: nn.Module, input_shape: tuple[int, ...], mode: str,
+                  device: torch.device) -> Callable[[], Any]:
     """The function one call of which is one pass of ``mode`` (inputs made once, here)."""
     dtype = _input_dtype(module)
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(input_shape, generator=generator, dtype=dtype).to(device)
-    if mode == "forward":
+    if as_mode(mode) == "forward":
         def forward() -> Any:
             with torch.no_grad():
                 return module(x)
@@ -332,40 +340,30 @@ def _prepare(module: nn.Module, input_shape: tuple[int, ...], mode: str,
     return forward_backward
 
 
-def _timer_class() -> Any:
-    """``torch.utils.benchmark.Timer``. Its import pulls in ``torch.utils.cpp_extension``, which
-    logs a warning on machines with a CUDA toolkit folder but no GPU; that warning says nothing
-    about timing, so it is silenced during the import."""
-    import logging
-
-    log = logging.getLogger("torch.utils.cpp_extension")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        from torch.utils.benchmark import Timer
-    finally:
-        log.setLevel(level)
-    return Timer
-
-
-def _collect(fn: Callable[[], Any], threads: int, min_run_time: float,
-             min_runs: int, clock: str = "wall") -> list[float]:
-    """Per-call times of at least ``min_runs`` blocks lasting ``min_run_time`` s in all."""
-    timer = _timer_class()(stmt="fn()", globals={"fn": fn}, num_threads=threads,
-                           timer=clock_function(clock))
-    measurement = timer.blocked_autorange(min_run_time=min_run_time)
-    times = list(measurement.times)
+def measure(fn: Callable[[], Any], *, threads: int | None = None, min_run_time: float = 0.2,
+            min_runs: int = 5, clock: str = "wall") -> Any:
+    """Time ``fn()``: ``Timer.blocked_autorange(min_run_time)``, then more blocks of the same size
+    until there are ``min_runs``, with ``threads`` CPU threads, read on ``clock`` (see the module
+    docstring). Returns the ``Measurement`` of the per-call times, one per block (its ``median``
+    and ``iqr``); ``Measurement.merge`` pools several rounds."""
+    threads = as_threads(threads)
+    min_run_time = as_positive_number("min_run_time", min_run_time)
+    min_runs = as_int("min_runs", min_runs)
+    timer = _benchmark().Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads,
+                               timer=clock_function(clock))
+    block = timer.blocked_autorange(min_run_time=min_run_time)
+    times = list(block.times)
     while len(times) < min_runs:
-        times.extend(timer.timeit(measurement.number_per_run).times)
-    return times
+        times.extend(timer.timeit(block.number_per_run).times)
+    return measurement(times)
 
 
 def _check_timing_args(module: Any, input_shape: Any, mode: Any, min_run_time: Any,
                        min_runs: Any, threads: Any, warmup: Any) -> tuple:
     as_module("module", module)
-    return (as_shape("input_shape", input_shape), _as_mode(mode),
+    return (as_shape("input_shape", input_shape), as_mode(mode),
             as_positive_number("min_run_time", min_run_time), as_int("min_runs", min_runs),
-            _as_threads(threads), as_int("warmup", warmup, minimum=0))
+            as_threads(threads), as_int("warmup", warmup, minimum=0))
 
 
 def time_module(
@@ -396,16 +394,17 @@ def time_module(
     flops, nbytes = pass_flops(module, shape, mode), bytes_moved(module, shape, mode)
     if target != _as_device(None, module):
         module = copy.deepcopy(module).to(target)
-    fn = _prepare(module, shape, mode, target)
+    fn = pass_function(module, shape, mode, target)
     with torch_threads(threads):
         for _ in range(warmup):
             fn()
-    times = _collect(fn, threads, min_run_time, min_runs, clock)
-    median, iqr = median_and_iqr(times)
+    timed = measure(fn, threads=threads, min_run_time=min_run_time, min_runs=min_runs, clock=clock)
     return Timing(label or type(module).__name__, mode, device_label(target, threads), threads,
-                  shape, median, iqr, len(times), flops, nbytes, clock, tuple(times))
+                  shape, timed.median, timed.iqr, len(timed.times), flops, nbytes, clock,
+                  tuple(timed.times))
 
 
-__all__ = ["CLOCKS", "FORWARD_BACKWARD_FACTOR", "MODES", "Timing", "as_clock", "bytes_moved",
-           "clock_function", "device_label", "leaf_traffic", "median_and_iqr", "pass_flops", "time_module",
+__all__ = ["CLOCKS", "FORWARD_BACKWARD_FACTOR", "MODES", "Timing", "as_clock", "as_mode",
+           "as_threads", "bytes_moved", "clock_function", "device_label", "leaf_traffic", "measure",
+           "measurement", "median_and_iqr", "pass_flops", "pass_function", "time_module",
            "torch_threads"]

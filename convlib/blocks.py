@@ -34,24 +34,33 @@ Placement rules (the weight formulas of :func:`block_params` depend on them):
 
 With ``activation=None`` and ``norm=None`` every block is linear, so its convolutions compose into
 one kernel (chapter 3 composes two 3x3 into a 5x5).
+
+Every kind is one entry of the registry :data:`BLOCKS` (a :class:`BlockKind`): the convolutions of
+one repeat, the closed-form weight count built from :mod:`convlib.params`, the one-line
+description and the options that apply to it. A new kind is one entry there, its formula in
+:mod:`convlib.params` and a test (tests/test_blocks.py checks every kind's formula against the
+built module).
 """
 
 from __future__ import annotations
 
-import numbers
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
 
-BLOCK_KINDS = ("plain", "stacked", "bottleneck", "grouped", "separable", "spatial")
+from convlib import params as P
+from convlib._checks import as_bool, as_choice, as_divisor, as_int, as_odd_kernel
+from convlib.params import stacked_depth
+
 ACTIVATIONS = (None, "relu", "gelu", "silu")
 NORMS = (None, "batch")
 
 _ACTIVATION_LAYERS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
-# Which options are meaningful for which kinds; passing them elsewhere is an error, not a no-op.
-_GROUPED_KINDS = ("grouped", "bottleneck")
-_INNER_KINDS = ("separable", "spatial")
+# The options that only some kinds take, with their defaults: passing one to another kind is an
+# error, not a no-op.
+_OPTION_DEFAULTS = {"groups": 1, "mid_channels": None, "inner_activation": False}
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -73,30 +82,167 @@ class BlockSpec:
     inner_activation: bool
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    # bool is an int subclass: True would silently mean 1 channel.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}; got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
-    return int(value)  # numpy integers become plain ints
+ConvPlan = list[tuple[str, nn.Conv2d, bool]]
+"""The convolutions of one repeat: ``(name, conv, followed_by_norm_and_activation)``."""
 
 
-def _check_choice(name: str, value: object, allowed: tuple) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {allowed}; got {type(value).__name__} {value!r}")
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
-    return value
+@dataclass(frozen=True)
+class BlockKind:
+    """One kind of block: its convolutions, its closed-form weights and its description.
+
+    ``convs(spec, c_in, stride)`` and ``weights(spec, c_in)`` describe one repeat whose input has
+    ``c_in`` channels; ``text(spec)`` is the one-line description of one repeat. ``options`` are
+    the kind-specific arguments it accepts (``groups``, ``mid_channels``, ``inner_activation``);
+    ``groups_divide`` names the :class:`BlockSpec` fields that ``groups`` must divide.
+    """
+
+    name: str
+    convs: Callable[[BlockSpec, int, int], ConvPlan]
+    weights: Callable[[BlockSpec, int], int]
+    text: Callable[[BlockSpec], str]
+    options: tuple[str, ...] = ()
+    groups_divide: tuple[str, ...] = ()
+    min_kernel: int = 1
 
 
-def _check_bool(name: str, value: object, allow_none: bool = False) -> bool | None:
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, bool):
-        allowed = "True, False or None" if allow_none else "True or False"
-        raise TypeError(f"{name} must be {allowed}; got {type(value).__name__} {value!r}")
-    return value
+def default_mid_channels(c_out: int) -> int:
+    """The bottleneck's default width, ResNet's ratio: ``max(1, c_out // 4)``."""
+    return max(1, as_int("c_out", c_out) // 4)
+
+
+def number_word(n: int) -> str:
+    """``n`` in words up to nine ("two"), in digits beyond."""
+    return _NUMBER_WORDS[n] if 0 <= n < len(_NUMBER_WORDS) else str(n)
+
+
+def _norm_weights(spec: BlockSpec, channels: int) -> int:
+    """BatchNorm's weights after a convolution with ``channels`` outputs (0 without norm)."""
+    return P.batchnorm_params(channels) if spec.norm == "batch" else 0
+
+
+# ---------------------------------------------------------------------------- the kinds
+
+
+def _single_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
+    k = spec.kernel_size
+    conv = nn.Conv2d(c_in, spec.c_out, k, stride, k // 2, groups=spec.groups, bias=spec.bias)
+    return [("conv1", conv, True)]
+
+
+def _plain_weights(spec: BlockSpec, c_in: int) -> int:
+    return (P.conv2d_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
+            + _norm_weights(spec, spec.c_out))
+
+
+def _grouped_weights(spec: BlockSpec, c_in: int) -> int:
+    return (P.grouped_params(c_in, spec.c_out, spec.kernel_size, spec.groups, bias=spec.bias)
+            + _norm_weights(spec, spec.c_out))
+
+
+def _stacked_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
+    o = spec.c_out
+    return [(f"conv{i + 1}",
+             nn.Conv2d(c_in if i == 0 else o, o, 3, stride if i == 0 else 1, 1, bias=spec.bias), True)
+            for i in range(stacked_depth(spec.kernel_size))]
+
+
+def _stacked_weights(spec: BlockSpec, c_in: int) -> int:
+    n = stacked_depth(spec.kernel_size)
+    return (P.stacked_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
+            + n * _norm_weights(spec, spec.c_out))
+
+
+def _stacked_text(spec: BlockSpec) -> str:
+    n, k = stacked_depth(spec.kernel_size), spec.kernel_size
+    plural = "s" if n > 1 else ""
+    return f"{number_word(n)} stacked 3x3 convolution{plural} ({k}x{k} receptive field)"
+
+
+def _bottleneck_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
+    k, m, b = spec.kernel_size, spec.mid_channels, spec.bias
+    return [("conv1", nn.Conv2d(c_in, m, 1, bias=b), True),
+            ("conv2", nn.Conv2d(m, m, k, stride, k // 2, groups=spec.groups, bias=b), True),
+            ("conv3", nn.Conv2d(m, spec.c_out, 1, bias=b), True)]
+
+
+def _bottleneck_weights(spec: BlockSpec, c_in: int) -> int:
+    m = spec.mid_channels
+    return (P.bottleneck_params(c_in, m, spec.kernel_size, bias=spec.bias, c_out=spec.c_out,
+                                groups=spec.groups)
+            + 2 * _norm_weights(spec, m) + _norm_weights(spec, spec.c_out))
+
+
+def _bottleneck_text(spec: BlockSpec) -> str:
+    k = spec.kernel_size
+    grouped = f" in {spec.groups} groups" if spec.groups > 1 else ""
+    return f"bottleneck 1x1, {k}x{k}{grouped}, 1x1 through {spec.mid_channels} channels"
+
+
+def _separable_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
+    k, b = spec.kernel_size, spec.bias
+    depthwise = nn.Conv2d(c_in, c_in, k, stride, k // 2, groups=c_in, bias=b)
+    return [("depthwise", depthwise, spec.inner_activation),
+            ("pointwise", nn.Conv2d(c_in, spec.c_out, 1, bias=b), True)]
+
+
+def _separable_weights(spec: BlockSpec, c_in: int) -> int:
+    inner = _norm_weights(spec, c_in) if spec.inner_activation else 0
+    return (P.depthwise_separable_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
+            + inner + _norm_weights(spec, spec.c_out))
+
+
+def _spatial_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
+    # k x 1 then 1 x k; the k x 1 strides both axes (its width is 1, so it can).
+    k, o, b = spec.kernel_size, spec.c_out, spec.bias
+    vertical = nn.Conv2d(c_in, o, (k, 1), stride, (k // 2, 0), bias=b)
+    return [("vertical", vertical, spec.inner_activation),
+            ("horizontal", nn.Conv2d(o, o, (1, k), 1, (0, k // 2), bias=b), True)]
+
+
+def _spatial_weights(spec: BlockSpec, c_in: int) -> int:
+    inner = _norm_weights(spec, spec.c_out) if spec.inner_activation else 0
+    return (P.spatially_separable_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
+            + inner + _norm_weights(spec, spec.c_out))
+
+
+BLOCKS: dict[str, BlockKind] = {kind.name: kind for kind in (
+    BlockKind("plain", _single_convs, _plain_weights,
+              lambda s: f"one {s.kernel_size}x{s.kernel_size} convolution"),
+    BlockKind("stacked", _stacked_convs, _stacked_weights, _stacked_text, min_kernel=3),
+    BlockKind("bottleneck", _bottleneck_convs, _bottleneck_weights, _bottleneck_text,
+              options=("groups", "mid_channels"), groups_divide=("mid_channels",)),
+    BlockKind("grouped", _single_convs, _grouped_weights,
+              lambda s: (f"one {s.kernel_size}x{s.kernel_size} convolution in {s.groups} "
+                         f"group{'s' if s.groups > 1 else ''}"),
+              options=("groups",), groups_divide=("c_in", "c_out")),
+    BlockKind("separable", _separable_convs, _separable_weights,
+              lambda s: (f"depthwise {s.kernel_size}x{s.kernel_size} + pointwise 1x1 "
+                         "(depthwise separable)"),
+              options=("inner_activation",)),
+    BlockKind("spatial", _spatial_convs, _spatial_weights,
+              lambda s: (f"{s.kernel_size}x1 then 1x{s.kernel_size} convolutions "
+                         "(spatially separable)"),
+              options=("inner_activation",)),
+)}
+BLOCK_KINDS = tuple(BLOCKS)
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def block_kind(kind: str) -> BlockKind:
+    """The registry entry of ``kind`` (one of :data:`BLOCK_KINDS`)."""
+    return BLOCKS[as_choice("kind", kind, BLOCK_KINDS)]
+
+
+def _check_options(block: BlockKind, **given: object) -> None:
+    """Refuse a kind-specific option given (not at its default) to a kind that does not take it."""
+    for option, value in given.items():
+        if value != _OPTION_DEFAULTS[option] and option not in block.options:
+            takers = tuple(k.name for k in BLOCKS.values() if option in k.options)
+            kinds = f"kind {takers[0]!r}" if len(takers) == 1 else f"kinds {takers}"
+            raise ValueError(f"{option} applies only to {kinds}; got {option}={value!r} "
+                             f"for {block.name!r}")
 
 
 def block_spec(
@@ -119,96 +265,34 @@ def block_spec(
     Raises ``TypeError`` (wrong type; ``bool`` is not accepted where an ``int`` is expected) or
     ``ValueError`` (wrong value), naming the argument and what it accepts.
     """
-    if not isinstance(kind, str):
-        raise TypeError(f"kind must be one of {BLOCK_KINDS}; got {type(kind).__name__} {kind!r}")
-    if kind not in BLOCK_KINDS:
-        raise ValueError(f"kind must be one of {BLOCK_KINDS}; got {kind!r}")
-    c_in = _check_int("c_in", c_in, 1)
-    c_out = _check_int("c_out", c_out, 1)
-    kernel_size = _check_int("kernel_size", kernel_size, 1)
-    if kind == "stacked" and kernel_size < 3:
-        raise ValueError(f"kernel_size must be odd and >= 3 for 'stacked' (3, 5, 7, ...); "
-                         f"got {kernel_size}")
-    if kernel_size % 2 == 0:
-        # Even kernels cannot be padded symmetrically to keep the size ("same" padding).
-        raise ValueError(
-            f"kernel_size must be odd (1, 3, 5, 7, ...; >= 3 for 'stacked'); got {kernel_size}"
-        )
-    stride = _check_int("stride", stride, 1)
-    repeats = _check_int("repeats", repeats, 1)
-    groups = _check_int("groups", groups, 1)
-    if groups != 1 and kind not in _GROUPED_KINDS:
-        raise ValueError(
-            f"groups applies only to kinds {_GROUPED_KINDS}; got groups={groups} for {kind!r}"
-        )
+    block = block_kind(kind)
+    c_in, c_out = as_int("c_in", c_in), as_int("c_out", c_out)
+    context = f" for {kind!r}" if block.min_kernel > 1 else ""
+    kernel_size = as_odd_kernel("kernel_size", kernel_size, minimum=block.min_kernel,
+                                context=context)
+    stride, repeats, groups = as_int("stride", stride), as_int("repeats", repeats), as_int("groups", groups)
     if mid_channels is not None:
-        mid_channels = _check_int("mid_channels", mid_channels, 1)
-        if kind != "bottleneck":
-            raise ValueError(
-                f"mid_channels applies only to kind 'bottleneck'; got {mid_channels} for {kind!r}"
-            )
-    if kind == "bottleneck" and mid_channels is None:
-        mid_channels = max(1, c_out // 4)
-    _check_choice("activation", activation, ACTIVATIONS)
-    _check_choice("norm", norm, NORMS)
-    _check_bool("bias", bias, allow_none=True)
-    _check_bool("inner_activation", inner_activation)
-    if inner_activation and kind not in _INNER_KINDS:
-        raise ValueError(
-            f"inner_activation applies only to kinds {_INNER_KINDS}; got True for {kind!r}"
-        )
-    if kind == "grouped":
-        for name, channels in (("c_in", c_in), ("c_out", c_out)):
-            if channels % groups:
-                raise ValueError(
-                    f"groups must divide c_in and c_out; got groups={groups}, {name}={channels}"
-                )
-    if kind == "bottleneck" and mid_channels % groups:
-        raise ValueError(
-            f"groups must divide mid_channels for 'bottleneck'; "
-            f"got groups={groups}, mid_channels={mid_channels}"
-        )
-    return BlockSpec(kind, c_in, c_out, kernel_size, stride, groups, mid_channels, repeats,
+        mid_channels = as_int("mid_channels", mid_channels)
+    as_choice("activation", activation, ACTIVATIONS)
+    as_choice("norm", norm, NORMS)
+    as_bool("bias", bias, allow_none=True)
+    as_bool("inner_activation", inner_activation)
+    _check_options(block, groups=groups, mid_channels=mid_channels, inner_activation=inner_activation)
+    if "mid_channels" in block.options and mid_channels is None:
+        mid_channels = default_mid_channels(c_out)
+    spec = BlockSpec(kind, c_in, c_out, kernel_size, stride, groups, mid_channels, repeats,
                      activation, norm, norm is None if bias is None else bias, inner_activation)
-
-
-def stacked_depth(kernel_size: int) -> int:
-    """How many 3x3 convolutions have the receptive field of one ``k x k``: ``(k - 1) / 2``."""
-    return (block_spec("stacked", 1, 1, kernel_size).kernel_size - 1) // 2  # validates k
+    if block.groups_divide:
+        as_divisor("groups", groups, **{name: getattr(spec, name) for name in block.groups_divide})
+    return spec
 
 
 # ---------------------------------------------------------------------------- building
 
 
-def _conv_plan(spec: BlockSpec, c_in: int, stride: int) -> list[tuple[str, nn.Conv2d, bool]]:
-    """The convolutions of one repeat: ``(name, conv, followed_by_norm_and_activation)``."""
-    k, c_out, b = spec.kernel_size, spec.c_out, spec.bias
-    p = k // 2
-    if spec.kind in ("plain", "grouped"):
-        return [("conv1", nn.Conv2d(c_in, c_out, k, stride, p, groups=spec.groups, bias=b), True)]
-    if spec.kind == "stacked":
-        return [(f"conv{i + 1}",
-                 nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, stride if i == 0 else 1, 1, bias=b),
-                 True)
-                for i in range(stacked_depth(k))]
-    if spec.kind == "bottleneck":
-        m = spec.mid_channels
-        return [("conv1", nn.Conv2d(c_in, m, 1, bias=b), True),
-                ("conv2", nn.Conv2d(m, m, k, stride, p, groups=spec.groups, bias=b), True),
-                ("conv3", nn.Conv2d(m, c_out, 1, bias=b), True)]
-    if spec.kind == "separable":
-        depthwise = nn.Conv2d(c_in, c_in, k, stride, p, groups=c_in, bias=b)
-        return [("depthwise", depthwise, spec.inner_activation),
-                ("pointwise", nn.Conv2d(c_in, c_out, 1, bias=b), True)]
-    # "spatial": k x 1 then 1 x k; the k x 1 strides both axes (its width is 1, so it can).
-    vertical = nn.Conv2d(c_in, c_out, (k, 1), stride, (p, 0), bias=b)
-    return [("vertical", vertical, spec.inner_activation),
-            ("horizontal", nn.Conv2d(c_out, c_out, (1, k), 1, (0, p), bias=b), True)]
-
-
 def _build_one(spec: BlockSpec, c_in: int, stride: int) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
-    for i, (name, conv, followed) in enumerate(_conv_plan(spec, c_in, stride), start=1):
+    for i, (name, conv, followed) in enumerate(BLOCKS[spec.kind].convs(spec, c_in, stride), start=1):
         layers[name] = conv
         if followed and spec.norm == "batch":
             layers[f"bn{i}"] = nn.BatchNorm2d(conv.out_channels)
@@ -258,7 +342,7 @@ def make_block(
     spec = block_spec(kind, c_in, c_out, kernel_size, stride=stride, groups=groups,
                       mid_channels=mid_channels, repeats=repeats, activation=activation, norm=norm,
                       bias=bias, inner_activation=inner_activation)
-    _check_bool("residual", residual)
+    as_bool("residual", residual)
     units = [_build_one(spec, spec.c_in if r == 0 else spec.c_out, spec.stride if r == 0 else 1)
              for r in range(spec.repeats)]
     if residual:
@@ -272,26 +356,6 @@ def make_block(
 # ---------------------------------------------------------------------------- counting
 
 
-def _unit_params(spec: BlockSpec, c_in: int) -> int:
-    """Weights of one repeat whose input has ``c_in`` channels (``b`` bias, ``2`` per BatchNorm)."""
-    k, o, g = spec.kernel_size, spec.c_out, spec.groups
-    b = int(spec.bias)
-    bn = 2 if spec.norm == "batch" else 0
-    if spec.kind in ("plain", "grouped"):
-        return (c_in // g) * o * k * k + (b + bn) * o
-    if spec.kind == "stacked":
-        n = stacked_depth(k)
-        return 9 * c_in * o + 9 * o * o * (n - 1) + n * (b + bn) * o
-    if spec.kind == "bottleneck":
-        m = spec.mid_channels
-        return c_in * m + (m // g) * m * k * k + m * o + (b + bn) * (2 * m + o)
-    inner_bn = bn if spec.inner_activation else 0
-    if spec.kind == "separable":
-        return c_in * k * k + c_in * o + b * (c_in + o) + inner_bn * c_in + bn * o
-    # "spatial"
-    return k * c_in * o + k * o * o + 2 * b * o + inner_bn * o + bn * o
-
-
 def block_params(
     kind: str,
     c_in: int,
@@ -303,7 +367,8 @@ def block_params(
 
     Per repeat, with ``b = 1`` if bias else ``0``, ``bn = 2`` with ``norm="batch"`` else ``0``
     (BatchNorm's weight and bias; its running statistics are buffers, not parameters),
-    ``i`` = 1 if ``inner_activation`` else 0:
+    ``i`` = 1 if ``inner_activation`` else 0, each kind's convolutions counted by
+    :mod:`convlib.params`:
 
     - plain:      ``c_in * c_out * k^2 + (b + bn) * c_out``
     - grouped:    ``(c_in / g) * c_out * k^2 + (b + bn) * c_out``
@@ -316,11 +381,8 @@ def block_params(
     The first repeat has input ``c_in``; the other ``repeats - 1`` have input ``c_out``.
     """
     spec = block_spec(kind, c_in, c_out, kernel_size, **options)  # type: ignore[arg-type]
-    return _unit_params(spec, spec.c_in) + (spec.repeats - 1) * _unit_params(spec, spec.c_out)
-
-
-def _count(n: int) -> str:
-    return _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)
+    weights = BLOCKS[spec.kind].weights
+    return weights(spec, spec.c_in) + (spec.repeats - 1) * weights(spec, spec.c_out)
 
 
 def describe_block(
@@ -332,24 +394,14 @@ def describe_block(
 ) -> str:
     """One line for tables, e.g. ``"two stacked 3x3 convolutions (5x5 receptive field)"``."""
     spec = block_spec(kind, c_in, c_out, kernel_size, **options)  # type: ignore[arg-type]
-    k = spec.kernel_size
-    if kind == "plain":
-        text = f"one {k}x{k} convolution"
-    elif kind == "stacked":
-        n = stacked_depth(k)
-        plural = "s" if n > 1 else ""
-        text = f"{_count(n)} stacked 3x3 convolution{plural} ({k}x{k} receptive field)"
-    elif kind == "bottleneck":
-        grouped = f" in {spec.groups} groups" if spec.groups > 1 else ""
-        text = f"bottleneck 1x1, {k}x{k}{grouped}, 1x1 through {spec.mid_channels} channels"
-    elif kind == "grouped":
-        text = f"one {k}x{k} convolution in {spec.groups} group{'s' if spec.groups > 1 else ''}"
-    elif kind == "separable":
-        text = f"depthwise {k}x{k} + pointwise 1x1 (depthwise separable)"
-    else:
-        text = f"{k}x1 then 1x{k} convolutions (spatially separable)"
+    text = BLOCKS[spec.kind].text(spec)
     if spec.repeats > 1:
         text = f"{spec.repeats} x [{text}]"
     if spec.stride > 1:
         text += f", stride {spec.stride}"
     return text
+
+
+__all__ = ["ACTIVATIONS", "BLOCKS", "BLOCK_KINDS", "NORMS", "BlockKind", "BlockSpec", "ConvPlan",
+           "Residual", "block_kind", "block_params", "block_spec", "default_mid_channels",
+           "describe_block", "make_block", "number_word", "stacked_depth"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from convlib._checks import as_bool, as_module
 from convlib.zoo import ARTICLE_MODELS, ArticleModel, ZFNet, build_model, zfnet
 
 if TYPE_CHECKING:  # pandas is imported only by to_frame
@@ -68,10 +69,7 @@ class KernelCount:
 
 
 def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError("model must be a torch.nn.Module, e.g. build_model('alexnet'); "
-                        f"got {type(model).__name__}")
-    return model
+    return as_module("model", model)
 
 
 def _row(name: str, conv: nn.Conv2d) -> ConvRow:
@@ -140,8 +138,7 @@ def largest_kernel(model: nn.Module, *, exclude_first: bool = False) -> ConvRow:
     ``exclude_first=True`` skips the first convolution, the stem, which is often the exception
     (GoogLeNet: a 7x7 stem, 3x3/5x5 afterwards).
     """
-    if not isinstance(exclude_first, bool):
-        raise TypeError(f"exclude_first must be True or False; got {exclude_first!r}")
+    as_bool("exclude_first", exclude_first)
     rows = _rows_or_raise(model)[1 if exclude_first else 0:]
     if not rows:
         raise ValueError("model has only one nn.Conv2d; exclude_first=True leaves none")

@@ -41,7 +41,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from convlib._checks import as_int, as_module, as_odd_kernel, as_pair
+from convlib._checks import as_bool, as_choice, as_groups, as_int, as_module, as_odd_kernel, as_pair
+from convlib.blocks import block_params, default_mid_channels, make_block, number_word
+from convlib.experiments import summarize
+from convlib.flops import count_flops, flops_by_layer
+from convlib.params import count_params
+from convlib.receptive import receptive_field
+from convlib.results import load_reference
 
 CONSTRUCTIONS = ("plain", "stacked", "bottleneck", "grouped", "separable", "spatial",
                  "stacked_separable")
@@ -74,25 +80,17 @@ class Construction:
 
     def build(self, c_in: int, c_out: int, device: str | torch.device | None = None) -> nn.Sequential:
         """The block, without bias or normalisation (``device="meta"``: shapes only)."""
-        from convlib.blocks import make_block
-
         with torch.device(device) if device is not None else nullcontext():
             return make_block(self.kind, c_in, c_out, self.kernel_size, bias=False, norm=None,
                               **self.options)
-
-
-_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def _checked(c_in: Any, c_out: Any, kernel_size: Any, groups: Any,
              mid_channels: Any) -> tuple[int, int, int, int, int]:
     c_in, c_out = as_int("c_in", c_in), as_int("c_out", c_out)
     k = as_odd_kernel("kernel_size", kernel_size)
-    groups = as_int("groups", groups)
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"groups must divide c_in ({c_in}) and c_out ({c_out}) for the grouped "
-                         f"construction; got groups={groups}")
-    mid = max(1, c_out // 4) if mid_channels is None else as_int("mid_channels", mid_channels)
+    groups = as_groups(groups, c_in, c_out)
+    mid = default_mid_channels(c_out) if mid_channels is None else as_int("mid_channels", mid_channels)
     return c_in, c_out, k, groups, mid
 
 
@@ -106,7 +104,7 @@ def constructions(c_in: int, c_out: int, kernel_size: int, *, groups: int = 2,
     """
     c_in, c_out, k, groups, mid = _checked(c_in, c_out, kernel_size, groups, mid_channels)
     n = (k - 1) // 2
-    word = _WORDS[n] if n < len(_WORDS) else str(n)
+    word = number_word(n)
     found = [Construction("plain", f"one {k}x{k}", "plain", k)]
     if n > 1:
         found.append(Construction("stacked", f"{word} stacked 3x3", "stacked", k))
@@ -127,12 +125,7 @@ def construction_params(name: str, c_in: int, c_out: int, kernel_size: int, *, g
                         mid_channels: int | None = None) -> int:
     """Closed-form weights (no bias) of construction ``name`` (see the module docstring), from
     :func:`convlib.blocks.block_params`; no module is built."""
-    from convlib.blocks import block_params
-
-    if not isinstance(name, str):
-        raise TypeError(f"name must be one of {CONSTRUCTIONS}; got {type(name).__name__}")
-    if name not in CONSTRUCTIONS:
-        raise ValueError(f"name must be one of {CONSTRUCTIONS}; got {name!r}")
+    as_choice("name", name, CONSTRUCTIONS)
     found = {c.name: c for c in constructions(c_in, c_out, kernel_size, groups=groups,
                                               mid_channels=mid_channels)}
     if name not in found:
@@ -161,11 +154,7 @@ def reference_accuracy(name: str, kernel_size: int, *, groups: int = 2,
     The networks differ between experiments (see :data:`REFERENCE_VARIANTS`): compare accuracies
     only within one experiment.
     """
-    from convlib.experiments import summarize
-    from convlib.results import load_reference
-
-    if not isinstance(name, str) or name not in CONSTRUCTIONS:
-        raise ValueError(f"name must be one of {CONSTRUCTIONS}; got {name!r}")
+    as_choice("name", name, CONSTRUCTIONS)
     k = as_odd_kernel("kernel_size", kernel_size)
     key = (name, k, as_int("groups", groups) if name == "grouped" else None)
     for experiment, variant in REFERENCE_VARIANTS.get(key, ()):
@@ -195,14 +184,9 @@ def compare_tricks(c_in: int, c_out: int, kernel_size: int, input_size: int | tu
 
     Raises ``RuntimeError`` if a built block disagrees with its closed form (a bug, not a user error).
     """
-    from convlib.flops import count_flops
-    from convlib.params import count_params
-    from convlib.receptive import receptive_field
-
     found = constructions(c_in, c_out, kernel_size, groups=groups, mid_channels=mid_channels)
     h, w = as_pair("input_size", input_size)
-    if not isinstance(accuracy, bool):
-        raise TypeError(f"accuracy must be True or False; got {type(accuracy).__name__}")
+    as_bool("accuracy", accuracy)
     rows = []
     for c in found:
         block = c.build(c_in, c_out, device="meta")
@@ -261,9 +245,6 @@ def cost_by_layer_kind(model: nn.Module, input_shape: tuple[int, ...]) -> dict[s
     and the MACs to ``count_macs(model, input_shape)``; a ``RuntimeError`` says if they do not
     (e.g. work done outside any module).
     """
-    from convlib.flops import flops_by_layer
-    from convlib.params import count_params
-
     as_module("model", model)
     per_layer = flops_by_layer(model, input_shape)
     table: dict[str, dict[str, int]] = {}

@@ -24,25 +24,16 @@ import copy
 import torch
 from torch import nn
 
+from convlib._checks import as_bool, as_groups, as_int, as_module
+
 __all__ = ["connection_matrix", "grouped_connections", "connection_count", "compose"]
-
-
-def _check_channels(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}")
-    return value
 
 
 def grouped_connections(c_in: int, c_out: int, groups: int = 1) -> torch.Tensor:
     """The closed form: a ``(c_out, c_in)`` boolean matrix, ``True`` where
     ``o // (c_out / groups) == i // (c_in / groups)`` (``groups`` must divide both)."""
-    c_in, c_out = _check_channels("c_in", c_in), _check_channels("c_out", c_out)
-    groups = _check_channels("groups", groups)
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"groups must divide c_in and c_out; got groups={groups}, c_in={c_in}, "
-                         f"c_out={c_out}")
+    c_in, c_out = as_int("c_in", c_in), as_int("c_out", c_out)
+    groups = as_groups(groups, c_in, c_out)
     out_group = torch.arange(c_out) // (c_out // groups)
     in_group = torch.arange(c_in) // (c_in // groups)
     return out_group[:, None] == in_group[None, :]
@@ -66,10 +57,8 @@ def connection_matrix(conv: nn.Conv2d, *, nonzero_only: bool = False) -> torch.T
     all zero counts as disconnected (absolute values: no cancellation can hide a connection).
     Biases are removed (they do not depend on the input). The layer itself is not modified.
     """
-    if not isinstance(conv, nn.Conv2d):
-        raise TypeError(f"conv must be an nn.Conv2d; got {type(conv).__name__}")
-    if not isinstance(nonzero_only, bool):
-        raise TypeError(f"nonzero_only must be True or False; got {type(nonzero_only).__name__}")
+    as_module("conv", conv, nn.Conv2d)
+    as_bool("nonzero_only", nonzero_only)
     probe = copy.deepcopy(conv)
     if probe.weight.is_meta:
         probe = probe.to_empty(device="cpu")

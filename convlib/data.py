@@ -40,7 +40,6 @@ import io
 import os
 import pickle
 import tarfile
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -48,6 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
+
+from convlib.io import atomic_writer
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
            "dog", "frog", "horse", "ship", "truck")
@@ -65,10 +68,10 @@ _ARRAY_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 class CIFAR10:
     """The data set as tensors: images ``uint8 (N, 3, 32, 32)``, labels ``int64 (N,)``."""
 
-    train_images: "torch.Tensor"  # noqa: F821
-    train_labels: "torch.Tensor"  # noqa: F821
-    test_images: "torch.Tensor"  # noqa: F821
-    test_labels: "torch.Tensor"  # noqa: F821
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
     classes: tuple[str, ...]
     source: str  # where it was read from: 'pickled batches', 'image folders' or 'JPEG archive'
     lossy: bool  # True when the pixels come from the JPEG copy
@@ -136,6 +139,7 @@ def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True
 
     if download:
         try:
+            # deferred: importing torchvision.datasets takes seconds; only a download needs it
             from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
 
             cache.mkdir(parents=True, exist_ok=True)
@@ -190,8 +194,6 @@ def _fingerprint(kind: str, path: Path) -> str:
 
 
 def _load_cached(kind: str, path: Path, cache: Path, allow_subset: bool = False) -> CIFAR10:
-    import torch
-
     lossy = kind == "JPEG archive" or (kind == "image folders" and _is_jpeg_tree(path))
     cache_file = cache / f"cifar10-{_fingerprint(kind, path)}.npz"
     arrays = _read_cache(cache_file, kind, path)
@@ -313,19 +315,13 @@ def _check_complete(arrays: dict[str, np.ndarray], kind: str, path: Path) -> Non
 
 
 def _atomic_save(target: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    """Write the cache atomically (:func:`convlib.io.atomic_writer`): readers never see half a
+    file. A read-only cache only costs speed, so a failure to write is not an error."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_writer(target, binary=True) as handle:
+            np.savez(handle, **arrays)
     except OSError:
-        pass  # a read-only cache only costs speed
+        pass
 
 
 def _read_batches(folder: Path) -> dict[str, np.ndarray]:
@@ -354,8 +350,6 @@ def _read_batches(folder: Path) -> dict[str, np.ndarray]:
 
 
 def _decode(data: bytes, where: str) -> np.ndarray:
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data)) as image:
             pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
@@ -411,11 +405,9 @@ def _read_archive(archive: Path) -> dict[str, np.ndarray]:
     return _collect([(s, c, f"{archive}:{s}/{c}/{name}", d) for s, c, name, d in items], archive)
 
 
-def subset(images: "torch.Tensor", labels: "torch.Tensor", size: int | None,  # noqa: F821
-           seed: int = 0) -> tuple["torch.Tensor", "torch.Tensor"]:  # noqa: F821
+def subset(images: torch.Tensor, labels: torch.Tensor, size: int | None,
+           seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A class-balanced random subset of ``size`` examples (all of them when ``size`` is None)."""
-    import torch
-
     if size is None or size >= len(labels):
         return images, labels
     if not isinstance(size, int) or size <= 0:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from convlib._checks import as_choice
+
 PRECISIONS = ("auto", "float32", "bfloat16")
 PRECISION_ENV_VAR = "CONVLIB_PRECISION"
 
@@ -67,15 +69,12 @@ def _cpu_has_native_bf16() -> bool:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """'auto' means ``$CONVLIB_PRECISION`` when set, else bf16 autocast on CUDA and on CPUs with
     native bf16, float32 elsewhere. An explicit 'float32' or 'bfloat16' is kept."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    as_choice("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
     forced = os.environ.get(PRECISION_ENV_VAR, "").strip()
     if forced and forced != "auto":
-        if forced not in PRECISIONS:
-            raise ValueError(f"{PRECISION_ENV_VAR} must be one of {PRECISIONS}; got {forced!r}")
-        return forced
+        return as_choice(PRECISION_ENV_VAR, forced, PRECISIONS)
     if device.type == "cuda" or (device.type == "cpu" and _cpu_has_native_bf16()):
         return "bfloat16"
     return "float32"

@@ -27,40 +27,26 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import math
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from convlib import stats
+from convlib import stats, store
+from convlib.io import REPO_ROOT as REPO_ROOT  # re-exported: tests and scripts use it
+from convlib.io import atomic_write_json, git_commit
 
 VERDICTS = stats.VERDICTS  # holds, contradicted, inconclusive at this budget
 RESULTS_FORMAT = 1
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def reference_dir() -> Path:
-    """Where the reference results live: ``book/results/`` in a clone of the book, else the copy
-    installed with the package as ``convlib.reference`` (pyproject.toml), as on Colab or Binder."""
-    clone = REPO_ROOT / "book" / "results"
-    if clone.is_dir():
-        return clone
-    spec = importlib.util.find_spec("convlib.reference")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the reference results are missing: neither book/results/ beside "
-                                "convlib nor the installed convlib.reference package was found")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-DEFAULT_OUT = reference_dir()
+# Where results files live is the results store's business (convlib.store); these names stay.
+reference_dir = store.reference_dir
+set_folder = store.set_folder
+DEFAULT_OUT = store.RESULTS_DIR
 
 
 @dataclass(frozen=True)
@@ -236,15 +222,8 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-def set_folder(profile: str, folder: str | os.PathLike | None = None) -> Path:
-    """Where the reference set of ``profile`` lives: ``quick`` in the results folder itself
-    (``book/results/``), any other profile in a sub-folder named after it (``book/results/cpu/``)."""
-    base = Path(folder if folder is not None else DEFAULT_OUT)
-    return base if profile == "quick" else base / profile
-
-
 def results_path(name: str, out: str | os.PathLike | None = None) -> Path:
-    return Path(out if out is not None else DEFAULT_OUT) / f"{get_experiment(name).name}.json"
+    return store.results_file(get_experiment(name).name, out)
 
 
 def load_results(path: str | os.PathLike) -> dict:
@@ -258,30 +237,6 @@ def load_results(path: str | os.PathLike) -> dict:
     if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT or "runs" not in results:
         raise ResultsFileError(f"results file {path} is not a convlib results file (format {RESULTS_FORMAT})")
     return results
-
-
-def _atomic_write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def run_experiment(name: str, profile: str | None = None, seeds: list[int] | None = None,
@@ -298,8 +253,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     import torch
 
     from convlib import data as data_module
-    from convlib.profiles import get_profile
     from convlib.device import as_device, device_name, resolve_precision
+    from convlib.profiles import get_profile
     from convlib.train import TrainConfig, seed_everything, train
 
     experiment = get_experiment(name)
@@ -370,12 +325,12 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
             prov.update(device=provenance["device"], threads=provenance["threads"], torch=provenance["torch"],
                         git_commit=git_commit(), updated=_now())
             results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
-            _atomic_write_json(path, results)
+            atomic_write_json(path, results)
             if log:
                 log(f"{name}: {variant.name} seed {seed}: test accuracy {accuracy:.4f} "
                     + (f"(reused from {reused['reused_from']})" if reused else f"({seconds:.0f} s)"))
     results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
-    _atomic_write_json(path, results)
+    atomic_write_json(path, results)
     return results
 
 
@@ -544,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         results["comparisons"] = check_claims(results)
-        _atomic_write_json(path, results)
+        atomic_write_json(path, results)
         for comparison in results["comparisons"]:
             print(f"{comparison['statement']}: {comparison['verdict']}")
         return 0
@@ -556,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_experiment(args.name, args.profile, args.seeds, out, device=args.device,
                                  select=select)
         if select:
-            _atomic_write_json(results_path(args.name, out), shards.tag_results(results, select))
+            atomic_write_json(results_path(args.name, out), shards.tag_results(results, select))
     except (ResultsFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from convlib._checks import as_module, as_positive_number
+
 
 # float64 rounding on values of order 1 is about 1e-16, and how much of it a kernel accumulates
 # depends on the CPU (summation order, FMA, vector width). A difference below this bound is
@@ -33,16 +35,13 @@ def agreement(a: torch.Tensor, b: torch.Tensor, tolerance: float = ROUNDING_TOLE
         raise TypeError(f"a and b must be torch.Tensors; got {type(a).__name__} and {type(b).__name__}")
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
-    if not tolerance > 0:
-        raise ValueError(f"tolerance must be a positive number; got {tolerance!r}")
+    tolerance = as_positive_number("tolerance", tolerance)
     difference = float((a - b).abs().max()) if a.numel() else 0.0
     return f"below {tolerance:g}" if difference < tolerance else f"{difference:.1e}"
 
 
 def _conv(value: object, name: str = "conv") -> nn.Conv2d:
-    if not isinstance(value, nn.Conv2d):
-        raise TypeError(f"{name} must be an nn.Conv2d; got {type(value).__name__}")
-    return value
+    return as_module(name, value, nn.Conv2d)
 
 
 def pointwise_as_linear(conv: nn.Conv2d) -> nn.Linear:

@@ -10,17 +10,20 @@ words; the rule is fixed here, before any measurement.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from convlib._checks import as_int
-from convlib._checks import as_positive_number
-from convlib.bench import (_as_mode, _as_threads, _collect, _prepare, as_clock,
-                          bytes_moved, device_label, median_and_iqr, pass_flops, torch_threads)
+from convlib import store
+from convlib._checks import as_int, as_positive_number
+from convlib.bench import (as_clock, as_mode, as_threads, bytes_moved, device_label, measure,
+                           measurement, pass_flops, pass_function, torch_threads)
+from convlib.blocks import block_params, make_block
 
 TIME_VERDICTS = ("pays off in time", "partly", "does not")
 PAYS_OFF_FRACTION = 0.8
@@ -47,15 +50,11 @@ class Layer:
     def build(self, width: int) -> nn.Sequential:
         """``make_block(kind, width, width, k, groups=g, activation=None, norm=None, bias=False)``:
         the convolutions alone, no bias, normalisation or activation."""
-        from convlib.blocks import make_block
-
         return make_block(self.kind, width, width, self.kernel_size, groups=self.groups,
                           activation=None, norm=None, bias=False)
 
     def params(self, width: int) -> int:
         """Closed-form weights (:func:`convlib.blocks.block_params`)."""
-        from convlib.blocks import block_params
-
         return block_params(self.kind, width, width, self.kernel_size, groups=self.groups,
                             activation=None, norm=None, bias=False)
 
@@ -99,6 +98,48 @@ def layer_facts(layers: Iterable[Layer], widths: Iterable[int], input_size: int,
     return rows
 
 
+@dataclass
+class _Entry:
+    """One (layer, width, mode) to time: its row so far, its pass and its per-call times."""
+
+    row: dict[str, Any]
+    run: Callable[[], Any]
+    times: list[float]
+
+
+def _entries(layers: Sequence[Layer], widths: Sequence[int], input_size: int, batch: int,
+             modes: dict[str, Iterable[str] | None], target: torch.device,
+             columns: dict[str, Any]) -> list[_Entry]:
+    """Every (layer, width, mode) of :func:`measure_layers`, built on ``target``, with the facts,
+    the mode's FLOPs, bytes and intensity, and ``columns`` (device, threads, clock)."""
+    entries = []
+    for fact in layer_facts(layers, widths, input_size, batch):
+        layer = next(lay for lay in layers if lay.label == fact["label"])
+        for mode, labels in modes.items():
+            if labels is not None and fact["label"] not in set(labels):
+                continue
+            module = layer.build(fact["width"]).to(target)
+            shape = tuple(fact["input_shape"])
+            row = dict(fact, mode=mode, flops=pass_flops(module, shape, mode),
+                       bytes=bytes_moved(module, shape, mode), **columns)
+            row["intensity"] = row["flops"] / row["bytes"]
+            entries.append(_Entry(row, pass_function(module, shape, mode, target), []))
+    return entries
+
+
+def _time_interleaved(entries: list[_Entry], rounds: int, budget: dict[str, Any],
+                      progress: Callable[[str], None] | None) -> None:
+    """``rounds`` rounds, each timing every entry once with :func:`convlib.bench.measure`
+    (``budget``: its keyword arguments); the per-call times gather in each entry."""
+    for r in range(rounds):
+        for entry in entries:
+            row = entry.row
+            if progress is not None:
+                progress(f"round {r + 1}/{rounds}: {row['label']} width {row['width']} "
+                         f"{row['mode']}")
+            entry.times.extend(measure(entry.run, **budget).times)
+
+
 def measure_layers(
     layers: Sequence[Layer],
     widths: Sequence[int],
@@ -126,41 +167,25 @@ def measure_layers(
     """
     modes = {"forward": None} if modes is None else dict(modes)
     for mode in modes:
-        _as_mode(mode)
-    rounds, threads = as_int("rounds", rounds), _as_threads(threads)
-    min_run_time = as_positive_number("min_run_time", min_run_time)
-    min_runs, warmup = as_int("min_runs", min_runs), as_int("warmup", warmup, minimum=0)
+        as_mode(mode)
+    rounds, threads = as_int("rounds", rounds), as_threads(threads)
+    budget = {"threads": threads, "min_run_time": as_positive_number("min_run_time", min_run_time),
+              "min_runs": as_int("min_runs", min_runs)}
+    warmup = as_int("warmup", warmup, minimum=0)
     target = torch.device(device)
-    clock = as_clock(clock, target, threads)
-    name = device_label(target, threads)
-    entries = []
-    for fact in layer_facts(layers, widths, input_size, batch):
-        layer = next(lay for lay in layers if lay.label == fact["label"])
-        for mode, labels in modes.items():
-            if labels is not None and fact["label"] not in set(labels):
-                continue
-            module = layer.build(fact["width"]).to(target)
-            shape = tuple(fact["input_shape"])
-            row = dict(fact, mode=mode, flops=pass_flops(module, shape, mode),
-                       bytes=bytes_moved(module, shape, mode), device=name, threads=threads,
-                       clock=clock)
-            row["intensity"] = row["flops"] / row["bytes"]
-            entries.append((row, _prepare(module, shape, mode, target), []))
+    budget["clock"] = as_clock(clock, target, threads)
+    columns = {"device": device_label(target, threads), "threads": threads, "clock": budget["clock"]}
+    entries = _entries(layers, widths, input_size, batch, modes, target, columns)
     with torch_threads(threads):
-        for _, fn, _ in entries:
+        for entry in entries:
             for _ in range(warmup):
-                fn()
-    for r in range(rounds):
-        for row, fn, times in entries:
-            if progress is not None:
-                progress(f"round {r + 1}/{rounds}: {row['label']} width {row['width']} "
-                         f"{row['mode']}")
-            times.extend(_collect(fn, threads, min_run_time, min_runs, clock))
+                entry.run()
+    _time_interleaved(entries, rounds, budget, progress)
     rows = []
-    for row, _, times in entries:
-        median, iqr = median_and_iqr(times)
-        rows.append(dict(row, median_s=median, iqr_s=iqr, runs=len(times),
-                         achieved_flops=row["flops"] / median))
+    for entry in entries:
+        timed = measurement(entry.times)
+        rows.append(dict(entry.row, median_s=timed.median, iqr_s=timed.iqr, runs=len(entry.times),
+                         achieved_flops=entry.row["flops"] / timed.median))
     return rows
 
 
@@ -210,31 +235,20 @@ def compare_to_baseline(rows: Iterable[dict[str, Any]],
 # ---------------------------------------------------------------------------- results files
 
 
-def results_path(name: str, folder: Any = None) -> Any:
-    """``book/results/<name>.json`` (or in ``folder``)."""
-    from pathlib import Path
-
-    from convlib.experiments import DEFAULT_OUT
-
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name must be a file stem such as 'latency-cpu'; got {name!r}")
-    return Path(folder if folder is not None else DEFAULT_OUT) / f"{name}.json"
+def results_path(name: str, folder: str | os.PathLike | None = None) -> Path:
+    """``book/results/<name>.json`` (or in ``folder``): :func:`convlib.store.results_file`."""
+    return store.results_file(name, folder)
 
 
-def load_latency(name: str = "latency-cpu", folder: Any = None) -> dict | None:
+def load_latency(name: str = "latency-cpu", folder: str | os.PathLike | None = None) -> dict | None:
     """The latency measurements written by ``benchmarks/latency_table.py --out``, or None."""
-    import json
-
     path = results_path(name, folder)
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return store.read_json(path) if path.is_file() else None
 
 
-def latency_files(folder: Any = None) -> list[str]:
+def latency_files(folder: str | os.PathLike | None = None) -> list[str]:
     """The stems of every ``latency-*.json`` results file (e.g. ``latency-cpu``), sorted."""
-    folder = results_path("x", folder).parent
-    return sorted(p.stem for p in folder.glob("latency-*.json")) if folder.is_dir() else []
+    return store.stems("latency-*", folder)
 
 
 def latency_provenance(results: dict) -> str:

@@ -19,17 +19,10 @@ from collections import OrderedDict
 
 from torch import nn
 
+from convlib._checks import as_choice, as_int
 from convlib.blocks import BLOCK_KINDS, make_block
 
 POOLS = ("max", "avg")
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive; got {value}")
-    return value
 
 
 class ArticleNet(nn.Module):
@@ -52,15 +45,13 @@ class ArticleNet(nn.Module):
                  norm: str | None = "batch", activation: str | None = "relu",
                  num_classes: int = 10, image_size: int = 32, **block_options) -> None:
         super().__init__()
-        if block_kind not in BLOCK_KINDS:
-            raise ValueError(f"block_kind must be one of {BLOCK_KINDS}; got {block_kind!r}")
+        as_choice("block_kind", block_kind, BLOCK_KINDS)
         if not isinstance(widths, (tuple, list)) or len(widths) != 2:
             raise ValueError(f"widths must be a pair of channel counts; got {widths!r}")
-        if pool not in POOLS:
-            raise ValueError(f"pool must be one of {POOLS}; got {pool!r}")
-        w1, w2 = (_positive_int(w, "widths") for w in widths)
-        hidden, num_classes = _positive_int(hidden, "hidden"), _positive_int(num_classes, "num_classes")
-        image_size = _positive_int(image_size, "image_size")
+        as_choice("pool", pool, POOLS)
+        w1, w2 = (as_int(f"widths[{i}]", w) for i, w in enumerate(widths))
+        hidden, num_classes = as_int("hidden", hidden), as_int("num_classes", num_classes)
+        image_size = as_int("image_size", image_size)
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4 (two 2x2 poolings); got {image_size}")
         self.block_kind, self.kernel_size = block_kind, kernel_size
@@ -69,7 +60,7 @@ class ArticleNet(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         c_in = 3
         if stem is not None:
-            stem = _positive_int(stem, "stem")
+            stem = as_int("stem", stem)
             layers.append(("stem", make_block("plain", 3, stem, 3, norm=norm, activation=activation)))
             c_in = stem
         layers += [
@@ -113,12 +104,12 @@ class MLP(nn.Module):
         super().__init__()
         if not isinstance(hidden, (tuple, list)) or not hidden:
             raise ValueError(f"hidden must be a non-empty tuple of layer widths; got {hidden!r}")
-        sizes = [_positive_int(channels, "channels") * _positive_int(image_size, "image_size") ** 2]
-        sizes += [_positive_int(h, "hidden") for h in hidden]
+        sizes = [as_int("channels", channels) * as_int("image_size", image_size) ** 2]
+        sizes += [as_int(f"hidden[{i}]", h) for i, h in enumerate(hidden)]
         layers: list[nn.Module] = [nn.Flatten()]
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(n_in, n_out), nn.ReLU(inplace=True)]
-        layers.append(nn.Linear(sizes[-1], _positive_int(num_classes, "num_classes")))
+        layers.append(nn.Linear(sizes[-1], as_int("num_classes", num_classes)))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -56,16 +56,25 @@ def depthwise_separable_params(
 
 
 def bottleneck_params(
-    c: int, c_mid: int, kernel_size: int | tuple[int, int] = 3, bias: bool = True
+    c: int, c_mid: int, kernel_size: int | tuple[int, int] = 3, bias: bool = True, *,
+    c_out: int | None = None, groups: int = 1,
 ) -> int:
-    """Parameters of the bottleneck 1x1 ``c -> c_mid``, kxk ``c_mid -> c_mid``, 1x1 ``c_mid -> c``:
-    ``c * c_mid + c_mid^2 * kh * kw + c_mid * c (+ c_mid + c_mid + c with bias)``."""
+    """Parameters of the bottleneck 1x1 ``c -> c_mid``, kxk ``c_mid -> c_mid`` in ``groups``
+    groups, 1x1 ``c_mid -> c_out`` (``c_out`` defaults to ``c``):
+    ``c * c_mid + (c_mid / g) * c_mid * kh * kw + c_mid * c_out (+ 2 c_mid + c_out with bias)``."""
     c, c_mid = as_int("c", c), as_int("c_mid", c_mid)
+    c_out = c if c_out is None else as_int("c_out", c_out)
     kernel = as_pair("kernel_size", kernel_size)
     bias = as_bool("bias", bias)
     return (conv2d_params(c, c_mid, 1, bias=bias)
-            + conv2d_params(c_mid, c_mid, kernel, bias=bias)
-            + conv2d_params(c_mid, c, 1, bias=bias))
+            + conv2d_params(c_mid, c_mid, kernel, groups=groups, bias=bias)
+            + conv2d_params(c_mid, c_out, 1, bias=bias))
+
+
+def batchnorm_params(channels: int) -> int:
+    """Parameters of ``nn.BatchNorm2d(channels)``: its weight and bias, ``2 * channels`` (the
+    running statistics are buffers, not parameters)."""
+    return 2 * as_int("channels", channels)
 
 
 def stacked_depth(kernel_size: int) -> int:

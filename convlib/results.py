@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 
 from convlib import stats
-from convlib.experiments import (DEFAULT_OUT, EXPERIMENTS, check_claims, get_experiment, load_results,
-                                 results_path, set_folder, summarize)
+from convlib.experiments import (EXPERIMENTS, check_claims, get_experiment, load_results, results_path,
+                                 summarize)
 from convlib.profiles import get_profile
+from convlib.store import RESULTS_DIR, set_folder
 
-RESULTS_DIR = DEFAULT_OUT
 # The reference sets, strongest first: the CPU reference (all of CIFAR-10, profile 'cpu') in
 # book/results/cpu/, then the laptop one (profile 'quick') in book/results/.
 REFERENCE_SETS = ("cpu", "quick")

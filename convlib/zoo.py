@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from convlib._checks import as_choice, as_int
+
 
 class ZFNet(nn.Module):
     """ZFNet, from Zeiler & Fergus (2013), "Visualizing and Understanding Convolutional Networks"
@@ -48,8 +50,7 @@ class ZFNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5) -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be an int >= 1; got {num_classes!r}")
+        as_int("num_classes", num_classes)
 
         def lrn() -> nn.Module:
             return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
@@ -243,11 +244,7 @@ def build_model(name: str, *, device: str | torch.device | None = None) -> nn.Mo
     ``device="meta"`` builds shapes without memory or initialisation: enough to count kernels
     and parameters in milliseconds (VGG-16's 138M weights otherwise take a second and 550 MB).
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be one of {tuple(ARTICLE_MODELS)}; got {type(name).__name__}")
-    if name not in ARTICLE_MODELS:
-        raise ValueError(f"name must be one of {tuple(ARTICLE_MODELS)}; got {name!r}")
-    entry = ARTICLE_MODELS[name]
+    entry = ARTICLE_MODELS[as_choice("name", name, tuple(ARTICLE_MODELS))]
     module_name, function_name = entry.builder.split(":")
     # Deferred: importing torchvision.models costs about a second.
     builder = getattr(importlib.import_module(module_name), function_name)
