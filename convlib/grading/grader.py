@@ -416,8 +416,6 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
 
     try:
         log(sandbox.describe())
-        if sandbox.zygote_note:
-            log(sandbox.zygote_note)
         for note in notes:
             log(f"stronger sandbox unavailable: {note}")
         sources = {p.stem: p for p in find_chapters(Path(source_root))}
