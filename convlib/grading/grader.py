@@ -394,8 +394,7 @@ def _prepare(submissions: Path, out: Path, source_root: Path, sandbox: Sandbox |
 def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] | None = None,
           jobs: int = 2, sandbox: Sandbox | None = None, limits: Limits | None = None,
           sandbox_mode: str = "auto", allow_weak: bool = False, shard=None) -> list[Result]:
-    """Grade every student folder of ``submissions`` (``shard`` "i/n": those of that shard, by
-    :mod:`convlib.shards`); write gradebook, grades, feedback and log (and shard.json).
+    """Grade the student folders of ``submissions`` (of ``shard`` "i/n" only); write the outputs.
 
     Before writing anything: :class:`NoSubmissions` without a student folder, and
     :class:`~convlib.grading.sandbox.SandboxUnavailable` without the strong sandbox (unless
