@@ -92,6 +92,23 @@ def test_the_zip_has_gradescopes_layout_and_the_pinned_package(autograder_zip):
     assert config["chapter"] == "ch01" and config["timeout"] > 0
 
 
+def test_the_zips_package_builds_the_installed_package(autograder_zip, tmp_path):
+    """setup.sh's `pip install ./package`, offline: the wheel holds the grader and the results."""
+    with zipfile.ZipFile(autograder_zip) as archive:
+        archive.extractall(tmp_path / "source", [n for n in archive.namelist()
+                                                 if n.startswith("package/")])
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "--quiet", "-w", str(tmp_path / "wheel"), str(tmp_path / "source" / "package")],
+                   check=True, capture_output=True, cwd=tmp_path)
+    wheel = next((tmp_path / "wheel").glob("convlib-*.whl"))
+    with zipfile.ZipFile(wheel) as built:
+        names = set(built.namelist())
+    assert {"convlib/grading/gradescope.py", "convlib/grading/runner.py"} <= names
+    shipped = {p.relative_to(ROOT / "book" / "results").as_posix()
+               for p in (ROOT / "book" / "results").rglob("*.json")}
+    assert {f"convlib/reference/{name}" for name in shipped} <= names
+
+
 def test_the_export_is_reproducible_and_refuses_an_unknown_chapter(autograder_zip, tmp_path):
     again = G.export("ch01", tmp_path, SOURCE, ROOT)
     assert again.read_bytes() == autograder_zip.read_bytes()

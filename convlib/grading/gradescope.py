@@ -110,7 +110,7 @@ def pinned_requirements(root: Path) -> str:
 def _package_files(root: Path) -> list[tuple[str, Path]]:
     """(name in the zip, file) of what ``pip install ./package`` needs."""
     files = [(f"package/{name}", root / name) for name in ("pyproject.toml", "README.md")]
-    for pattern in ("convlib/**/*.py", "book/results/*.json"):
+    for pattern in ("convlib/**/*.py", "book/results/**/*.json"):  # package-data of pyproject
         files += [(f"package/{p.relative_to(root).as_posix()}", p)
                   for p in sorted(root.glob(pattern)) if "__pycache__" not in p.parts]
     return files
