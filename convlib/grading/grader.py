@@ -436,5 +436,4 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
         log(f"ERROR: {error}")
         raise
     finally:
-        sandbox.close()  # no zygote outlives its grading run
         atomic_write(out / "grading.log", "\n".join(log_lines) + "\n")
