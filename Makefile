@@ -1,6 +1,6 @@
 # Kernel Size Matters: one Makefile for readers, learners, instructors and CI.
 #   make book     set up .venv if needed, build the website into _build/html (warnings are errors)
-#   make test     set up .venv if needed, run the unit tests (fast, then slow) and nbval over every chapter
+#   make test     set up .venv if needed, lint (layers + ruff), the unit tests (fast, then slow), nbval
 #   make nbval-portable  nbval again, as on another machine: 1 thread, AVX2 kernels, no bf16
 #   make execute  re-execute every notebook in place, top to bottom, in a fresh kernel
 #   make lab      JupyterLab on the book, with the venv's kernel
@@ -18,7 +18,7 @@ PYTEST_FLAGS ?=
 # The chapter notebooks, in the order of _toc.yml (tests/test_book.py checks nbval covers exactly these).
 NOTEBOOKS = $(shell $(PY) -m convlib.book notebooks 2>/dev/null)
 
-.PHONY: help install book test unit slow nbval nbval-portable execute lab release grade reference clean
+.PHONY: help install book test lint unit slow nbval nbval-portable execute lab release grade reference clean
 help:
 	@sed -n '1,7p' Makefile
 
@@ -35,7 +35,13 @@ book: $(STAMP) release  # the pages link the student notebooks that release/ hol
 	$(BIN)/jupyter-book build . -W --keep-going
 	@test -f _build/html/index.html && echo "Website: _build/html/index.html"
 
-test: unit slow nbval
+test: lint unit slow nbval
+
+# The layers of convlib (the import-linter contract in pyproject.toml, ARCHITECTURE.md) and ruff
+# (its rules, complexity included, in pyproject.toml): both must report nothing.
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 
 # The fast tests on every core (pytest-xdist); the end-to-end ones marked slow (grading batches,
 # measured peaks) on their own, so their timing is not disturbed. Both run in CI, nothing skipped.

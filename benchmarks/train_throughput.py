@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from convlib.data import load_cifar10, subset
-from convlib.models import ArticleNet
 from convlib.device import device_name
+from convlib.models import ArticleNet
 from convlib.train import CIFAR10_MEAN, CIFAR10_STD, TrainConfig, train
 
 
@@ -54,7 +54,7 @@ def plain_loop(model, images, labels, epochs: int, batch_size: int, workers: int
     model = model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     rates = []
-    for epoch in range(epochs):
+    for _ in range(epochs):
         model.train()
         seen, start = 0, time.perf_counter()
         for x, y in loader:

@@ -278,24 +278,26 @@ def _check_arrays(arrays: dict[str, np.ndarray], kind: str, path: Path) -> None:
                 f"CIFAR-10's are 0 to {len(CLASSES) - 1}")
 
 
+def _no_images(kind: str, path: Path, split: str, name: str) -> str:
+    """Why class ``name`` of ``split`` has no images, in the source's own terms."""
+    if kind == "image folders" and not (path / split / name).is_dir():
+        return f"{path / split} has no '{name}' folder"
+    if kind == "image folders":
+        return f"{path / split / name} holds no images"
+    if kind == "JPEG archive":
+        return f"{path} has no {split}/{name}/ images"
+    return f"the {split} batches in {path} hold no '{name}' images"
+
+
 def _check_complete(arrays: dict[str, np.ndarray], kind: str, path: Path) -> None:
     """Stop unless every class has CIFAR-10's number of training and test images."""
     problems = []
     for split, expected in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
         counts = np.bincount(arrays[f"{split}_labels"], minlength=len(CLASSES))
         for label, name in enumerate(CLASSES):
-            if counts[label] == expected:
-                continue
             if counts[label] == 0:
-                if kind == "image folders" and not (path / split / name).is_dir():
-                    problems.append(f"{path / split} has no '{name}' folder")
-                elif kind == "image folders":
-                    problems.append(f"{path / split / name} holds no images")
-                elif kind == "JPEG archive":
-                    problems.append(f"{path} has no {split}/{name}/ images")
-                else:
-                    problems.append(f"the {split} batches in {path} hold no '{name}' images")
-            else:
+                problems.append(_no_images(kind, path, split, name))
+            elif counts[label] != expected:
                 problems.append(f"{split} has {counts[label]:,} '{name}' images, "
                                 f"CIFAR-10 has {expected:,}")
     if not problems:

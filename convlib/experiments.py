@@ -37,9 +37,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from convlib import stats, store
+import torch
+
+from convlib import data as data_module
+from convlib import shards, stats, store
+from convlib.device import as_device, device_name, resolve_precision
 from convlib.io import REPO_ROOT as REPO_ROOT  # re-exported: tests and scripts use it
 from convlib.io import atomic_write_json, git_commit
+from convlib.models import MLP, ArticleNet
+from convlib.profiles import PROFILE_NAMES, active_profile_name, get_profile
+from convlib.train import TrainConfig, seed_everything, train
 
 VERDICTS = stats.VERDICTS  # holds, contradicted, inconclusive at this budget
 RESULTS_FORMAT = 1
@@ -55,7 +62,7 @@ class Variant:
 
     name: str
     label: str
-    build: Callable[[], "torch.nn.Module"]  # noqa: F821
+    build: Callable[[], torch.nn.Module]
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,6 @@ class Experiment:
 
 def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
     def build():
-        from convlib.models import ArticleNet
-
         return ArticleNet(kind, kernel_size, **options)
     build.spec = ("ArticleNet", kind, kernel_size, tuple(sorted(options.items())))
     return build
@@ -98,8 +103,6 @@ def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
 
 def _mlp(**options) -> Callable:
     def build():
-        from convlib.models import MLP
-
         return MLP(**options)
     build.spec = ("MLP", tuple(sorted(options.items())))
     return build
@@ -250,13 +253,6 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     it stopped. A results file made with another profile or data set is an error: profiles are
     never mixed.
     """
-    import torch
-
-    from convlib import data as data_module
-    from convlib.device import as_device, device_name, resolve_precision
-    from convlib.profiles import get_profile
-    from convlib.train import TrainConfig, seed_everything, train
-
     experiment = get_experiment(name)
     budget = get_profile(profile)
     seeds = list(budget.seeds if seeds is None else seeds)
@@ -445,9 +441,6 @@ def check_claims(results: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from convlib import shards
-    from convlib.profiles import PROFILE_NAMES
-
     parser = argparse.ArgumentParser(prog="python -m convlib.experiments", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments and their variants")
@@ -483,8 +476,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
     if args.command == "extend":
-        from convlib.profiles import active_profile_name
-
         out = args.out if args.out is not None else set_folder(args.profile or active_profile_name())
         extended = extend_inconclusive(args.name, args.profile, out)
         print(f"{args.name}: " + (f"seeds {list(EXTRA_SEEDS)} added for {', '.join(extended)}" if extended
@@ -505,8 +496,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         select = shards.selector(args.shard) if args.shard else None
-        from convlib.profiles import active_profile_name
-
         out = args.out if args.out is not None else set_folder(args.profile or active_profile_name())
         results = run_experiment(args.name, args.profile, args.seeds, out, device=args.device,
                                  select=select)

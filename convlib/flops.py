@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from convlib._checks import as_groups, as_int, as_module, as_pair, as_shape
 
@@ -95,7 +96,6 @@ def _run_counted(model: nn.Module, input_shape: tuple[int, ...], hooks: Any = No
     ``hooks``, if given, is called with the counter before the pass and returns hook handles.
     """
     # Deferred: keeps `import convlib.flops` cheap.
-    from torch.utils.flop_counter import FlopCounterMode
 
     flags = [(m, m.training) for m in model.modules()]
     handles = []

@@ -20,7 +20,6 @@ from torch import nn
 
 from convlib._checks import as_module, as_positive_number
 
-
 # float64 rounding on values of order 1 is about 1e-16, and how much of it a kernel accumulates
 # depends on the CPU (summation order, FMA, vector width). A difference below this bound is
 # "exact up to rounding" on every machine; a real mistake is many orders of magnitude above it.

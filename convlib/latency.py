@@ -21,8 +21,18 @@ from torch import nn
 
 from convlib import store
 from convlib._checks import as_int, as_positive_number
-from convlib.bench import (as_clock, as_mode, as_threads, bytes_moved, device_label, measure,
-                           measurement, pass_flops, pass_function, torch_threads)
+from convlib.bench import (
+    as_clock,
+    as_mode,
+    as_threads,
+    bytes_moved,
+    device_label,
+    measure,
+    measurement,
+    pass_flops,
+    pass_function,
+    torch_threads,
+)
 from convlib.blocks import block_params, make_block
 
 TIME_VERDICTS = ("pays off in time", "partly", "does not")

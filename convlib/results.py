@@ -11,8 +11,14 @@ import os
 from pathlib import Path
 
 from convlib import stats
-from convlib.experiments import (EXPERIMENTS, check_claims, get_experiment, load_results, results_path,
-                                 summarize)
+from convlib.experiments import (
+    EXPERIMENTS,
+    check_claims,
+    get_experiment,
+    load_results,
+    results_path,
+    summarize,
+)
 from convlib.profiles import get_profile
 from convlib.store import RESULTS_DIR, set_folder
 

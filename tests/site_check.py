@@ -430,7 +430,7 @@ class _Ids(HTMLParser):
                 self.ids.add(value or "")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ids_in(path: Path) -> frozenset[str]:
     parser = _Ids()
     parser.feed(path.read_text(encoding="utf-8", errors="replace"))

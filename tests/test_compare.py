@@ -12,9 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from convlib.compare import (CONSTRUCTIONS, REFERENCE_VARIANTS, compare_tricks, construction_params,
-                             constructions, cost_by_layer_kind, layer_kind, reference_accuracy,
-                             weight_ratio)
+from convlib.compare import (
+    CONSTRUCTIONS,
+    REFERENCE_VARIANTS,
+    compare_tricks,
+    construction_params,
+    constructions,
+    cost_by_layer_kind,
+    layer_kind,
+    reference_accuracy,
+    weight_ratio,
+)
 from convlib.flops import count_flops, count_macs
 from convlib.params import count_params
 from convlib.receptive import empirical_receptive_field

@@ -39,9 +39,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from convlib import results
 from convlib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
 
 VERDICTS = (HOLDS, "holds approximately", "wrong", CONTRADICTED, INCONCLUSIVE, "unverifiable")
@@ -106,8 +108,6 @@ def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
     """A compute function: the comparison of an experiment's claim, recomputed by
     :func:`convlib.experiments.check_claims` from the reference runs (never the stored verdict)."""
     def compute() -> dict:
-        from convlib import results
-
         found = results.load_reference(experiment)
         if found is None:
             return {"available": False}
@@ -161,8 +161,6 @@ def get_claim(claim_id: str) -> Claim:
 
 
 def _jsonable(value: Any) -> Any:
-    from fractions import Fraction
-
     if isinstance(value, Fraction):
         return float(value)
     if isinstance(value, float) and not math.isfinite(value):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from convlib.claims import (Claim, approximately, exact, experiment_claim, judge_experiment, where)
+from fractions import Fraction
+
+from torch import nn
+
+from convlib import params
+from convlib.claims import Claim, approximately, exact, experiment_claim, judge_experiment, where
+from convlib.dense import dense_structure
 
 OVERFIT_TRAINING_ACCURACY = 0.95  # below this on both networks, the budget cannot show overfitting
 
 
 def _example_structure() -> dict:
     """The article's 4x4 input, 2x2 output, 3x3 kernel example as a dense matrix."""
-    from torch import nn
-
-    from convlib.dense import dense_structure
 
     s = dense_structure(nn.Conv2d(1, 1, 3, bias=False), (4, 4))
     return {"entries": s.total_entries, "tied": s.tied_entries, "zeros": s.structural_zeros,
@@ -27,34 +30,25 @@ def _judge_structure(article, computed) -> tuple[str, str]:
 
 
 def _dense_kernel_size() -> int:
-    from convlib.params import dense_params
-
-    return dense_params(4 * 4, 2 * 2, bias=False)
+    return params.dense_params(4 * 4, 2 * 2, bias=False)
 
 
 def _conv_kernel_size() -> int:
-    from convlib.params import conv2d_params
-
-    return conv2d_params(5, 7, (3, 4), bias=True) - 7  # k_w*k_h*c_in*c_out, without the c_out biases
+    return params.conv2d_params(5, 7, (3, 4), bias=True) - 7  # k_w*k_h*c_in*c_out, without the c_out biases
 
 
 def _weight_ratio_formula() -> str:
     """l^4/k^2, checked against the real parameter counts for several l, k, c."""
-    from fractions import Fraction
-
-    from convlib.params import conv2d_params, dense_equivalent_params, dense_to_conv_weight_ratio
 
     for l, k, c in [(8, 3, 2), (16, 5, 3), (32, 11, 4)]:
-        measured = Fraction(dense_equivalent_params(c, c, l, bias=False), conv2d_params(c, c, k, bias=False))
-        if measured != dense_to_conv_weight_ratio(l, k):
+        measured = Fraction(params.dense_equivalent_params(c, c, l, bias=False), params.conv2d_params(c, c, k, bias=False))
+        if measured != params.dense_to_conv_weight_ratio(l, k):
             return f"differs at l={l}, k={k}, c={c}"
     return "l^4/k^2"
 
 
 def _ratio(kind: str, image: int, kernel: int):
     def compute() -> float:
-        from convlib import params
-
         function = params.dense_to_conv_weight_ratio if kind == "weights" else params.dense_to_conv_compute_ratio
         return float(function(image, kernel))
     return compute
@@ -95,11 +89,11 @@ CLAIMS = (
     Claim("ch1-ratio-32-11", 1, "Fully connected layers are heavy",
           "For a small image of 32x32 ... and a huge kernel size of 11x11, we are already hitting a "
           "factor of 8,600.", 8_600, _ratio("weights", 32, 11),
-          approximately("32^4 / 11^2", 0.05), "dense_to_conv_weight_ratio(32, 11)"),
+          approximately("32^4 / 11^2", 0.05), "params.dense_to_conv_weight_ratio(32, 11)"),
     Claim("ch1-ratio-224-3", 1, "Fully connected layers are heavy",
           "224x224 image (ImageNet) and a more modest kernel size of 3x3, we are up to a factor of "
           "270,000,000.", 270_000_000, _ratio("weights", 224, 3),
-          approximately("224^4 / 3^2", 0.05), "dense_to_conv_weight_ratio(224, 3)"),
+          approximately("224^4 / 3^2", 0.05), "params.dense_to_conv_weight_ratio(224, 3)"),
     Claim("ch1-compute-224-3", 1, "Fully connected layers are heavy",
           "a computing ratio of l² / k². This yields a ratio of 5,500 for the big image and small "
           "convolutional kernel", 5_500, _ratio("compute", 224, 3),

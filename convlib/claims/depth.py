@@ -4,24 +4,36 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from convlib import stats
-from convlib.claims import (SAME_MARGIN, Claim, approximately, exact, experiment_claim, judge_experiment,
-                            missing_value)
+import torch
+from torch import nn
+
+from convlib import params, results, stats
+from convlib.census import kernel_census
+from convlib.claims import (
+    SAME_MARGIN,
+    Claim,
+    approximately,
+    exact,
+    experiment_claim,
+    judge_experiment,
+    missing_value,
+)
+from convlib.experiments import compare_variants
+from convlib.identities import (
+    agreement,
+    apply_per_pixel,
+    pointwise_as_linear,
+    split_convolve_concatenate,
+)
+from convlib.models import ArticleNet
+from convlib.zoo import ARTICLE_MODELS, build_model
 
 
 def _vgg_widest() -> int:
-    from convlib.census import kernel_census
-    from convlib.zoo import build_model
-
     return max(r.out_channels for r in kernel_census(build_model("vgg16", device="meta")))
 
 
 def _pointwise_agreement() -> str:
-    import torch
-    from torch import nn
-
-    from convlib.identities import agreement, apply_per_pixel, pointwise_as_linear
-
     torch.manual_seed(0)
     conv = nn.Conv2d(16, 8, 1).double()
     x = torch.randn(2, 16, 5, 5, dtype=torch.float64)
@@ -40,9 +52,7 @@ def _judge_identity(what: str):
 
 
 def _plain_256() -> int:
-    from convlib.params import conv2d_params
-
-    return conv2d_params(256, 256, 3, bias=False)
+    return params.conv2d_params(256, 256, 3, bias=False)
 
 
 def _judge_65536(article, computed) -> tuple[str, str]:
@@ -52,9 +62,7 @@ def _judge_65536(article, computed) -> tuple[str, str]:
 
 
 def _bottleneck_256_32() -> int:
-    from convlib.params import bottleneck_params
-
-    return bottleneck_params(256, 32, 3, bias=False)
+    return params.bottleneck_params(256, 32, 3, bias=False)
 
 
 def _bottleneck_ratio() -> float:
@@ -70,8 +78,6 @@ def _judge_bottleneck_ratio(article, computed) -> tuple[str, str]:
 
 def _year(name: str):
     def compute() -> int:
-        from convlib.zoo import ARTICLE_MODELS
-
         return ARTICLE_MODELS[name].year
     return compute
 
@@ -85,10 +91,8 @@ def _judge_year(what: str):
 
 
 def _grouped_512() -> dict:
-    from convlib.params import conv2d_params
-
-    return {k: [conv2d_params(512, 512, k, groups=2, bias=False), 2 * k * k * 256 ** 2,
-                conv2d_params(512, 512, k, bias=False)] for k in (1, 3, 5)}
+    return {k: [params.conv2d_params(512, 512, k, groups=2, bias=False), 2 * k * k * 256 ** 2,
+                params.conv2d_params(512, 512, k, bias=False)] for k in (1, 3, 5)}
 
 
 def _judge_grouped(article, computed) -> tuple[str, str]:
@@ -100,11 +104,6 @@ def _judge_grouped(article, computed) -> tuple[str, str]:
 
 
 def _grouped_split_agreement() -> str:
-    import torch
-    from torch import nn
-
-    from convlib.identities import agreement, split_convolve_concatenate
-
     torch.manual_seed(0)
     conv = nn.Conv2d(8, 12, 3, padding=1, groups=4).double()
     x = torch.randn(2, 8, 6, 6, dtype=torch.float64)
@@ -113,15 +112,11 @@ def _grouped_split_agreement() -> str:
 
 
 def _depthwise(c: int = 128, k: int = 3) -> dict:
-    from convlib.params import conv2d_params
-
-    return {"computed": conv2d_params(c, c, k, groups=c, bias=False), "formula": c * k * k}
+    return {"computed": params.conv2d_params(c, c, k, groups=c, bias=False), "formula": c * k * k}
 
 
 def _separable(c: int = 128, k: int = 3) -> dict:
-    from convlib.params import depthwise_separable_params
-
-    return {"computed": depthwise_separable_params(c, c, k, bias=False), "formula": c * k * k + c * c}
+    return {"computed": params.depthwise_separable_params(c, c, k, bias=False), "formula": c * k * k + c * c}
 
 
 def _judge_formula(what: str):
@@ -134,23 +129,17 @@ def _judge_formula(what: str):
 
 def _surface_ratio(k: int, c: int = 128):
     def compute() -> float:
-        from convlib.params import conv2d_params, depthwise_separable_params
-
-        return float(Fraction(conv2d_params(c, c, k, bias=False), depthwise_separable_params(c, c, k, bias=False)))
+        return float(Fraction(params.conv2d_params(c, c, k, bias=False), params.depthwise_separable_params(c, c, k, bias=False)))
     return compute
 
 
 def _network_separable_ratio() -> float:
-    from convlib.models import ArticleNet
-
     return ArticleNet("stacked", 5).conv_params() / ArticleNet("separable", 3, repeats=2).conv_params()
 
 
 def _thirteen(c: int = 256) -> dict:
-    from convlib.params import conv2d_params, depthwise_separable_params
-
-    five = conv2d_params(c, c, 5, bias=False)
-    two_separable = 2 * depthwise_separable_params(c, c, 3, bias=False)
+    five = params.conv2d_params(c, c, 5, bias=False)
+    two_separable = 2 * params.depthwise_separable_params(c, c, 3, bias=False)
     return {"c": c, "one_5x5": five, "two_separable_3x3": two_separable, "ratio": five / two_separable,
             "limit": 25 / 2}
 
@@ -167,8 +156,6 @@ def _judge_thirteen(article, computed) -> tuple[str, str]:
 def _same_performance() -> dict:
     """Two separable 3x3 (experiment separable) against one 5x5 (experiment stacking): the
     difference with its 95 % interval, for an equivalence test against SAME_MARGIN."""
-    from convlib import results
-    from convlib.experiments import compare_variants
 
     stacking, separable = results.load_reference("stacking"), results.load_reference("separable")
     if stacking is None or separable is None:
@@ -205,11 +192,11 @@ CLAIMS = (
           _pointwise_agreement, _judge_identity("a 1x1 convolution against nn.Linear at every pixel"),
           "identities.pointwise_as_linear"),
     Claim("ch4-plain-65536", 4, "1x1 convolutions", "The first solution needs 3 ² 256 ²= 65,536 weights.",
-          65_536, _plain_256, _judge_65536, "conv2d_params(256, 256, 3)"),
+          65_536, _plain_256, _judge_65536, "params.conv2d_params(256, 256, 3)"),
     Claim("ch4-bottleneck-25600", 4, "1x1 convolutions",
           "The second one needs 1 ² 256 * 32 + 3 ² 32 ²+ ² * 32 * 256 = 25,600 weights.", 25_600,
           _bottleneck_256_32, exact("weights of the 256 -> 32 -> 32 -> 256 bottleneck"),
-          "bottleneck_params(256, 32)"),
+          "params.bottleneck_params(256, 32)"),
     Claim("ch4-bottleneck-ratio", 4, "1x1 convolutions",
           "The convolution kernel is more than 2 times lighter.", 2, _bottleneck_ratio, _judge_bottleneck_ratio,
           "conv2d_params / bottleneck_params"),
@@ -227,7 +214,7 @@ CLAIMS = (
           "This is used for example in the bottleneck of ResNeXt, a convnet published in 2015.", 2015,
           _year("resnext50_32x4d"), _judge_year("ResNeXt"), "convlib.zoo record (Xie et al., arXiv:1611.05431)"),
     Claim("ch6-depthwise-weights", 6, "Separable convolution", "n_depthwise = c * (k² * 1 ²)", "c k²",
-          _depthwise, _judge_formula("a depthwise convolution (groups = c)"), "conv2d_params(c, c, k, groups=c)"),
+          _depthwise, _judge_formula("a depthwise convolution (groups = c)"), "params.conv2d_params(c, c, k, groups=c)"),
     Claim("ch6-separable-weights", 6, "Separable convolution",
           "n_separable = c * (k² * 1 ²) + 1 ² * c²", "c k² + c²", _separable,
           _judge_formula("depthwise then pointwise"), "depthwise_separable_params"),

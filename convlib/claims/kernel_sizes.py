@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from functools import cache
 
+import torch
+
+from convlib import params
+from convlib.census import kernel_census
 from convlib.claims import Claim, exact
+from convlib.zoo import ARTICLE_MODELS, build_model
 
 
 @cache
 def _census(name: str):
-    from convlib.census import kernel_census
-    from convlib.zoo import build_model
-
     return kernel_census(build_model(name, device="meta"))  # shapes only: no memory, no init
 
 
 def _first_kernel(name: str):
     def compute() -> str:
-        from convlib.zoo import ARTICLE_MODELS
-
         return f"{_census(name)[0].kernel} ({ARTICLE_MODELS[name].year})"
     return compute
 
@@ -40,8 +40,6 @@ def _judge_googlenet(article, computed) -> tuple[str, str]:
 
 
 def _vgg_kernels() -> str:
-    from convlib.zoo import ARTICLE_MODELS
-
     kernels = sorted({r.kernel for r in _census("vgg16")})
     return f"{', '.join(kernels)} ({ARTICLE_MODELS['vgg16'].year})"
 
@@ -61,10 +59,9 @@ def _judge_inception(article, computed) -> tuple[str, str]:
 
 
 def _quadratic_growth() -> list[int]:
-    """conv2d_params(c, c, k) / k^2 for k = 1, 3, ..., 11: constant iff the growth is quadratic."""
-    from convlib.params import conv2d_params
+    """params.conv2d_params(c, c, k) / k^2 for k = 1, 3, ..., 11: constant iff the growth is quadratic."""
 
-    return sorted({conv2d_params(64, 64, k, bias=False) // (k * k) for k in range(1, 12, 2)})
+    return sorted({params.conv2d_params(64, 64, k, bias=False) // (k * k) for k in range(1, 12, 2)})
 
 
 def _judge_quadratic(article, computed) -> tuple[str, str]:
@@ -75,17 +72,13 @@ def _judge_quadratic(article, computed) -> tuple[str, str]:
 
 
 def _first_layer_channels() -> list[int]:
-    from convlib.zoo import ARTICLE_MODELS
-
     return sorted({_census(name)[0].in_channels for name in ARTICLE_MODELS})
 
 
 def _depth_meta() -> dict:
     """Like _depth, but builds ResNet-152 on the meta device (no memory, no initialisation)."""
-    import torch
     from torchvision.models import resnet152
 
-    from convlib.census import kernel_census
 
     with torch.device("meta"):
         model = resnet152(weights=None)

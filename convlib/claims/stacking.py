@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from convlib.claims import (Claim, approximately, exact, experiment_claim, judge_experiment,
-                            missing_value)
+from torch import nn
+
+from convlib import params
+from convlib.claims import (
+    Claim,
+    approximately,
+    exact,
+    experiment_claim,
+    judge_experiment,
+    missing_value,
+)
+from convlib.models import ArticleNet
+from convlib.receptive import receptive_field
 
 
 def _receptive_two_3x3() -> int:
-    from torch import nn
-
-    from convlib.receptive import receptive_field
-
     field = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)))
     return field.size[0]
 
 
 def _weights(c: int = 64) -> dict:
-    from convlib.params import conv2d_params, stacked_params
-
-    return {"c": c, "one_5x5": conv2d_params(c, c, 5, bias=False), "two_3x3": stacked_params(c, c, 5, bias=False)}
+    return {"c": c, "one_5x5": params.conv2d_params(c, c, 5, bias=False), "two_3x3": params.stacked_params(c, c, 5, bias=False)}
 
 
 def _judge_inequality(article, computed) -> tuple[str, str]:
@@ -32,15 +37,11 @@ def _judge_inequality(article, computed) -> tuple[str, str]:
 
 def _ratio(kernel: int):
     def compute() -> float:
-        from convlib.params import conv2d_params, stacked_params
-
-        return float(Fraction(conv2d_params(64, 64, kernel, bias=False), stacked_params(64, 64, kernel, bias=False)))
+        return float(Fraction(params.conv2d_params(64, 64, kernel, bias=False), params.stacked_params(64, 64, kernel, bias=False)))
     return compute
 
 
 def _network_weights() -> dict:
-    from convlib.models import ArticleNet
-
     return {"one_5x5": ArticleNet("plain", 5).conv_params(), "two_3x3": ArticleNet("stacked", 5).conv_params(),
             "one_5x5_equal_width": ArticleNet("plain", 5, stem=32, widths=(32, 32)).conv_params(),
             "two_3x3_equal_width": ArticleNet("stacked", 5, stem=32, widths=(32, 32)).conv_params()}
