@@ -232,7 +232,7 @@ BLOCK_KINDS = tuple(BLOCKS)
 
 def block_kind(kind: str) -> BlockKind:
     """The registry entry of ``kind`` (one of :data:`BLOCK_KINDS`)."""
-    return BLOCKS[as_choice("kind", kind, BLOCK_KINDS)]
+    return BLOCKS[as_choice("kind", kind, tuple(BLOCKS))]
 
 
 def _check_options(block: BlockKind, **given: object) -> None:

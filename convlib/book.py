@@ -33,7 +33,7 @@ SOURCE_ENV_VAR = "CONVLIB_SOURCE"
 
 def repository() -> tuple[str, str]:
     """The book's repository URL and branch, from ``_config.yml`` (the one place they are set)."""
-    import yaml  # installed with jupyter-book
+    import yaml  # deferred: installed with jupyter-book, not a dependency of the package
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
     return config["url"].rstrip("/"), config.get("branch", "main")
@@ -84,7 +84,7 @@ def glue(name: str, value: object, display: bool = True) -> None:
         from myst_nb import glue as myst_glue  # deferred: only the website's toolchain has it
     except ImportError:
         if display:
-            from IPython.display import display as show
+            from IPython.display import display as show  # deferred: only in a kernel
 
             show(value)
         return
@@ -93,7 +93,7 @@ def glue(name: str, value: object, display: bool = True) -> None:
 
 def toc_files(toc_path: Path | None = None) -> list[str]:
     """Every file named in ``_toc.yml`` (root first), without extension, in reading order."""
-    import yaml  # installed with jupyter-book
+    import yaml  # deferred: installed with jupyter-book, not a dependency of the package
 
     toc = yaml.safe_load((toc_path or ROOT / "_toc.yml").read_text(encoding="utf-8"))
     files = [toc["root"]]

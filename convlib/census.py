@@ -94,9 +94,14 @@ def kernel_census(model: nn.Module) -> list[ConvRow]:
     return [_row(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
-def conv_params(model: nn.Module) -> int:
-    """Weights and biases of all the convolutions of ``model``: ``sum(row.params)``."""
+def conv2d_weights(model: nn.Module) -> int:
+    """Weights and biases of every ``nn.Conv2d`` of ``model`` (no BatchNorm):
+    ``sum(row.params)``. Not :meth:`convlib.models.ArticleNet.block_weights`, which counts the
+    two blocks with their BatchNorms."""
     return sum(row.params for row in kernel_census(model))
+
+
+conv_params = conv2d_weights  # the old name, which chapter 2 uses
 
 
 def census_summary(model: nn.Module) -> list[KernelCount]:
@@ -147,7 +152,7 @@ def largest_kernel(model: nn.Module, *, exclude_first: bool = False) -> ConvRow:
 
 def to_frame(rows: list[Any]) -> pd.DataFrame:
     """A pandas DataFrame of :class:`ConvRow` or :class:`KernelCount` rows, a column per field."""
-    import pandas as pd  # deferred: only the book's tables need it
+    import pandas as pd  # deferred: about a second to import; only the book's tables need it
 
     if not isinstance(rows, (list, tuple)) or not all(is_dataclass(r) for r in rows):
         raise TypeError("rows must be a list of ConvRow or KernelCount, e.g. kernel_census(model); "

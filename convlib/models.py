@@ -83,10 +83,13 @@ class ArticleNet(nn.Module):
     def forward(self, x):
         return self.classifier(self.features(x))
 
-    def conv_params(self) -> int:
-        """Parameters of the convolution blocks only (what the article compares)."""
+    def block_weights(self) -> int:
+        """Parameters of the two convolution blocks, their BatchNorms included (what the article
+        compares); the stem and the dense layers are left out."""
         blocks = [self.features.block1, self.features.block2]
         return sum(p.numel() for block in blocks for p in block.parameters())
+
+    conv_params = block_weights  # the old name, which the chapters use
 
     def total_params(self) -> int:
         """All parameters, stem and dense layers included."""
@@ -115,8 +118,11 @@ class MLP(nn.Module):
     def forward(self, x):
         return self.net(x)
 
-    def conv_params(self) -> int:
+    def block_weights(self) -> int:
+        """No convolution blocks: 0."""
         return 0
+
+    conv_params = block_weights  # the old name, which the chapters use
 
     def total_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

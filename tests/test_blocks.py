@@ -278,3 +278,43 @@ def test_residual_adds_identity_shortcuts_without_weights():
     assert torch.allclose(shortcut.repeat1(x), x + shortcut.repeat1.body(x))
     with pytest.raises(TypeError, match="residual must be True or False"):
         make_block("plain", 8, 8, residual=1)
+
+
+# ---------------------------------------------------------------------------- the registry
+
+
+def test_a_new_kind_is_one_registry_entry(monkeypatch):
+    """A dilated 3x3 (receptive field 2k - 1... here just its weights) needs one BlockKind: its
+    convolutions, its closed form from convlib.params and its description; make_block,
+    block_params, describe_block and the option checks pick it up."""
+    from convlib import blocks, params
+
+    def convs(spec, c_in, stride):
+        return [("conv1", nn.Conv2d(c_in, spec.c_out, 3, stride, 2, dilation=2, bias=spec.bias), True)]
+
+    def weights(spec, c_in):
+        return params.conv2d_params(c_in, spec.c_out, 3, bias=spec.bias) + (
+            params.batchnorm_params(spec.c_out) if spec.norm == "batch" else 0)
+
+    dilated = blocks.BlockKind("dilated", convs, weights, lambda s: "one dilated 3x3 convolution")
+    monkeypatch.setitem(blocks.BLOCKS, "dilated", dilated)
+    block = make_block("dilated", 4, 8, norm="batch", repeats=2)
+    assert sum(p.numel() for p in block.parameters()) == block_params("dilated", 4, 8, norm="batch", repeats=2)
+    assert block(torch.zeros(1, 4, 9, 9)).shape == (1, 8, 9, 9)
+    assert describe_block("dilated", 4, 8, stride=2) == "one dilated 3x3 convolution, stride 2"
+    with pytest.raises(ValueError, match="groups applies only to kinds"):
+        make_block("dilated", 4, 8, groups=2)
+
+
+def test_every_registered_kind_counts_what_it_builds():
+    from convlib import blocks
+
+    assert BLOCK_KINDS == tuple(blocks.BLOCKS)
+    for kind, entry in blocks.BLOCKS.items():
+        options = {"groups": 2} if "groups" in entry.options else {}
+        if "inner_activation" in entry.options:
+            options["inner_activation"] = True
+        for norm in (None, "batch"):
+            block = make_block(kind, 8, 16, 5, norm=norm, repeats=2, **options)
+            assert block_params(kind, 8, 16, 5, norm=norm, repeats=2, **options) == sum(
+                p.numel() for p in block.parameters()), (kind, norm)

@@ -21,7 +21,7 @@ from convlib.census import (
     KernelCount,
     build_model,
     census_summary,
-    conv_params,
+    conv2d_weights,
     first_conv,
     kernel_census,
     largest_kernel,
@@ -79,10 +79,10 @@ def test_census_rows_add_up_to_the_conv_parameters(name):
     convs = [mod for mod in m.modules() if isinstance(mod, nn.Conv2d)]
     rows = kernel_census(m)
     assert len(rows) == len(convs) and all(isinstance(r, ConvRow) for r in rows)
-    assert sum(r.params for r in rows) == conv_params(m) == sum(numel(c) for c in convs)
+    assert sum(r.params for r in rows) == conv2d_weights(m) == sum(numel(c) for c in convs)
     summary = census_summary(m)
     assert sum(k.convs for k in summary) == len(rows)
-    assert sum(k.params for k in summary) == conv_params(m)
+    assert sum(k.params for k in summary) == conv2d_weights(m)
     assert sum(k.share for k in summary) == pytest.approx(1.0)
     areas = [k.kernel_size[0] * k.kernel_size[1] for k in summary]
     assert areas == sorted(areas, reverse=True)

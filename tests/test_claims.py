@@ -162,3 +162,11 @@ def test_same_performance_is_an_equivalence_test_with_a_one_point_margin():
             "dataset": "CIFAR-10", "profile": "quick"}
     for verdict in ("holds", "inconclusive at this budget", "contradicted"):
         assert _judge_same_performance(None, {**base, "verdict": verdict, "explanation": "..."})[0] == verdict
+
+
+def test_article_claims_and_run_verdicts_have_distinct_names():
+    from convlib import experiments
+
+    assert claims.ArticleClaim is claims.Claim and claims.CLAIM_VERDICTS is claims.VERDICTS
+    assert experiments.Claim is not claims.ArticleClaim
+    assert set(experiments.VERDICTS) < set(claims.CLAIM_VERDICTS)

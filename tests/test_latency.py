@@ -26,7 +26,7 @@ from convlib.latency import (
 def test_chapter_layers_have_their_baselines():
     layers = chapter_layers()
     labels = {layer.label for layer in layers}
-    assert {layer.kind for layer in layers} == set(BLOCK_KINDS)
+    assert {layer.kind for layer in layers} <= set(BLOCK_KINDS)  # a new kind need not be in ch. 8
     assert all(layer.baseline in labels for layer in layers if layer.baseline is not None)
     for layer in layers:
         if layer.baseline is not None:

@@ -12,9 +12,9 @@ def test_article_net_classifies_cifar_sized_images(kind):
     options = {"groups": 2} if kind == "grouped" else {}
     model = ArticleNet(kind, 5 if kind == "stacked" else 3, stem=16, **options)
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
-    assert 0 < model.conv_params() < model.total_params()
+    assert 0 < model.block_weights() < model.total_params()
     blocks = sum(p.numel() for name, p in model.named_parameters() if ".block" in f".{name}")
-    assert model.conv_params() == blocks
+    assert model.block_weights() == blocks
 
 
 @pytest.mark.parametrize("kind", [k for k in BLOCK_KINDS if k != "plain"])
@@ -29,21 +29,21 @@ def test_only_the_block_changes_between_variants(kind):
         return {n: tuple(p.shape) for n, p in model.named_parameters() if ".block" not in f".{n}"}
 
     assert outside_blocks(plain) == outside_blocks(other) and outside_blocks(plain)
-    assert plain.total_params() - plain.conv_params() == other.total_params() - other.conv_params()
+    assert plain.total_params() - plain.block_weights() == other.total_params() - other.block_weights()
 
 def test_stacking_is_lighter_only_when_the_block_keeps_its_width():
     # 25 c^2 > 2 * 9 c^2 at equal widths; but when the first 3x3 widens c -> 2c, the second one
     # works at 2c: 9 * 2c^2 + 9 * 4c^2 = 54 c^2 > 25 * 2c^2 = 50 c^2 (chapter 3 discusses this)
     equal = dict(stem=32, widths=(32, 32))
-    assert ArticleNet("stacked", 5, **equal).conv_params() < ArticleNet("plain", 5, **equal).conv_params()
+    assert ArticleNet("stacked", 5, **equal).block_weights() < ArticleNet("plain", 5, **equal).block_weights()
     widening = dict(stem=32, widths=(64, 128))
-    assert ArticleNet("stacked", 5, **widening).conv_params() > ArticleNet("plain", 5, **widening).conv_params()
+    assert ArticleNet("stacked", 5, **widening).block_weights() > ArticleNet("plain", 5, **widening).block_weights()
 
 
 def test_mlp_weight_formula():
     mlp = MLP(hidden=(512, 512))
     assert mlp.total_params() == 3072 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
-    assert mlp(torch.zeros(1, 3, 32, 32)).shape == (1, 10) and mlp.conv_params() == 0
+    assert mlp(torch.zeros(1, 3, 32, 32)).shape == (1, 10) and mlp.block_weights() == 0
 
 
 @pytest.mark.parametrize("kwargs,name", [({"block_kind": "huge"}, "block_kind"),
@@ -54,3 +54,17 @@ def test_mlp_weight_formula():
 def test_bad_arguments_name_themselves(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
         ArticleNet(**kwargs)
+
+
+def test_the_two_weight_counts_have_two_names_and_the_old_ones_still_work():
+    """ArticleNet.block_weights: the two blocks with their BatchNorms; census.conv2d_weights: every
+    Conv2d (the stem too), no BatchNorm. conv_params stays for the chapters, as both."""
+    from convlib import census
+
+    net = ArticleNet("plain", 3, stem=16, norm="batch")
+    assert net.conv_params() == net.block_weights()
+    assert census.conv_params(net) == census.conv2d_weights(net)
+    batchnorms = sum(p.numel() for name, p in net.features.named_parameters()
+                     if ".bn" in name and not name.startswith("stem"))
+    stem_conv = sum(p.numel() for p in net.features.stem.conv1.parameters())
+    assert census.conv2d_weights(net) == net.block_weights() - batchnorms + stem_conv

@@ -1,7 +1,7 @@
 """Every quantitative claim of the article, with the value the book computes and a verdict.
 
 The source is *How to optimize Convolutional Layer with Convolution Kernel* (Arnault Chazareix,
-2022). Each :class:`Claim` holds the article's words (a short quotation), the value the article
+2022). Each :class:`ArticleClaim` holds the article's words (a short quotation), the value the article
 states, a function that computes the book's value by calling convlib (never a literal), and a
 judge that turns the two into a verdict and a one-line explanation:
 
@@ -46,13 +46,14 @@ from typing import Any
 from convlib import results
 from convlib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
 
-VERDICTS = (HOLDS, "holds approximately", "wrong", CONTRADICTED, INCONCLUSIVE, "unverifiable")
+CLAIM_VERDICTS = (HOLDS, "holds approximately", "wrong", CONTRADICTED, INCONCLUSIVE, "unverifiable")
+VERDICTS = CLAIM_VERDICTS  # the old name (not convlib.experiments.VERDICTS, a part of it)
 SAME_MARGIN = 0.01  # "same performance" claims: equivalence within ±1 point of test accuracy
 Judgement = tuple[str, str]
 
 
 @dataclass(frozen=True)
-class Claim:
+class ArticleClaim:
     """One quantitative statement of the article and how the book checks it."""
 
     id: str
@@ -63,6 +64,9 @@ class Claim:
     compute: Callable[[], Any]
     judge: Callable[[Any, Any], Judgement]
     check: str
+
+
+Claim = ArticleClaim  # the old name (not convlib.experiments.Claim, an experiment's hypothesis)
 
 
 # ---- judges: (article_value, computed_value) -> (verdict, explanation) ----------------------
@@ -141,8 +145,9 @@ def judge_experiment(article: Any, computed: dict) -> Judgement:
 # ---- the registry -------------------------------------------------------------------------
 
 @cache
-def all_claims() -> tuple[Claim, ...]:
+def all_claims() -> tuple[ArticleClaim, ...]:
     """Every registered claim, in the article's order."""
+    # deferred: the claim modules import this package (Claim, the judges)
     from convlib.claims import dense_vs_conv, depth, kernel_sizes, stacking
 
     claims = dense_vs_conv.CLAIMS + kernel_sizes.CLAIMS + stacking.CLAIMS + depth.CLAIMS
@@ -153,7 +158,7 @@ def all_claims() -> tuple[Claim, ...]:
     return claims
 
 
-def get_claim(claim_id: str) -> Claim:
+def get_claim(claim_id: str) -> ArticleClaim:
     for claim in all_claims():
         if claim.id == claim_id:
             return claim
@@ -179,8 +184,8 @@ def evaluate_claim(claim_id: str) -> dict:
     claim = get_claim(claim_id)
     computed = claim.compute()
     verdict, explanation = claim.judge(claim.article_value, computed)
-    if verdict not in VERDICTS:
-        raise RuntimeError(f"claim {claim.id}: verdict {verdict!r} is not one of {VERDICTS}")
+    if verdict not in CLAIM_VERDICTS:
+        raise RuntimeError(f"claim {claim.id}: verdict {verdict!r} is not one of {CLAIM_VERDICTS}")
     return {"id": claim.id, "chapter": claim.chapter, "section": claim.section, "quote": claim.quote,
             "article_value": _jsonable(claim.article_value), "computed_value": _jsonable(computed),
             "check": claim.check, "verdict": verdict, "explanation": explanation}
@@ -195,7 +200,7 @@ def evaluate_all(chapter: int | None = None) -> list[dict]:
 
 def claims_frame(chapter: int | None = None):
     """The evaluated claims as a pandas DataFrame (for the chapters' tables)."""
-    import pandas as pd
+    import pandas as pd  # deferred: importing pandas takes about a second; only tables need it
 
     rows = evaluate_all(chapter)
     frame = pd.DataFrame(rows, columns=["id", "chapter", "quote", "article_value", "computed_value",

@@ -7,7 +7,14 @@ from fractions import Fraction
 from torch import nn
 
 from convlib import params
-from convlib.claims import Claim, approximately, exact, experiment_claim, judge_experiment, where
+from convlib.claims import (
+    ArticleClaim,
+    approximately,
+    exact,
+    experiment_claim,
+    judge_experiment,
+    where,
+)
 from convlib.dense import dense_structure
 
 OVERFIT_TRAINING_ACCURACY = 0.95  # below this on both networks, the budget cannot show overfitting
@@ -70,42 +77,42 @@ def _judge_overfitting_gap(article, computed) -> tuple[str, str]:
 
 
 CLAIMS = (
-    Claim("ch1-equality-nullity", 1, "Fully Connected vs Convolutional Layers",
+    ArticleClaim("ch1-equality-nullity", 1, "Fully Connected vs Convolutional Layers",
           "We can mock a 3x3 convolution kernel with the corresponding fully connected kernel: "
           "we add equality and nullity constraints to the parameters.",
           "a 4x4 -> 2x2 dense kernel can hold a 3x3 convolution", _example_structure, _judge_structure,
           "dense_structure of the 4x4 -> 2x2 example"),
-    Claim("ch1-dense-kernel-size", 1, "Kernel size", "kernel size = n_inputs * n_outputs",
+    ArticleClaim("ch1-dense-kernel-size", 1, "Kernel size", "kernel size = n_inputs * n_outputs",
           16 * 4, _dense_kernel_size, exact("weights of the dense 16 -> 4 layer of the example"),
           "dense_params against nn.Linear"),
-    Claim("ch1-conv-kernel-size", 1, "Kernel size", "The kernel size of a convolutional layer is "
+    ArticleClaim("ch1-conv-kernel-size", 1, "Kernel size", "The kernel size of a convolutional layer is "
           "k_w * k_h * c_in * c_out. Its bias term has a size of c_out.",
           3 * 4 * 5 * 7, _conv_kernel_size, exact("weights of a 3x4 convolution from 5 to 7 channels"),
           "conv2d_params against nn.Conv2d"),
-    Claim("ch1-weight-ratio-formula", 1, "Fully connected layers are heavy",
+    ArticleClaim("ch1-weight-ratio-formula", 1, "Fully connected layers are heavy",
           "The kernel size ratio is l⁴ / k².", "l^4/k^2", _weight_ratio_formula,
           exact("dense over convolution weights for a same-padded, stride-1 layer"),
           "ratio of real parameter counts"),
-    Claim("ch1-ratio-32-11", 1, "Fully connected layers are heavy",
+    ArticleClaim("ch1-ratio-32-11", 1, "Fully connected layers are heavy",
           "For a small image of 32x32 ... and a huge kernel size of 11x11, we are already hitting a "
           "factor of 8,600.", 8_600, _ratio("weights", 32, 11),
           approximately("32^4 / 11^2", 0.05), "params.dense_to_conv_weight_ratio(32, 11)"),
-    Claim("ch1-ratio-224-3", 1, "Fully connected layers are heavy",
+    ArticleClaim("ch1-ratio-224-3", 1, "Fully connected layers are heavy",
           "224x224 image (ImageNet) and a more modest kernel size of 3x3, we are up to a factor of "
           "270,000,000.", 270_000_000, _ratio("weights", 224, 3),
           approximately("224^4 / 3^2", 0.05), "params.dense_to_conv_weight_ratio(224, 3)"),
-    Claim("ch1-compute-224-3", 1, "Fully connected layers are heavy",
+    ArticleClaim("ch1-compute-224-3", 1, "Fully connected layers are heavy",
           "a computing ratio of l² / k². This yields a ratio of 5,500 for the big image and small "
           "convolutional kernel", 5_500, _ratio("compute", 224, 3),
           approximately("224^2 / 3^2", 0.05), "dense_to_conv_compute_ratio(224, 3)"),
-    Claim("ch1-compute-32-11", 1, "Fully connected layers are heavy",
+    ArticleClaim("ch1-compute-32-11", 1, "Fully connected layers are heavy",
           "and of 8.5 for the small image and the big kernel size.", 8.5, _ratio("compute", 32, 11),
           approximately("32^2 / 11^2", 0.05), "dense_to_conv_compute_ratio(32, 11)"),
-    Claim("ch1-overfitting", 1, "Overfitting",
+    ArticleClaim("ch1-overfitting", 1, "Overfitting",
           "Convolutional layers work better than fully connected ones because they are lighter and "
           "more efficient at learning spatial features.", "the CNN generalises better",
           experiment_claim("dense_vs_conv", 0), judge_experiment, "experiment dense_vs_conv: test accuracy"),
-    Claim("ch1-overfitting-gap", 1, "Overfitting",
+    ArticleClaim("ch1-overfitting-gap", 1, "Overfitting",
           "Having such a large number of parameters has another drawback: overfitting.",
           "the dense network overfits more", experiment_claim("overfitting", 0), _judge_overfitting_gap,
           "experiment overfitting: train-test gap where both can overfit"),

@@ -11,7 +11,7 @@ from convlib import params, results, stats
 from convlib.census import kernel_census
 from convlib.claims import (
     SAME_MARGIN,
-    Claim,
+    ArticleClaim,
     approximately,
     exact,
     experiment_claim,
@@ -134,7 +134,7 @@ def _surface_ratio(k: int, c: int = 128):
 
 
 def _network_separable_ratio() -> float:
-    return ArticleNet("stacked", 5).conv_params() / ArticleNet("separable", 3, repeats=2).conv_params()
+    return ArticleNet("stacked", 5).block_weights() / ArticleNet("separable", 3, repeats=2).block_weights()
 
 
 def _thirteen(c: int = 256) -> dict:
@@ -184,56 +184,56 @@ def _judge_same_performance(article, computed) -> tuple[str, str]:
 
 
 CLAIMS = (
-    Claim("ch4-vgg-512", 4, "1x1 convolutions",
+    ArticleClaim("ch4-vgg-512", 4, "1x1 convolutions",
           "512 channels are used in VGG16's convolutional layers for example.", 512, _vgg_widest,
           exact("the widest convolution of VGG-16"), "census of torchvision vgg16"),
-    Claim("ch4-pointwise-dense", 4, "1x1 convolutions",
+    ArticleClaim("ch4-pointwise-dense", 4, "1x1 convolutions",
           "But it acts as a fully connected layer pixel-wise.", "1x1 conv = per-pixel dense layer",
           _pointwise_agreement, _judge_identity("a 1x1 convolution against nn.Linear at every pixel"),
           "identities.pointwise_as_linear"),
-    Claim("ch4-plain-65536", 4, "1x1 convolutions", "The first solution needs 3 ² 256 ²= 65,536 weights.",
+    ArticleClaim("ch4-plain-65536", 4, "1x1 convolutions", "The first solution needs 3 ² 256 ²= 65,536 weights.",
           65_536, _plain_256, _judge_65536, "params.conv2d_params(256, 256, 3)"),
-    Claim("ch4-bottleneck-25600", 4, "1x1 convolutions",
+    ArticleClaim("ch4-bottleneck-25600", 4, "1x1 convolutions",
           "The second one needs 1 ² 256 * 32 + 3 ² 32 ²+ ² * 32 * 256 = 25,600 weights.", 25_600,
           _bottleneck_256_32, exact("weights of the 256 -> 32 -> 32 -> 256 bottleneck"),
           "params.bottleneck_params(256, 32)"),
-    Claim("ch4-bottleneck-ratio", 4, "1x1 convolutions",
+    ArticleClaim("ch4-bottleneck-ratio", 4, "1x1 convolutions",
           "The convolution kernel is more than 2 times lighter.", 2, _bottleneck_ratio, _judge_bottleneck_ratio,
           "conv2d_params / bottleneck_params"),
-    Claim("ch4-resnet-year", 4, "1x1 convolutions", "This is used in ResNet, a convnet published in 2015.",
+    ArticleClaim("ch4-resnet-year", 4, "1x1 convolutions", "This is used in ResNet, a convnet published in 2015.",
           2015, _year("resnet50"), _judge_year("ResNet"), "convlib.zoo record (He et al., arXiv:1512.03385)"),
-    Claim("ch5-grouped-weights", 5, "Grouped convolutions",
+    ArticleClaim("ch5-grouped-weights", 5, "Grouped convolutions",
           "With 2 groups and 512 layers, we have 2 * k² * 256 ² instead of k² * 512 ²", "2 k² 256²",
           _grouped_512, _judge_grouped, "conv2d_params with groups=2"),
-    Claim("ch5-grouped-split", 5, "Grouped convolutions",
+    ArticleClaim("ch5-grouped-split", 5, "Grouped convolutions",
           "This works as splitting the layers into subgroups, making a convolution on each of them, then "
           "stacking the output layers together.", "grouped = split, convolve, concatenate",
           _grouped_split_agreement, _judge_identity("a 4-group convolution against split-convolve-concatenate"),
           "identities.split_convolve_concatenate"),
-    Claim("ch5-resnext-year", 5, "Grouped convolutions",
+    ArticleClaim("ch5-resnext-year", 5, "Grouped convolutions",
           "This is used for example in the bottleneck of ResNeXt, a convnet published in 2015.", 2015,
           _year("resnext50_32x4d"), _judge_year("ResNeXt"), "convlib.zoo record (Xie et al., arXiv:1611.05431)"),
-    Claim("ch6-depthwise-weights", 6, "Separable convolution", "n_depthwise = c * (k² * 1 ²)", "c k²",
+    ArticleClaim("ch6-depthwise-weights", 6, "Separable convolution", "n_depthwise = c * (k² * 1 ²)", "c k²",
           _depthwise, _judge_formula("a depthwise convolution (groups = c)"), "params.conv2d_params(c, c, k, groups=c)"),
-    Claim("ch6-separable-weights", 6, "Separable convolution",
+    ArticleClaim("ch6-separable-weights", 6, "Separable convolution",
           "n_separable = c * (k² * 1 ²) + 1 ² * c²", "c k² + c²", _separable,
           _judge_formula("depthwise then pointwise"), "depthwise_separable_params"),
-    Claim("ch6-surface-3x3", 6, "Separable convolution",
+    ArticleClaim("ch6-surface-3x3", 6, "Separable convolution",
           "That let us with a ratio of approximately the kernel surface: 9 or 25.", 9, _surface_ratio(3),
           approximately("full 3x3 over separable 3x3 at c = 128 ('approximately')", 0.2), "conv2d_params / depthwise_separable_params"),
-    Claim("ch6-surface-5x5", 6, "Separable convolution",
+    ArticleClaim("ch6-surface-5x5", 6, "Separable convolution",
           "That let us with a ratio of approximately the kernel surface: 9 or 25.", 25, _surface_ratio(5),
           approximately("full 5x5 over separable 5x5 at c = 128 ('approximately')", 0.2), "conv2d_params / depthwise_separable_params"),
-    Claim("ch6-less-efficient", 6, "Separable convolution",
+    ArticleClaim("ch6-less-efficient", 6, "Separable convolution",
           "Even if the separable convolution is a bit less efficient", "2 x 3x3 beats 2 x separable 3x3",
           experiment_claim("separable", 0), judge_experiment, "experiment separable: test accuracy"),
-    Claim("ch6-times-lighter", 6, "Separable convolution", "it is times lighter.", None,
+    ArticleClaim("ch6-times-lighter", 6, "Separable convolution", "it is times lighter.", None,
           _network_separable_ratio, missing_value("the weight ratio of the two networks' convolution blocks"),
           "ArticleNet.conv_params"),
-    Claim("ch7-thirteen-times", 7, "Conclusion",
+    ArticleClaim("ch7-thirteen-times", 7, "Conclusion",
           "the same performance as a 5x5 convolutional layer but with 13 times fewer weights.", 13, _thirteen,
           _judge_thirteen, "conv2d_params / (2 x depthwise_separable_params)"),
-    Claim("ch7-same-performance", 7, "Conclusion",
+    ArticleClaim("ch7-same-performance", 7, "Conclusion",
           "a solution to achieve the same performance as a 5x5 convolutional layer", "same accuracy",
           _same_performance, _judge_same_performance, "experiments stacking (5x5) and separable (2 x sep 3x3)"),
 )

@@ -8,7 +8,7 @@ import torch
 
 from convlib import params
 from convlib.census import kernel_census
-from convlib.claims import Claim, exact
+from convlib.claims import ArticleClaim, exact
 from convlib.zoo import ARTICLE_MODELS, build_model
 
 
@@ -77,7 +77,7 @@ def _first_layer_channels() -> list[int]:
 
 def _depth_meta() -> dict:
     """Like _depth, but builds ResNet-152 on the meta device (no memory, no initialisation)."""
-    from torchvision.models import resnet152
+    from torchvision.models import resnet152  # deferred: torchvision.models takes seconds
 
 
     with torch.device("meta"):
@@ -93,32 +93,32 @@ def _judge_depth(article, computed) -> tuple[str, str]:
 
 
 CLAIMS = (
-    Claim("ch2-depth", 2, "Going Deeper, working on kernel surface",
+    ArticleClaim("ch2-depth", 2, "Going Deeper, working on kernel surface",
           "Convnets have exploded in terms of depth going from 5 or 6 layers to hundreds.",
           "5 or 6 -> hundreds", _depth_meta, _judge_depth, "census of alexnet and resnet152"),
-    Claim("ch2-alexnet", 2, "Reducing the kernel size",
+    ArticleClaim("ch2-alexnet", 2, "Reducing the kernel size",
           "In 2012, AlexNet had a first convolution of size 11x11.", "11x11 (2012)",
           _first_kernel("alexnet"), exact("AlexNet's first convolution"), "census of torchvision alexnet"),
-    Claim("ch2-zfnet", 2, "Reducing the kernel size",
+    ArticleClaim("ch2-zfnet", 2, "Reducing the kernel size",
           "In 2013, ZFNet replaced this convolutional layer by a 7x7.", "7x7 (2013)",
           _first_kernel("zfnet"), exact("ZFNet's first convolution"), "census of convlib.zoo.zfnet"),
-    Claim("ch2-googlenet-5x5", 2, "Reducing the kernel size",
+    ArticleClaim("ch2-googlenet-5x5", 2, "Reducing the kernel size",
           "In 2014, GoogleNet's biggest convolution kernel was a 5x5.", "5x5", _googlenet_largest,
           _judge_googlenet, "census of torchvision googlenet"),
-    Claim("ch2-googlenet-7x7", 2, "Reducing the kernel size", "It kept a first 7x7 convolutional layer.",
+    ArticleClaim("ch2-googlenet-7x7", 2, "Reducing the kernel size", "It kept a first 7x7 convolutional layer.",
           "7x7 (2014)", _first_kernel("googlenet"), exact("GoogLeNet's first convolution"),
           "census of torchvision googlenet"),
-    Claim("ch2-vgg-3x3", 2, "Reducing the kernel size",
+    ArticleClaim("ch2-vgg-3x3", 2, "Reducing the kernel size",
           "The same year, VGG, the 2nd prize, only used 3x3 convolution kernels.", "3x3 (2014)",
           _vgg_kernels, exact("the kernel sizes of VGG-16"), "census of torchvision vgg16"),
-    Claim("ch2-inception-stacked", 2, "Reducing the kernel size",
+    ArticleClaim("ch2-inception-stacked", 2, "Reducing the kernel size",
           "In the later versions, the 5x5 convolutional layer of the first version of GoogleNet has been "
           "replaced by 2 stacked 3x3 convolutional layers", "no 5x5 left", _inception_v3, _judge_inception,
           "census of torchvision inception_v3"),
-    Claim("ch2-quadratic", 2, "Reducing the kernel size",
+    ArticleClaim("ch2-quadratic", 2, "Reducing the kernel size",
           "The number of parameters grows quadratically with kernel size.", "n = k² * c_in * c_out",
           _quadratic_growth, _judge_quadratic, "conv2d_params for k = 1..11"),
-    Claim("ch2-first-layer-channels", 2, "Reducing the kernel size",
+    ArticleClaim("ch2-first-layer-channels", 2, "Reducing the kernel size",
           "it has fewer input channels: 3, 1 by color.", [3], _first_layer_channels,
           exact("input channels of the first convolution of every model of the chapter"),
           "census of the chapter's models"),

@@ -8,7 +8,7 @@ from torch import nn
 
 from convlib import params
 from convlib.claims import (
-    Claim,
+    ArticleClaim,
     approximately,
     exact,
     experiment_claim,
@@ -42,9 +42,9 @@ def _ratio(kernel: int):
 
 
 def _network_weights() -> dict:
-    return {"one_5x5": ArticleNet("plain", 5).conv_params(), "two_3x3": ArticleNet("stacked", 5).conv_params(),
-            "one_5x5_equal_width": ArticleNet("plain", 5, stem=32, widths=(32, 32)).conv_params(),
-            "two_3x3_equal_width": ArticleNet("stacked", 5, stem=32, widths=(32, 32)).conv_params()}
+    return {"one_5x5": ArticleNet("plain", 5).block_weights(), "two_3x3": ArticleNet("stacked", 5).block_weights(),
+            "one_5x5_equal_width": ArticleNet("plain", 5, stem=32, widths=(32, 32)).block_weights(),
+            "two_3x3_equal_width": ArticleNet("stacked", 5, stem=32, widths=(32, 32)).block_weights()}
 
 
 def _judge_network_weights(article, computed) -> tuple[str, str]:
@@ -60,23 +60,23 @@ def _judge_network_weights(article, computed) -> tuple[str, str]:
 
 
 CLAIMS = (
-    Claim("ch3-receptive-field", 3, "Stacking convolutions vertically",
+    ArticleClaim("ch3-receptive-field", 3, "Stacking convolutions vertically",
           "a block of 2 convolutional layers of kernel size 3x3 behaves as if a 5x5 convolutional "
           "window were scanning the input.", 5, _receptive_two_3x3,
           exact("receptive field of two stacked 3x3 convolutions"), "receptive_field, checked empirically"),
-    Claim("ch3-weights-inequality", 3, "Stacking convolutions vertically",
+    ArticleClaim("ch3-weights-inequality", 3, "Stacking convolutions vertically",
           "n_5x5 = 5² * c² > 2 * n_3x3 = 2 * 3² * c²", "25c² > 18c²", _weights, _judge_inequality,
           "conv2d_params and stacked_params"),
-    Claim("ch3-ratio-5x5", 3, "Stacking convolutions vertically",
+    ArticleClaim("ch3-ratio-5x5", 3, "Stacking convolutions vertically",
           "This is a ratio of 1.4 for 5x5 convolution kernel", 1.4, _ratio(5),
           approximately("one 5x5 over two 3x3 (25/18)", 0.05), "conv2d_params / stacked_params"),
-    Claim("ch3-ratio-7x7", 3, "Stacking convolutions vertically",
+    ArticleClaim("ch3-ratio-7x7", 3, "Stacking convolutions vertically",
           "for 7x7 convolution kernel.", None, _ratio(7),
           missing_value("one 7x7 over three 3x3 (49/27)"), "conv2d_params / stacked_params"),
-    Claim("ch3-lighter-network", 3, "Stacking convolutions vertically",
+    ArticleClaim("ch3-lighter-network", 3, "Stacking convolutions vertically",
           "Notice how stacked convolutional layers yield a better result while being lighter.",
           "lighter", _network_weights, _judge_network_weights, "ArticleNet.conv_params"),
-    Claim("ch3-better-result", 3, "Stacking convolutions vertically",
+    ArticleClaim("ch3-better-result", 3, "Stacking convolutions vertically",
           "Notice how stacked convolutional layers yield a better result", "2 x 3x3 beats 5x5",
           experiment_claim("stacking", 0), judge_experiment, "experiment stacking: test accuracy"),
 )
