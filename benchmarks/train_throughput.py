@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.data import load_cifar10, subset
-from convlib.device import device_name
+from convlib.device import default_device, device_name
 from convlib.models import ArticleNet
 from convlib.train import CIFAR10_MEAN, CIFAR10_STD, TrainConfig, train
 
@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first is a warm-up)")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     data = load_cifar10()
     images, labels = subset(data.train_images, data.train_labels, args.images)
     test_images, test_labels = subset(data.test_images, data.test_labels, 500)

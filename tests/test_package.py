@@ -1,9 +1,13 @@
-"""The package as a whole: cheap to import, every submodule reachable, no module grows too long."""
+"""The package as a whole: cheap to import, every submodule reachable.
+
+(Module length is not capped: ruff's C901 and PLR0915 flag a function that should be split, and
+the import-linter contract keeps the layers; both run in make lint.)"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import convlib
 from convlib.book import ROOT
@@ -26,7 +30,10 @@ def test_every_declared_submodule_is_reachable_as_an_attribute():
         assert getattr(convlib, name).__name__ == f"convlib.{name}"
 
 
-def test_no_module_is_much_over_four_hundred_lines():
-    for path in sorted(ROOT.joinpath("convlib").rglob("*.py")):
-        lines = len(path.read_text(encoding="utf-8").splitlines())
-        assert lines <= 440, f"{path.relative_to(ROOT)} has {lines} lines"
+def test_the_layers_hold():
+    """The import-linter contract of pyproject.toml (ARCHITECTURE.md): no module imports a layer
+    above its own, and the grader imports only the bottom layer. make lint runs it too; here it
+    also guards a plain pytest run."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
