@@ -26,6 +26,7 @@ from convlib.plots import plot_curves, use_book_style
 from convlib.plots.census import plot_kernel_shares
 from convlib.plots.channels import connection_panels
 from convlib.plots.dense import plot_sliding_window, plot_weight_index
+from convlib.plots.pareto import plot_pareto
 from convlib.plots.receptive import plot_map
 from convlib.plots.roofline import plot_roofline, plot_speedups
 from convlib.plots.separable import plot_ratio_curves, plot_shares, plot_tricks
@@ -110,6 +111,20 @@ def _speedups_figure():
     return fig
 
 
+def _pareto_figure():
+    rows = [dict(experiment="e", variant=v, conv_params=w, ms_per_image=t, test_acc=a,
+                 low=a - 0.01, high=a + 0.01, front_weights=fw, front_time=ft)
+            for v, w, t, a, fw, ft in [("plain", 9000, 0.5, 0.62, False, True),
+                                       ("stacked", 7000, 0.6, 0.63, True, False),
+                                       ("separable", 1200, 0.4, 0.58, True, True)]]
+    kinds = {("e", "plain"): ("plain", 5), ("e", "stacked"): ("stacked", None),
+             ("e", "separable"): ("separable", None)}
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.2), sharey=True)
+    plot_pareto(axes, rows, kinds)
+    fig.tight_layout()
+    return fig
+
+
 def _separable_figures():
     fig1, ax = plt.subplots(figsize=(6.4, 4.0))
     plot_ratio_curves(ax, [8, 16, 32, 64], {"3x3": [2.0, 4.0, 6.0, 7.0],
@@ -142,7 +157,7 @@ def _shapes_figure():
 FIGURES = {"curves": _curves_figure, "weight index": _weight_index_figure,
            "sliding window": _sliding_window_figure,
            "census": _census_figure, "map": _map_figure, "roofline": _roofline_figure,
-           "speedups": _speedups_figure,
+           "speedups": _speedups_figure, "pareto": _pareto_figure,
            "separable": _separable_figures, "connections": _connection_figure,
            "shapes": _shapes_figure}
 
