@@ -34,7 +34,6 @@ from convlib.grading.values import compare
 from convlib.shards import parse_shard, write_grading_manifest
 
 
-
 class ReferenceFailure(RuntimeError):
     """The instructor's source does not pass its own checks: nothing can be graded against it."""
 
