@@ -91,3 +91,29 @@ def test_bad_options_are_refused(ax):
         plot_weight_index(ax, [[0, 1]], annotate="yes")
     with pytest.raises(ValueError, match="n must be"):
         weight_index_colors(-1)
+
+
+def test_the_sliding_window_labels_the_same_weights_at_every_position():
+    import matplotlib.pyplot as plt
+
+    from convlib.plots.dense import plot_sliding_window
+
+    fig, ax = plt.subplots()
+    assert plot_sliding_window(ax, in_size=5, kernel_size=3, positions=((0, 0), (2, 2))) == 3
+    labels = [t.get_text() for t in ax.texts if t.get_text().startswith("w")]
+    assert sorted(labels) == sorted([f"w{i}" for i in range(9)] * 2)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(kernel_size=7), "kernel_size"), (dict(in_size=0), "in_size"),
+    (dict(positions=((4, 0),)), "positions")])
+def test_the_sliding_window_refuses_impossible_windows(bad, match):
+    import matplotlib.pyplot as plt
+
+    from convlib.plots.dense import plot_sliding_window
+
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=match):
+        plot_sliding_window(ax, **bad)
+    plt.close(fig)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["weight_index_colors", "weight_index_array", "plot_weight_index"]
+__all__ = ["weight_index_colors", "weight_index_array", "plot_weight_index", "plot_sliding_window"]
 
 # Qualitative palettes light enough for black annotations, by the number of colours they hold.
 _PALETTES = (("Pastel1", 9), ("Set3", 12), ("tab20", 20))
@@ -96,3 +96,63 @@ def plot_weight_index(ax, weight_index: Any, *, n_weights: int | None = None,
             ax.text(i, o, f"{prefix}{index[o, i]}", ha="center", va="center", fontsize=size,
                     color="black")
     return image
+
+
+def plot_sliding_window(ax, *, in_size: int = 6, kernel_size: int = 3,
+                        positions: tuple[tuple[int, int], ...] = ((0, 0), (2, 3)),
+                        prefix: str = "w"):
+    """The sliding window of a ``kernel_size x kernel_size`` convolution (stride 1, no padding)
+    on an ``in_size x in_size`` input (left) and its output (right), on ``ax``.
+
+    At each of ``positions`` (the output pixel's row and column) the window is outlined on the
+    input with the labels of the weights it applies (``w0``, ``w1``, ...: the *same* labels at
+    every position, the weight sharing), and an arrow joins it to the output pixel it computes.
+    Returns the output size. Title and caption are the caller's.
+    """
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    for name, value in (("in_size", in_size), ("kernel_size", kernel_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+    out = in_size - kernel_size + 1
+    if out < 1:
+        raise ValueError(f"kernel_size ({kernel_size}) must not exceed in_size ({in_size})")
+    for row, col in positions:
+        if not (0 <= row < out and 0 <= col < out):
+            raise ValueError(f"positions must lie in the {out}x{out} output; got {(row, col)}")
+    gap = 2.5  # space between the input and the output grids
+    colors = weight_index_colors(kernel_size * kernel_size)
+    outline = ("#D55E00", "#0072B2", "#009E73", "#CC79A7")
+    for r in range(in_size):
+        for c in range(in_size):
+            ax.add_patch(Rectangle((c, -r - 1), 1, 1, facecolor="white", edgecolor="0.6"))
+    x0 = in_size + gap
+    top = -(in_size - out) / 2
+    for r in range(out):
+        for c in range(out):
+            ax.add_patch(Rectangle((x0 + c, top - r - 1), 1, 1, facecolor="white",
+                                   edgecolor="0.6"))
+    for n, (row, col) in enumerate(positions):
+        color = outline[n % len(outline)]
+        for i in range(kernel_size):
+            for j in range(kernel_size):
+                index = i * kernel_size + j
+                ax.add_patch(Rectangle((col + j, -row - i - 1), 1, 1,
+                                       facecolor=colors[index], edgecolor="0.6"))
+                ax.text(col + j + 0.5, -row - i - 0.5, f"{prefix}{index}", ha="center",
+                        va="center", fontsize=9)
+        ax.add_patch(Rectangle((col, -row - kernel_size), kernel_size, kernel_size,
+                               fill=False, edgecolor=color, linewidth=2.5))
+        ax.add_patch(Rectangle((x0 + col, top - row - 1), 1, 1, facecolor=color, alpha=0.6,
+                               edgecolor=color, linewidth=2))
+        ax.add_patch(FancyArrowPatch((col + kernel_size, -row - kernel_size / 2),
+                                     (x0 + col, top - row - 0.5), arrowstyle="-|>",
+                                     mutation_scale=14, color=color, linewidth=1.5,
+                                     connectionstyle="arc3,rad=-0.15"))
+    ax.text(in_size / 2, 0.4, f"input {in_size}x{in_size}", ha="center", fontsize=10)
+    ax.text(x0 + out / 2, top + 0.4, f"output {out}x{out}", ha="center", fontsize=10)
+    ax.set_xlim(-0.3, x0 + out + 0.3)
+    ax.set_ylim(-in_size - 0.3, 1.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return out
