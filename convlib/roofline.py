@@ -39,6 +39,7 @@ import torch
 
 from convlib._checks import as_int, as_positive_number
 from convlib.device import as_device
+from convlib.stats import BETTER, DECIMALS, SAME, Comparison, judge
 
 TERA, GIGA = 1e12, 1e9
 
@@ -113,7 +114,7 @@ class Peaks:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Peaks":
+    def from_dict(cls, data: dict[str, Any]) -> Peaks:
         return cls(**data)
 
 
@@ -268,8 +269,6 @@ def _time_comparison(ratio: float, low: float, high: float, runs: int, label: st
     """A :class:`convlib.stats.Comparison` of ``ratio - 1`` and its interval, so that
     :func:`convlib.stats.judge` gives the verdict in the book's one vocabulary. The accuracy
     fields do not apply to times and hold NaN; ``confidence`` is 0.5 (quartiles)."""
-    from convlib.stats import DECIMALS, Comparison
-
     nan = float("nan")
     return Comparison(round(ratio - 1, DECIMALS), round(low - 1, DECIMALS),
                       round(high - 1, DECIMALS), nan, nan, runs, 0, 0, confidence=0.5,
@@ -300,8 +299,6 @@ def time_claims(rows: Sequence[dict[str, Any]],
 
     Each dict: label, width, mode, weight_ratio, speedup, low, high, faster, proportional.
     """
-    from convlib.stats import BETTER, SAME, judge
-
     index = {(r["label"], r["width"], r["mode"]): r for r in rows}
     out = []
     for row in rows:

@@ -31,8 +31,13 @@ from convlib.plots.receptive import plot_map
 from convlib.plots.roofline import plot_roofline, plot_speedups
 from convlib.plots.separable import plot_ratio_curves, plot_shares, plot_tricks
 from convlib.plots.shapes import block_figure
-from convlib.plots.style import (bar_style, construction_style, figure_problems, line_style,
-                                 shown_font_scale)
+from convlib.plots.style import (
+    bar_style,
+    construction_style,
+    figure_problems,
+    line_style,
+    shown_font_scale,
+)
 from convlib.roofline import Peaks
 
 

@@ -12,9 +12,17 @@ from hypothesis import strategies as st
 from torch import nn
 
 from convlib.bench import time_module
-from convlib.roofline import (GPU_PEAKS, Peaks, datasheet_peaks, fraction_of_peak,
-                              fraction_of_roof, machine_peaks, measure_peaks, roofline_bound,
-                              roofline_time)
+from convlib.roofline import (
+    GPU_PEAKS,
+    Peaks,
+    datasheet_peaks,
+    fraction_of_peak,
+    fraction_of_roof,
+    machine_peaks,
+    measure_peaks,
+    roofline_bound,
+    roofline_time,
+)
 
 matplotlib.use("Agg")
 
@@ -87,7 +95,7 @@ def test_unknown_cards_are_not_guessed(name):
 
 
 def test_every_datasheet_entry_is_sane():
-    for _, card, fp32, bf16, gbps, source in GPU_PEAKS:
+    for _, _card, fp32, bf16, gbps, source in GPU_PEAKS:
         assert 1 < fp32 < 200 and 100 < gbps < 10_000 and source.startswith("NVIDIA")
         assert bf16 is None or bf16 > fp32  # tensor cores beat the FP32 pipes
     volta_turing = {card for _, card, _, bf16, _, _ in GPU_PEAKS if bf16 is None}

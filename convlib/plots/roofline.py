@@ -49,6 +49,20 @@ def roofline_limits(points: Sequence[dict[str, Any]], peaks: Any
     return (low, high), (bottom, top)
 
 
+def _label_box(x: float, y: float, offset: tuple[float, float], width: float
+               ) -> tuple[float, float, float, float]:
+    """The box (points) of a label ``width`` wide written at ``offset`` from ``(x, y)``; a
+    negative x offset puts the label's right end there."""
+    left = x + offset[0] - width if offset[0] < 0 else x + offset[0]
+    return left, y + offset[1], left + width, y + offset[1] + 9
+
+
+def _overlaps(box: tuple[float, float, float, float],
+              boxes: Sequence[tuple[float, float, float, float]]) -> bool:
+    x0, y0, x1, y1 = box
+    return any(not (x1 < a or x0 > c or y1 < b or y0 > d) for a, b, c, d in boxes)
+
+
 def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
     """Write ``p[key]`` next to each point, at the first of a few offsets (right above, right
     below, left above, left below, ...) where its box overlaps no marker and no label already
@@ -65,15 +79,9 @@ def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
             continue
         x, y = screen(p)
         width = 5.5 * len(str(p[key]))
-
-        def clear(o):  # a negative x offset puts the label's right end there
-            x0, y0 = (x + o[0] - width if o[0] < 0 else x + o[0]), y + o[1]
-            return all(x0 + width < a or x0 > c or y0 + 9 < b or y0 > d
-                       for a, b, c, d in boxes)
-
-        offset = next((o for o in offsets if clear(o)), offsets[0])
-        left = x + offset[0] - width if offset[0] < 0 else x + offset[0]
-        boxes.append((left, y + offset[1], left + width, y + offset[1] + 9))
+        offset = next((o for o in offsets if not _overlaps(_label_box(x, y, o, width), boxes)),
+                      offsets[0])
+        boxes.append(_label_box(x, y, offset, width))
         ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
                     textcoords="offset points", xytext=offset, fontsize=9,
                     ha="right" if offset[0] < 0 else "left")
