@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from convlib.book import ROOT, toc_files
+from convlib.book import IGNORE_MARKERS, IGNORE_TAGS, ROOT, toc_files
 from convlib.grading.notebook import cell_source, find_chapters, load_chapter, nbgrader_meta
 
 SOURCE = ROOT / "exercises" / "source"
@@ -42,10 +42,17 @@ def chapter_notebook(name: str) -> Path | None:
 
 
 def glued_texts(notebook: Path) -> dict[str, str]:
-    """name -> the text/plain of every value glued in the executed notebook (figures and the
-    provenance of experiments, which says how a result was made, left out)."""
+    """name -> the text/plain of every value glued in the executed notebook. Left out: figures, the
+    provenance of experiments (how a result was made), and the cells whose outputs nbval does not
+    compare (``NBVAL_IGNORE_OUTPUT``: timings and other numbers that change with every run, which
+    can only match an answer by chance)."""
     texts = {}
     for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        source = cell_source(cell)
+        if any(m in source for m in IGNORE_MARKERS) or any(
+            t in cell.get("metadata", {}).get("tags", []) for t in IGNORE_TAGS
+        ):
+            continue
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             data = output.get("data", {})
@@ -89,12 +96,18 @@ def answers_of(value) -> list[float]:
 
 
 def printed_as(answer: float, texts: dict[str, str]) -> list[str]:
-    """The glued values that show ``answer`` (or, for a fraction, ``100 * answer`` as a
-    percentage), rounded as the chapter rounds them."""
+    """The glued values that show ``answer``, rounded as the chapter rounds them; a fraction also
+    as a percentage, ``100 * answer`` (a whole-number answer, a count, is not compared with a
+    percentage: 90 is not 90%)."""
     hits = []
     for name, text in texts.items():
         for value, half_digit, percent in shown_numbers(text):
-            for candidate in ((100 * answer, answer) if percent or "share" in name else (answer,)):
+            candidates = (answer,)
+            if percent and isinstance(answer, int):
+                candidates = (100 * answer,)
+            elif percent or "share" in name:
+                candidates = (100 * answer, answer)
+            for candidate in candidates:
                 if abs(candidate - value) <= half_digit * (1 + 1e-9) + 1e-12 * abs(value):
                     hits.append(f"{name} = {text!r}")
     return hits
@@ -178,3 +191,4 @@ def test_the_repeat_detector_finds_printed_answers():
     assert not printed_as(229, texts) and not printed_as(27, texts) and not printed_as(0.5, texts)
     assert not printed_as(7, {"x": "7"})  # one significant digit: too common to mean anything
     assert not printed_as(27, {"x": "49/27"}) and not printed_as(11, {"x": "torch 2.14.1, 2026-11-26"})
+    assert not printed_as(90, {"x": "90%"}) and printed_as(0.9, {"x": "90%"})
