@@ -96,11 +96,11 @@ CLAIMS = (
     ArticleClaim("ch1-ratio-32-11", 1, "Fully connected layers are heavy",
           "For a small image of 32x32 ... and a huge kernel size of 11x11, we are already hitting a "
           "factor of 8,600.", 8_600, _ratio("weights", 32, 11),
-          approximately("32^4 / 11^2", 0.05), "params.dense_to_conv_weight_ratio(32, 11)"),
+          approximately("32^4 / 11^2", 0.05), "dense_to_conv_weight_ratio(32, 11)"),
     ArticleClaim("ch1-ratio-224-3", 1, "Fully connected layers are heavy",
           "224x224 image (ImageNet) and a more modest kernel size of 3x3, we are up to a factor of "
           "270,000,000.", 270_000_000, _ratio("weights", 224, 3),
-          approximately("224^4 / 3^2", 0.05), "params.dense_to_conv_weight_ratio(224, 3)"),
+          approximately("224^4 / 3^2", 0.05), "dense_to_conv_weight_ratio(224, 3)"),
     ArticleClaim("ch1-compute-224-3", 1, "Fully connected layers are heavy",
           "a computing ratio of l² / k². This yields a ratio of 5,500 for the big image and small "
           "convolutional kernel", 5_500, _ratio("compute", 224, 3),

@@ -59,7 +59,7 @@ def _judge_inception(article, computed) -> tuple[str, str]:
 
 
 def _quadratic_growth() -> list[int]:
-    """params.conv2d_params(c, c, k) / k^2 for k = 1, 3, ..., 11: constant iff the growth is quadratic."""
+    """conv2d_params(c, c, k) / k^2 for k = 1, 3, ..., 11: constant iff the growth is quadratic."""
 
     return sorted({params.conv2d_params(64, 64, k, bias=False) // (k * k) for k in range(1, 12, 2)})
 

@@ -6,15 +6,8 @@ from fractions import Fraction
 
 from torch import nn
 
-from convlib import params
-from convlib.claims import (
-    ArticleClaim,
-    approximately,
-    exact,
-    experiment_claim,
-    judge_experiment,
-    missing_value,
-)
+from convlib import claims, params
+from convlib.claims import ArticleClaim
 from convlib.models import ArticleNet
 from convlib.receptive import receptive_field
 
@@ -63,20 +56,20 @@ CLAIMS = (
     ArticleClaim("ch3-receptive-field", 3, "Stacking convolutions vertically",
           "a block of 2 convolutional layers of kernel size 3x3 behaves as if a 5x5 convolutional "
           "window were scanning the input.", 5, _receptive_two_3x3,
-          exact("receptive field of two stacked 3x3 convolutions"), "receptive_field, checked empirically"),
+          claims.exact("receptive field of two stacked 3x3 convolutions"), "receptive_field, checked empirically"),
     ArticleClaim("ch3-weights-inequality", 3, "Stacking convolutions vertically",
           "n_5x5 = 5² * c² > 2 * n_3x3 = 2 * 3² * c²", "25c² > 18c²", _weights, _judge_inequality,
           "conv2d_params and stacked_params"),
     ArticleClaim("ch3-ratio-5x5", 3, "Stacking convolutions vertically",
           "This is a ratio of 1.4 for 5x5 convolution kernel", 1.4, _ratio(5),
-          approximately("one 5x5 over two 3x3 (25/18)", 0.05), "conv2d_params / stacked_params"),
+          claims.approximately("one 5x5 over two 3x3 (25/18)", 0.05), "conv2d_params / stacked_params"),
     ArticleClaim("ch3-ratio-7x7", 3, "Stacking convolutions vertically",
           "for 7x7 convolution kernel.", None, _ratio(7),
-          missing_value("one 7x7 over three 3x3 (49/27)"), "conv2d_params / stacked_params"),
+          claims.missing_value("one 7x7 over three 3x3 (49/27)"), "conv2d_params / stacked_params"),
     ArticleClaim("ch3-lighter-network", 3, "Stacking convolutions vertically",
           "Notice how stacked convolutional layers yield a better result while being lighter.",
           "lighter", _network_weights, _judge_network_weights, "ArticleNet.conv_params"),
     ArticleClaim("ch3-better-result", 3, "Stacking convolutions vertically",
           "Notice how stacked convolutional layers yield a better result", "2 x 3x3 beats 5x5",
-          experiment_claim("stacking", 0), judge_experiment, "experiment stacking: test accuracy"),
+          claims.experiment_claim("stacking", 0), claims.judge_experiment, "experiment stacking: test accuracy"),
 )
