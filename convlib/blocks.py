@@ -318,17 +318,13 @@ def make_block(
     c_out: int,
     kernel_size: int = 3,
     *,
-    stride: int = 1,
-    groups: int = 1,
-    mid_channels: int | None = None,
-    repeats: int = 1,
-    activation: str | None = "relu",
-    norm: str | None = None,
-    bias: bool | None = None,
-    inner_activation: bool = False,
     residual: bool = False,
+    **options: object,
 ) -> nn.Sequential:
     """Build one block of ``kind`` (see the module docstring for the kinds and placement rules).
+
+    ``options`` are those of :func:`block_spec`: ``stride``, ``groups``, ``mid_channels``,
+    ``repeats``, ``activation`` (default ``"relu"``), ``norm``, ``bias`` and ``inner_activation``.
 
     ``residual=True`` adds an identity shortcut, ``y = x + unit(x)``, around every repeat whose
     input and output shapes agree (all but a first repeat that changes the width or strides), as
@@ -339,9 +335,7 @@ def make_block(
     ``separable``, ``vertical``/``horizontal`` for ``spatial``); with ``repeats > 1`` they are
     grouped as ``repeat1, repeat2, ...``. The weight count is :func:`block_params`.
     """
-    spec = block_spec(kind, c_in, c_out, kernel_size, stride=stride, groups=groups,
-                      mid_channels=mid_channels, repeats=repeats, activation=activation, norm=norm,
-                      bias=bias, inner_activation=inner_activation)
+    spec = block_spec(kind, c_in, c_out, kernel_size, **options)  # type: ignore[arg-type]
     as_bool("residual", residual)
     units = [_build_one(spec, spec.c_in if r == 0 else spec.c_out, spec.stride if r == 0 else 1)
              for r in range(spec.repeats)]
