@@ -340,22 +340,37 @@ def pass_function(module: nn.Module, input_shape: tuple[int, ...], mode: str,
     return forward_backward
 
 
+def _timer(fn: Callable[[], Any], threads: int | None, clock: str) -> Any:
+    """A ``torch.utils.benchmark.Timer`` of ``fn()`` with ``threads`` threads, read on ``clock``."""
+    return _benchmark().Timer(stmt="fn()", globals={"fn": fn}, num_threads=as_threads(threads),
+                              timer=clock_function(clock))
+
+
 def measure(fn: Callable[[], Any], *, threads: int | None = None, min_run_time: float = 0.2,
             min_runs: int = 5, clock: str = "wall") -> Any:
     """Time ``fn()``: ``Timer.blocked_autorange(min_run_time)``, then more blocks of the same size
     until there are ``min_runs``, with ``threads`` CPU threads, read on ``clock`` (see the module
     docstring). Returns the ``Measurement`` of the per-call times, one per block (its ``median``
     and ``iqr``); ``Measurement.merge`` pools several rounds."""
-    threads = as_threads(threads)
     min_run_time = as_positive_number("min_run_time", min_run_time)
     min_runs = as_int("min_runs", min_runs)
-    timer = _benchmark().Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads,
-                               timer=clock_function(clock))
+    timer = _timer(fn, threads, clock)
     block = timer.blocked_autorange(min_run_time=min_run_time)
     times = list(block.times)
     while len(times) < min_runs:
         times.extend(timer.timeit(block.number_per_run).times)
     return measurement(times)
+
+
+def measure_calls(fn: Callable[[], Any], *, runs: int = 5, threads: int | None = None,
+                  clock: str = "wall") -> Any:
+    """Time ``runs`` single calls of ``fn()``, each on its own (``Timer.timeit(1)``, which makes
+    untimed warm-up calls first): for work long enough to time alone (a large product, a copy of
+    a large tensor), where the shortest call (``min(m.times)``) estimates a peak. Same timer,
+    threads and clock as :func:`measure`; returns the ``Measurement`` of the ``runs`` times."""
+    runs = as_int("runs", runs)
+    timer = _timer(fn, threads, clock)
+    return measurement([timer.timeit(1).times[0] for _ in range(runs)])
 
 
 def _check_timing_args(module: Any, input_shape: Any, mode: Any, min_run_time: Any,
@@ -406,5 +421,5 @@ def time_module(
 
 __all__ = ["CLOCKS", "FORWARD_BACKWARD_FACTOR", "MODES", "Timing", "as_clock", "as_mode",
            "as_threads", "bytes_moved", "clock_function", "device_label", "leaf_traffic", "measure",
-           "measurement", "median_and_iqr", "pass_flops", "pass_function", "time_module",
+           "measure_calls", "measurement", "median_and_iqr", "pass_flops", "pass_function", "time_module",
            "torch_threads"]

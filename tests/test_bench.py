@@ -197,3 +197,20 @@ def test_time_module_refuses_nonsense(kwargs, error, name):
     module, shape = args.pop("module"), args.pop("input_shape")
     with pytest.raises(error, match=name):
         time_module(module, shape, **args)
+
+
+def test_measure_gives_a_measurement_of_at_least_min_runs_blocks():
+    from convlib.bench import measure, measure_calls
+
+    calls = []
+    timed = measure(lambda: calls.append(1), min_run_time=0.001, min_runs=7, threads=1)
+    assert len(timed.times) >= 7 and timed.median > 0 and timed.iqr >= 0
+    assert len(calls) >= 7  # every block ran the function at least once
+    calls.clear()
+    single = measure_calls(lambda: calls.append(1), runs=4, threads=1, clock="cpu")
+    assert len(single.times) == 4 and len(calls) > 4  # timed calls, and warm-up calls before
+    assert min(single.times) >= 0
+    with pytest.raises(ValueError, match="runs must be an int >= 1"):
+        measure_calls(lambda: None, runs=0)
+    with pytest.raises(ValueError, match="clock must be one of"):
+        measure(lambda: None, clock="tsc")
