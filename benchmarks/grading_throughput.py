@@ -1,7 +1,7 @@
 """How fast ``python -m convlib.grading grade`` gets through a folder of chapter-1 submissions.
 
     python benchmarks/grading_throughput.py [-n 60] [--jobs 2] [--chapter ch01] [--keep DIR]
-        [--grade-flag=--allow-weak-sandbox ...]
+        [--grade-flag=--allow-weak-sandbox ...] [--per-job 10]
 
 Makes N synthetic submissions from the exercise sources the test suite uses (nbgrader's released
 notebook, and the same with the reference solutions): honest ones (full marks), wrong ones
@@ -10,6 +10,11 @@ outside its folder, forges results, exits, crashes, asks for 64 GiB), mixed in a
 Then runs the grading command as an instructor would (a subprocess, reference run included) and
 prints the wall time, submissions per minute, and CPU seconds per submission (the grader and every
 sandboxed process it waited for). On a shared machine the figures are noisy: run it twice.
+As root with bubblewrap each parallel slot has a zygote (``convlib.grading.zygote``);
+``CONVLIB_ZYGOTE=0`` in the environment measures a fresh interpreter per submission instead.
+
+``--per-job N`` measures instead what one job costs, N times in a row, in a fresh interpreter and
+in a zygote's child: an honest submission of the chapter and an empty job (start and exit only).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import time
 from pathlib import Path
 
 from convlib.book import ROOT
+from convlib.grading.notebook import load_chapter, plan_submission, read_submission
 from convlib.grading.release import generate, with_solutions
+from convlib.grading.sandbox import Limits, detect
 
 SOURCE = ROOT / "exercises" / "source"
 
@@ -135,6 +142,53 @@ def run_grading(subs: Path, out: Path, jobs: int, chapter: str, flags: list[str]
     return {"wall": wall, "cpu": cpu, "counted": counted, "stdout": done.stdout.strip()}
 
 
+def per_job(count: int, chapter: str) -> None:
+    """CPU and wall seconds of one job, fresh interpreter against zygote's child, counted in a
+    cgroup that this process joins (it is the grader here)."""
+    group = _cgroup()
+    if group is None:
+        raise SystemExit("--per-job needs a writable cgroup (run as root)")
+    home = _own_cgroup(group[0].parent)
+    Path(group[0], "cgroup.procs").write_text(str(os.getpid()))  # every thread, later ones too
+    try:
+        _per_job(count, chapter, lambda: group[2](Path(group[0], group[1]).read_text()))
+    finally:
+        if home is not None:  # back where it was, so that the counting cgroup can go
+            Path(home, "cgroup.procs").write_text(str(os.getpid()))
+            time.sleep(0.5)
+            group[0].rmdir()
+
+
+def _own_cgroup(root: Path) -> Path | None:
+    """This process's cgroup folder under root (cgroup v2, or v1's cpuacct), None if unknown."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers == "" or "cpuacct" in controllers.split(","):
+            folder = root / path.lstrip("/")
+            if folder.is_dir():
+                return folder
+    return None
+
+
+def _per_job(count: int, chapter: str, cpu) -> None:
+    with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
+        make_submissions(Path(tmp), 1, chapter)
+        plan = plan_submission(load_chapter(SOURCE / chapter / f"{chapter}.ipynb"),
+                               read_submission(Path(tmp) / "student000" / f"{chapter}.ipynb"))
+    box, _ = detect("auto", Limits())
+    for label, use in (("zygote's child", box.use_zygote), ("fresh interpreter", False)):
+        box.use_zygote = use
+        for name, job in ((f"honest {chapter}", {"cells": plan.cells}), ("empty", {"cells": []})):
+            box.run(job)  # a zygote started, caches warm
+            started, before = time.monotonic(), cpu()
+            for _ in range(count):
+                box.run(job)
+            print(f"  {label}, {name} job: {(cpu() - before) / count:.3f} CPU s, "
+                  f"{(time.monotonic() - started) / count:.2f} s wall per job")
+    box.close()
+    print(f"  ({count} jobs each, load average {os.getloadavg()[0]:.2f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,19 +198,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="grade in this folder and keep it")
     parser.add_argument("--grade-flag", action="append", default=[],
                         help="extra flag for the grade command (repeatable)")
+    parser.add_argument("--per-job", type=int, metavar="N",
+                        help="measure one job N times (fresh interpreter and zygote's child)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.per_job:
+        per_job(args.per_job, args.chapter)
+        return 0
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
         base = args.keep or Path(tmp)
         subs, out = base / "submissions", base / "grading"
         kinds = make_submissions(subs, args.submissions, args.chapter)
         figures = run_grading(subs, out, args.jobs, args.chapter, args.grade_flag)
-        mode = next((line for line in (out / "grading.log").read_text().splitlines()
-                     if "sandbox:" in line), "sandbox: ?").split("sandbox:", 1)[1].strip()
+        log = (out / "grading.log").read_text().splitlines()
+        mode = next((line for line in log if "sandbox:" in line),
+                    "sandbox: ?").split("sandbox:", 1)[1].strip()
+        zygote = any(" zygote: " in line for line in log)
     n = args.submissions
     print(f"{n} submissions of {args.chapter} ({kinds['honest']} honest, {kinds['wrong']} wrong, "
           f"{kinds['adversarial']} adversarial), --jobs {args.jobs}, sandbox {mode}, "
+          f"{'zygote' if zygote else 'a fresh interpreter per submission'}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print(f"  wall {figures['wall']:.1f} s (reference run included): "
           f"{60 * n / figures['wall']:.1f} submissions per minute")

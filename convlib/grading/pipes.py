@@ -31,7 +31,11 @@ class RunResult:
 
 
 def kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group the sandbox started, then the process."""
+    """SIGKILL the process group the sandbox started, then the process. A zygote's child
+    (:class:`.zygote_client.ZygoteProcess`) is killed by its zygote, with its PID namespace."""
+    if not isinstance(proc, subprocess.Popen):
+        proc.kill()
+        return
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -101,6 +105,17 @@ def pump(proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult
                 result.stderr_bytes += len(data)
                 if len(stderr) < 4096:
                     stderr.extend(data[: 4096 - len(stderr)])
+    _finish(proc, result.timed_out)
+    result.stderr_head = stderr.decode("utf-8", "replace")
+    return b"".join(chunks)
+
+
+def _finish(proc: subprocess.Popen, timed_out: bool) -> None:
+    """Reap the process; one still running once its pipes are drained is killed. A zygote's
+    child reports its exit a moment after its pipes close: a short grace first."""
+    grace = time.monotonic() + (0.0 if timed_out else 1.0)
+    while proc.poll() is None and time.monotonic() < grace:
+        time.sleep(0.005)
     if proc.poll() is None:  # pipes still open past the drain window: stop everything
         kill(proc)
     proc.wait()
@@ -109,8 +124,6 @@ def pump(proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult
             handle.close()
         except OSError:
             pass
-    result.stderr_head = stderr.decode("utf-8", "replace")
-    return b"".join(chunks)
 
 def parse(raw: bytes, result: RunResult) -> None:
     """The results pipe's JSON lines into result.events (anything else is a bad line)."""

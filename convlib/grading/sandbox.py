@@ -16,8 +16,17 @@ is off, for the log, the gradebook and every feedback file.
     tmpfs ``/scratch`` (working folder), ``/tmp`` and ``/dev/shm``; then ``prlimit`` sets the
     rlimits and ``setpriv`` switches to a dedicated uid (one per parallel slot) with no
     capabilities, no supplementary groups and ``no_new_privs``.
+    Here each parallel slot has a *zygote* (:mod:`convlib.grading.zygote`): an interpreter in
+    that same bubblewrap sandbox that has imported PyTorch and NumPy once and forks one child per
+    job; each child gets its own PID, mount, network, IPC, UTS and cgroup namespaces, fresh
+    ``/proc``, ``/dev/pts`` and tmpfs, the same rlimits and the same uid switch
+    (:mod:`convlib.grading.isolate`), checked before any student code runs; a failure there fails
+    the job, never weakens it. Where the zygote's own test start fails, each job gets a fresh
+    process as above (the same isolation, slower), and the log says so; ``CONVLIB_ZYGOTE=0``
+    asks for that.
 ``bwrap-userns``
-    the same without root: the process keeps the grader's uid (mapped in a user namespace).
+    the same without root (and without a zygote): the process keeps the grader's uid (mapped in a
+    user namespace).
 ``rlimits``
     no bubblewrap: only the rlimits, a fresh working folder and a clean environment.
 
@@ -36,6 +45,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +53,8 @@ from pathlib import Path
 import convlib
 from convlib.grading.mounts import bind_args, interpreter_sys_path, mounts
 from convlib.grading.pipes import RunResult, parse, pump
+from convlib.grading.zygote import PRELOAD as ZYGOTE_PRELOAD
+from convlib.grading.zygote_client import Zygote, ZygoteError, ZygoteProcess
 
 UID_BASE = 61000
 MODES = ("bwrap", "bwrap-userns", "rlimits")
@@ -112,6 +124,14 @@ class Limits:
                 f"--nproc={self.processes}", f"--fsize={self.file_size}",
                 f"--nofile={self.open_files}", "--core=0"]
 
+    def rlimits(self) -> list[tuple[str, int, int]]:
+        """The same limits as :meth:`prlimit_args`, for a zygote's child to set on itself."""
+        cpu = int(self.timeout) + 5
+        same = (("RLIMIT_AS", self.address_space), ("RLIMIT_DATA", self.memory),
+                ("RLIMIT_NPROC", self.processes), ("RLIMIT_FSIZE", self.file_size),
+                ("RLIMIT_NOFILE", self.open_files), ("RLIMIT_CORE", 0))
+        return [(name, value, value) for name, value in same] + [("RLIMIT_CPU", cpu, cpu + 2)]
+
 
 def _env(home: str) -> dict[str, str]:
     return {"HOME": home, "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
@@ -175,6 +195,12 @@ class Sandbox:
         # switch to a dedicated uid: always under bwrap as root; in rlimits mode when root and
         # the interpreter is readable by that uid (unavailable() checks and may turn it off)
         self.drop_uid = os.geteuid() == 0 and bool(self.setpriv) and mode != "bwrap-userns"
+        # bwrap as root: one zygote per slot (convlib.grading.zygote), checked by unavailable();
+        # CONVLIB_ZYGOTE=0: a fresh interpreter per job (the same isolation, slower)
+        self.use_zygote = mode == "bwrap" and os.environ.get("CONVLIB_ZYGOTE", "1") != "0"
+        self.zygote_note = ""
+        self._zygotes: dict[int, Zygote] = {}
+        self._zygote_lock = threading.Lock()
 
     def protect(self, *paths: os.PathLike | str) -> None:
         """Keep these folders out of the sandbox (by real path and by the path given)."""
@@ -220,6 +246,7 @@ class Sandbox:
             return "prlimit (util-linux) is not installed"
         probe = Sandbox(self.mode, Limits(timeout=60, cell_timeout=5))
         probe.drop_uid, probe.hidden = self.drop_uid, set(self.hidden)
+        probe.use_zygote = False  # bubblewrap itself first; the zygote after, by _check_zygote
         # what the exercises import must import inside too (a site folder left out would only
         # show later, as a failed reference run)
         job = {"probe_only": True,
@@ -242,6 +269,8 @@ class Sandbox:
         uid = done.get("uid")
         if self.drop_uid and uid in (0, os.geteuid()):
             return "the process did not switch to a separate uid"
+        if self.use_zygote:
+            self.zygote_note = self._check_zygote(job)
         return None
 
     # ------------------------------------------------------------------ command line
@@ -251,16 +280,11 @@ class Sandbox:
         return bind_args(mounts(self.python, self.package_path, self._sys_path, self.hidden),
                          self.hidden)
 
-    def command(self, slot: int, result_fd: int) -> list[str]:
-        flags = ["-E", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
-        runner = [self.python, *flags, "-m", "convlib.grading.runner",
-                  "--result-fd", str(result_fd)]
-        limits = [self.prlimit or "prlimit", *self.limits.prlimit_args(), "--"]
-        uid = str(_free_uid(slot))
-        drop = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
-        if self.mode == "rlimits":
-            return (limits if self.prlimit else []) + (drop if self.drop_uid else []) + runner
+    def _flags(self) -> list[str]:
+        return ["-E", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
+
+    def _bwrap_args(self) -> list[str]:
+        """bubblewrap's namespaces, environment, private folders and binds (up to the caps)."""
         size = str(self.limits.scratch)
         args = [self.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
                 "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent",
@@ -272,12 +296,34 @@ class Sandbox:
         for tmpfs in ("/dev/shm", "/tmp", "/scratch"):
             args += ["--size", size, "--perms", "1777", "--tmpfs", tmpfs]
         args += self._binds()
-        args += ["--chdir", "/scratch"]
+        return args + ["--chdir", "/scratch"]
+
+    def command(self, slot: int, result_fd: int) -> list[str]:
+        runner = [self.python, *self._flags(), "-m", "convlib.grading.runner",
+                  "--result-fd", str(result_fd)]
+        limits = [self.prlimit or "prlimit", *self.limits.prlimit_args(), "--"]
+        uid = str(_free_uid(slot))
+        drop = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+        if self.mode == "rlimits":
+            return (limits if self.prlimit else []) + (drop if self.drop_uid else []) + runner
+        args = self._bwrap_args()
         if self.mode == "bwrap-userns":
             return args + ["--unshare-user", "--"] + limits + runner
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP",
                  "--"]
         return args + limits + drop + runner
+
+    def zygote_command(self, control_fd: int) -> list[str]:
+        """The zygote in the same bubblewrap sandbox as :meth:`command`'s runner, as root with the
+        capabilities it needs to give each child its own namespaces, mounts and uid (the child
+        drops them all before any student code runs: :mod:`convlib.grading.isolate`)."""
+        caps = []
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"):
+            caps += ["--cap-add", cap]
+        return self._bwrap_args() + caps + ["--", self.python, *self._flags(), "-m",
+                                            "convlib.grading.zygote", "--control-fd",
+                                            str(control_fd)]
 
     # ------------------------------------------------------------------ running
     def run(self, job: dict, slot: int = 0) -> RunResult:
@@ -286,31 +332,24 @@ class Sandbox:
         payload = json.dumps(job).encode("utf-8")
         result = RunResult()
         scratch = tempfile.mkdtemp(prefix="convlib-grading-") if self.mode == "rlimits" else None
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-        if scratch:
-            env = dict(_env(scratch), TMPDIR=scratch, MPLCONFIGDIR=scratch)
-            if self.drop_uid:
-                os.chown(scratch, _free_uid(slot), _free_uid(slot))
-        preexec = self._python_rlimits if (self.mode == "rlimits" and not self.prlimit) else None
         read_fd, write_fd = os.pipe()
-        start = time.monotonic()
         try:
             try:
-                proc = subprocess.Popen(self.command(slot, write_fd), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        pass_fds=(write_fd,), cwd=scratch or "/", env=env,
-                                        start_new_session=True, preexec_fn=preexec)
-            except OSError as error:
+                proc = self._start(slot, write_fd, scratch)
+            except (OSError, ZygoteError) as error:
                 result.returncode, result.stderr_head = -1, f"could not start the sandbox: {error}"
                 return result
             finally:
                 os.close(write_fd)
+            start = time.monotonic()  # a zygote's own start (imports) is not the job's time
             raw = pump(proc, payload, read_fd, result, start, self.limits.timeout,
                        self.limits.results)
         finally:
             os.close(read_fd)
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
+        if getattr(proc, "failure", ""):
+            result.stderr_head = f"{proc.failure}\n{result.stderr_head}"
         if self.drop_uid:
             _wait_for_uid_to_end(_free_uid(slot))  # the slot's next run starts with no leftovers
         result.duration = time.monotonic() - start
@@ -325,6 +364,82 @@ class Sandbox:
                 result.signal = f"signal {signum}"
         parse(raw, result)
         return result
+
+    def _start(self, slot: int, result_fd: int,
+               scratch: str | None) -> subprocess.Popen | ZygoteProcess:
+        """The process of one job: forked by the slot's zygote, or a fresh one."""
+        if self.use_zygote:
+            return self._fork(slot, result_fd)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        if scratch:
+            env = dict(_env(scratch), TMPDIR=scratch, MPLCONFIGDIR=scratch)
+            if self.drop_uid:
+                os.chown(scratch, _free_uid(slot), _free_uid(slot))
+        preexec = self._python_rlimits if (self.mode == "rlimits" and not self.prlimit) else None
+        return subprocess.Popen(self.command(slot, result_fd), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=(result_fd,), cwd=scratch or "/", env=env,
+                                start_new_session=True, preexec_fn=preexec)
+
+    # ------------------------------------------------------------------ zygotes
+    def _fork(self, slot: int, result_fd: int) -> ZygoteProcess:
+        """Hand the slot's zygote the child's ends of its pipes; keep ours, as Popen would."""
+        zygote = self._zygote(slot)
+        request = {"uid": _free_uid(slot), "rlimits": self.limits.rlimits(),
+                   "scratch": self.limits.scratch}
+        stdin, stdout, stderr = os.pipe(), os.pipe(), os.pipe()
+        theirs = (stdin[0], stdout[1], stderr[1])
+        try:
+            proc = zygote.spawn(request, *theirs, result_fd)
+        except ZygoteError:
+            for fd in (stdin[1], stdout[0], stderr[0]):
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        proc.stdin = os.fdopen(stdin[1], "wb", buffering=0)
+        proc.stdout = os.fdopen(stdout[0], "rb", buffering=0)
+        proc.stderr = os.fdopen(stderr[0], "rb", buffering=0)
+        return proc
+
+    def _zygote(self, slot: int) -> Zygote:
+        """The slot's zygote, (re)started when it stopped or the sandbox's binds changed since
+        (a folder protected later must be hidden from it too)."""
+        key = tuple(self._bwrap_args())
+        with self._zygote_lock:
+            zygote = self._zygotes.pop(slot, None)
+        if zygote is not None and (zygote.key != key or not zygote.alive()):
+            zygote.close()
+            zygote = None
+        if zygote is None:
+            zygote = Zygote(key, self.zygote_command)
+        with self._zygote_lock:
+            self._zygotes[slot] = zygote
+        return zygote
+
+    def close(self) -> None:
+        """Stop the zygotes; a later run starts new ones."""
+        with self._zygote_lock:
+            zygotes = list(self._zygotes.values())
+            self._zygotes.clear()
+        for zygote in zygotes:
+            zygote.close()
+
+    def _check_zygote(self, job: dict) -> str:
+        """The test start again, through slot 0's zygote (kept for grading). Where it fails, each
+        job gets a fresh process as before: the same isolation, only slower; the log says so."""
+        result = self.run(job, slot=0)
+        done = next((e for e in result.events if e.get("event") == "done"), None)
+        if (done is not None and not done.get("import_errors")
+                and done.get("uid") not in (0, os.geteuid())):
+            return (f"zygote: one interpreter per slot imports {', '.join(ZYGOTE_PRELOAD)} once "
+                    "and forks each submission into its own namespaces, tmpfs, uid and rlimits")
+        self.use_zygote = False
+        self.close()
+        lines = result.stderr_head.strip().splitlines() or [f"exit status {result.returncode}"]
+        return (f"zygote unavailable ({lines[-1][:200]}): each submission starts its own "
+                "interpreter in its own sandbox (the same isolation, slower)")
 
     def _python_rlimits(self) -> None:  # pragma: no cover - only without prlimit
         import resource
