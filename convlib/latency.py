@@ -34,6 +34,7 @@ from convlib.bench import (
     torch_threads,
 )
 from convlib.blocks import block_params, make_block
+from convlib.device import as_device
 
 TIME_VERDICTS = ("pays off in time", "partly", "does not")
 PAYS_OFF_FRACTION = 0.8
@@ -182,7 +183,7 @@ def measure_layers(
     budget = {"threads": threads, "min_run_time": as_positive_number("min_run_time", min_run_time),
               "min_runs": as_int("min_runs", min_runs)}
     warmup = as_int("warmup", warmup, minimum=0)
-    target = torch.device(device)
+    target = as_device(device)
     budget["clock"] = as_clock(clock, target, threads)
     columns = {"device": device_label(target, threads), "threads": threads, "clock": budget["clock"]}
     entries = _entries(layers, widths, input_size, batch, modes, target, columns)
