@@ -43,8 +43,8 @@ PROFILES: dict[str, Profile] = {
                      "CI check: 1,000 training images, 2 epochs, 500 test images, 2 seeds"),
     "quick": Profile("quick", 8_000, 5_000, 6, (0, 1), 128, 0.05,
                      "laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds"),
-    "cpu": Profile("cpu", None, None, 6, (0, 1, 2), 256, 0.1,
-                   "CPU reference: all 50,000 training and 10,000 test images, 6 epochs, 3 seeds"),
+    "cpu": Profile("cpu", None, None, 4, (0, 1, 2), 256, 0.1,
+                   "CPU reference: all 50,000 training and 10,000 test images, 4 epochs, 3 seeds"),
     "full": Profile("full", None, None, 30, (0, 1, 2), 256, 0.1,
                     "GPU: all 50,000 training images, 30 epochs, 3 seeds"),
 }
