@@ -70,9 +70,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
-def atomic_write_json(path: str | os.PathLike, payload: Any, *, indent: int = 1) -> None:
-    """Write ``payload`` as JSON (``indent`` spaces, a final newline) to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(payload, indent=indent) + "\n")
+def atomic_write_json(path: str | os.PathLike, payload: Any, *, indent: int = 1,
+                      ensure_ascii: bool = True) -> None:
+    """Write ``payload`` as JSON (``indent`` spaces, a final newline) to ``path`` atomically;
+    ``ensure_ascii=False`` keeps non-ASCII text as it is (UTF-8)."""
+    atomic_write_text(path, json.dumps(payload, indent=indent, ensure_ascii=ensure_ascii) + "\n")
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:

@@ -94,3 +94,10 @@ def test_experiments_and_latency_use_the_one_store(tmp_path):
     assert experiments.results_path("stacking", tmp_path) == store.results_file("stacking", tmp_path)
     assert latency.results_path("latency-cpu", tmp_path) == store.results_file("latency-cpu", tmp_path)
     assert experiments.set_folder("cpu") == store.set_folder("cpu")
+
+
+def test_json_keeps_non_ascii_text_when_asked(tmp_path):
+    io.atomic_write_json(tmp_path / "a.json", {"name": "Zoë"})
+    io.atomic_write_json(tmp_path / "b.json", {"name": "Zoë"}, ensure_ascii=False)
+    assert "\\u00eb" in (tmp_path / "a.json").read_text(encoding="utf-8")
+    assert "Zoë" in (tmp_path / "b.json").read_text(encoding="utf-8")
