@@ -122,3 +122,24 @@ def test_latency_files(tmp_path):
     assert "load average 3.0 before, 4.5 after" in line
     with pytest.raises(ValueError, match="name"):
         load_latency("../x", tmp_path)
+
+
+def test_the_latency_table_script_records_its_provenance(monkeypatch):
+    """benchmarks/latency_table.py: the device defaults like every convlib device, --clock cpu is
+    refused off one thread, and the provenance comes from convlib.io (commit with its dirty flag,
+    CPU model, load average, UTC time)."""
+    import importlib.util
+
+    from convlib.book import ROOT
+
+    spec = importlib.util.spec_from_file_location("latency_table", ROOT / "benchmarks" / "latency_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = script.parse_args(["--threads", "1", "--device", "cpu", "--clock", "cpu", "--note", "test"])
+    assert args.device.type == "cpu" and args.threads == 1
+    provenance = script.provenance(args, "2026-01-01T00:00:00+00:00", 1.5)
+    assert provenance["git_commit"] == "unknown" or len(provenance["git_commit"].split("+")[0]) == 40
+    assert provenance["cpu_model"] and provenance["finished"].endswith("+00:00")
+    assert provenance["load_average_1min"]["before"] == 1.5 and provenance["note"] == "test"
+    with pytest.raises(SystemExit):
+        script.parse_args(["--threads", "2", "--device", "cpu", "--clock", "cpu"])
