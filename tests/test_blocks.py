@@ -318,3 +318,13 @@ def test_every_registered_kind_counts_what_it_builds():
             block = make_block(kind, 8, 16, 5, norm=norm, repeats=2, **options)
             assert block_params(kind, 8, 16, 5, norm=norm, repeats=2, **options) == sum(
                 p.numel() for p in block.parameters()), (kind, norm)
+
+
+def test_a_residual_unit_starts_as_the_identity():
+    """Zero scale on the body's last BatchNorm: at initialisation y = x exactly, so a deep chain of
+    residual units trains from a stable start."""
+    import torch
+
+    block = make_block("bottleneck", 16, 16, repeats=4, norm="batch", residual=True).train()
+    x = torch.randn(2, 16, 5, 5)
+    assert torch.equal(block(x), x)
