@@ -18,9 +18,10 @@ residue printed as a value; a stated tolerance is written as a power of ten, ``1
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,10 +77,27 @@ def sync_launch_cell(notebook: dict) -> bool:
     return True
 
 
+# The figure rules glue enforces, installed by convlib.plots.use_book_style (plots sits above this
+# module in the layers, so it hands its check down rather than being imported here).
+FIGURE_CHECK: Callable[[object], list[str]] | None = None
+
+
 def glue(name: str, value: object, display: bool = True) -> None:
     """``myst_nb.glue`` where MyST-NB is installed (the website's build reads the glued value);
     elsewhere (Colab, Binder, a downloaded notebook) the value is shown if ``display``, as
-    MyST-NB would, so a chapter runs without the website's toolchain."""
+    MyST-NB would, so a chapter runs without the website's toolchain.
+
+    Once :func:`convlib.plots.use_book_style` has installed the book's figure rules in
+    :data:`FIGURE_CHECK` (:func:`convlib.plots.style.figure_problems`: text of 9 pt or more at
+    page width, titles, axis labels with units, legends), a glued matplotlib figure that breaks
+    one is a ``ValueError`` naming it, so no chapter publishes one."""
+    if FIGURE_CHECK is not None and hasattr(value, "savefig") and hasattr(value, "axes"):
+        problems = FIGURE_CHECK(value)
+        if problems:
+            message = f"figure {name!r} breaks the book's figure rules: " + "; ".join(problems)
+            if os.environ.get("CONVLIB_FIGURE_RULES", "").strip() != "report":
+                raise ValueError(message)
+            print(message, file=sys.stderr)  # an author's survey of every figure at once
     try:
         from myst_nb import glue as myst_glue  # deferred: only the website's toolchain has it
     except ImportError:

@@ -52,15 +52,17 @@ def load_reference(name: str, folder: str | os.PathLike | None = None,
 
 
 def load_set(names: list[str], folder: str | os.PathLike | None = None) -> tuple[str | None, dict[str, dict]]:
-    """``(profile, {name: results})`` from the strongest reference set (:data:`REFERENCE_SETS`)
-    that holds a complete file for every experiment in ``names``, so that a figure comparing
-    experiments never mixes budgets; ``(None, {})`` when no set has them all."""
+    """``(profile, {name: results})`` from one reference set (:data:`REFERENCE_SETS`), so that a
+    figure comparing experiments never mixes budgets: the set with complete files for the most of
+    ``names`` (the stronger set on a tie), with only those files; ``(None, {})`` when no set has
+    any. The caller says which of ``names`` are missing."""
+    best: tuple[str | None, dict[str, dict]] = (None, {})
     for profile in REFERENCE_SETS:
         found = {name: load_reference(name, folder, profile=profile) for name in names}
-        if all(r is not None and is_complete(r) for r in found.values()):
-            return profile, found
-    return None, {}
-
+        found = {name: r for name, r in found.items() if r is not None and is_complete(r)}
+        if len(found) > len(best[1]):
+            best = (profile, found)
+    return best
 
 def set_problems(profile: str, folder: str | os.PathLike | None = None) -> list[str]:
     """Why the files of one reference set could not be one set: files that disagree on a

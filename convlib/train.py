@@ -74,7 +74,7 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}; got {self.precision!r}")
 
     @classmethod
-    def from_profile(cls, profile, **overrides) -> "TrainConfig":
+    def from_profile(cls, profile, **overrides) -> TrainConfig:
         return cls(epochs=profile.epochs, batch_size=profile.batch_size, lr=profile.lr, **overrides)
 
 

@@ -214,3 +214,52 @@ def test_every_chapter_with_exercises_ends_with_a_link_to_them():
         cells = json.loads(chapter.read_text(encoding="utf-8"))["cells"]
         assert cells[-1]["cell_type"] == "markdown"
         assert f"](../exercises/{page.name})" in "".join(cells[-1]["source"]), chapter.name
+
+
+def test_glue_refuses_a_figure_that_breaks_the_figure_rules():
+    """Once the book's style is in use, a glued figure with text too small at page width (here a
+    13-inch figure, scaled down to the content column) is an error naming it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from convlib import book
+    from convlib.plots import use_book_style
+
+    use_book_style()
+    fig, ax = plt.subplots(figsize=(13, 4))
+    ax.plot([1, 2], [3, 4])
+    ax.set(title="too wide", xlabel="epoch (passes)", ylabel="accuracy (%)")
+    with pytest.raises(ValueError, match="'wide' breaks the book's figure rules: .*< 9 pt"):
+        book.glue("wide", fig, display=False)
+    fig.set_size_inches(6.4, 4)
+    book.glue("narrow", fig, display=False)  # the same figure at page width passes
+    plt.close(fig)
+
+
+def _visible_code_cells(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    hidden = {"remove-input", "hide-input", "remove-cell"}
+    return [c for c in notebook["cells"] if c["cell_type"] == "code"
+            and not hidden & set(c.get("metadata", {}).get("tags", []))]
+
+
+@pytest.mark.parametrize("notebook", toc_notebooks())
+def test_no_page_shows_a_glue_call_or_an_assert_line(notebook):
+    """Bookkeeping (glue, asserts) lives in hidden cells (remove-input, or hide-input where a
+    reader may want to look): the teaching code on the page is what a learner would type."""
+    shown = []
+    for cell in _visible_code_cells(ROOT / notebook):
+        for line in "".join(cell["source"]).splitlines():
+            if re.match(r"\s*(assert\b|glue\()", line):
+                shown.append(line.strip()[:60])
+    assert not shown, f"{notebook} shows bookkeeping: {shown}"
+
+
+@pytest.mark.parametrize("notebook", [n for n in toc_notebooks() if "/chapters/" in n])
+def test_every_chapter_closes_with_what_to_remember_then_its_exercises(notebook):
+    cells = json.loads((ROOT / notebook).read_text(encoding="utf-8"))["cells"]
+    headings = [line for c in cells if c["cell_type"] == "markdown"
+                for line in "".join(c["source"]).splitlines() if line.startswith("## ")]
+    assert headings[-2:] == ["## What to remember", "## Exercises"], headings[-3:]

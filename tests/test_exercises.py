@@ -43,7 +43,9 @@ def chapter_notebook(name: str) -> Path | None:
 
 def glued_texts(notebook: Path) -> dict[str, str]:
     """name -> the text/plain of every value glued in the executed notebook. Left out: figures, the
-    provenance of experiments (how a result was made), and the cells whose outputs nbval does not
+    provenance of experiments (how a result was made) and their comparison lines and sources
+    (``*_line``, ``*_where``: measured accuracies and intervals, which change with the budget and
+    can only match an answer by chance), and the cells whose outputs nbval does not
     compare (``NBVAL_IGNORE_OUTPUT``: timings and other numbers that change with every run, which
     can only match an answer by chance)."""
     texts = {}
@@ -57,7 +59,7 @@ def glued_texts(notebook: Path) -> dict[str, str]:
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             data = output.get("data", {})
             text = data.get("application/papermill.record/text/plain", data.get("text/plain"))
-            if name and not name.endswith("provenance") and text is not None and not any(k.startswith(("image/", "application/papermill.record/image"))
+            if name and not name.endswith(("provenance", "_line", "_where")) and text is not None and not any(k.startswith(("image/", "application/papermill.record/image"))
                                                      for k in data):
                 text = "".join(text) if isinstance(text, list) else text
                 if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":

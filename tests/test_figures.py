@@ -252,3 +252,19 @@ def test_the_intro_states_the_budgets_of_convlib_profiles():
             "all 50,000 training images"
         assert size in row and f"{profile.epochs} epochs" in row, (name, row)
         assert f"{len(profile.seeds)} seeds" in row, (name, row)
+
+
+def test_fit_to_page_brings_a_wide_figure_within_the_rules():
+    import matplotlib.pyplot as plt
+
+    from convlib.plots import fit_to_page, use_book_style
+    from convlib.plots.style import figure_problems
+
+    use_book_style()
+    fig, ax = plt.subplots(figsize=(12, 4))
+    ax.plot([1, 2], [3, 4])
+    ax.set(title="wide", xlabel="epoch (passes)", ylabel="accuracy (%)")
+    assert figure_problems(fig)  # 12 inches: scaled down on the page, text below 9 pt
+    fit_to_page(fig)
+    assert figure_problems(fig) == [] and fig.get_size_inches()[0] < 7.3
+    plt.close(fig)

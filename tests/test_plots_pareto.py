@@ -18,10 +18,22 @@ def test_the_pareto_figure_follows_the_figure_rules():
     rows = R.pareto_points(found)
     constructions = {(n, v.name): construction_of(v.build.spec) for n in found
                      for v in get_experiment(n).variants}
-    fig, axes = plt.subplots(1, 2, figsize=(7, 3.8), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(7, 5.0), sharey=True, layout="constrained")
     plot_pareto(axes, rows, constructions)
     assert figure_problems(fig) == []
     assert any(line.get_label() == "Pareto front" for line in axes[1].lines)
+    assert fig.legends and "Pareto front" in [t.get_text() for t in fig.legends[0].get_texts()]
     plt.close(fig)
     with pytest.raises(ValueError, match="two panels"):
         plot_pareto(axes[:1], rows, constructions)
+
+
+def test_variant_styles_follow_the_style_map():
+    from convlib.experiments import get_experiment
+    from convlib.plots.pareto import variant_styles
+    from convlib.plots.style import construction_style
+
+    styles = variant_styles(get_experiment("stacking").variants)
+    assert styles["5x5"]["color"] == construction_style("plain", 5)["color"]
+    assert styles["2x3x3"]["color"] == construction_style("stacked")["color"] != styles["5x5"]["color"]
+    assert set(styles["7x7"]) == {"color", "linestyle", "marker"}

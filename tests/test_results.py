@@ -31,7 +31,9 @@ def test_comparison_line_and_table_show_the_interval_and_the_verdict():
 
 
 def test_the_reference_comparisons_use_the_stats_vocabulary():
-    for name in ("dense_vs_conv", "stacking", "separable", "bottleneck", "grouped", "overfitting"):
+    from convlib.experiments import EXPERIMENTS
+
+    for name in EXPERIMENTS:
         found = R.load_reference(name)
         if found is None:
             continue
@@ -137,7 +139,9 @@ def test_load_set_never_mixes_budgets(tmp_path):
     profile, found = R.load_set(["separable", "grouped"], tmp_path)
     assert profile == "quick" and {r["provenance"]["profile"] for r in found.values()} == {"quick"}
     write(tmp_path / "cpu", "grouped", "cpu", (0, 1, 2))
-    assert R.load_set(["separable", "grouped"], tmp_path)[0] == "cpu"
+    assert R.load_set(["separable", "grouped"], tmp_path)[0] == "cpu"  # a tie: the stronger set
+    profile, found = R.load_set(["separable", "grouped", "stacking"], tmp_path)
+    assert profile == "cpu" and sorted(found) == ["grouped", "separable"]  # stacking: nowhere
     assert R.load_set(["stacking"], tmp_path) == (None, {})
 
 

@@ -9,8 +9,12 @@ figure, :mod:`convlib.plots.shapes` the shape drawings of blocks.
 
 from __future__ import annotations
 
+import warnings
 from itertools import cycle
 from typing import Any
+
+from convlib import book
+from convlib.plots.style import figure_problems
 
 # Okabe-Ito colours (colour-blind safe), with line styles and markers for grayscale print.
 COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
@@ -26,10 +30,30 @@ def series_styles(n: int) -> list[dict[str, Any]]:
     return [dict(color=c, linestyle=ls, marker=m) for _, (c, ls, m) in zip(range(n), styles)]
 
 
+def fit_to_page(fig: Any, width_in: float = 7.2) -> Any:
+    """Shrink ``fig`` (keeping its aspect ratio and every font size) until its tight bounding box is
+    at most ``width_in`` inches wide, about the content column (:data:`convlib.plots.style.
+    CONTENT_WIDTH_PX`), so the page shows it at natural size and no text is scaled below 9 pt.
+    Returns ``fig``."""
+    for _ in range(6):
+        with warnings.catch_warnings():  # a layout that cannot shrink further is what we measure
+            warnings.simplefilter("ignore", UserWarning)
+            fig.tight_layout()
+        tight = fig.get_tightbbox(fig.canvas.get_renderer()).width
+        if tight <= width_in:
+            break
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w * width_in / tight * 0.98, h * width_in / tight * 0.98)
+    return fig
+
+
 def use_book_style() -> None:
-    """Matplotlib settings for every figure of the book."""
+    """Matplotlib settings for every figure of the book, and the book's figure rules
+    (:func:`convlib.plots.style.figure_problems`) checked on every figure a chapter glues."""
     import matplotlib as mpl
     from cycler import cycler
+
+    book.FIGURE_CHECK = figure_problems
 
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.dpi": 150,

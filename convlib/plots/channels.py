@@ -41,18 +41,26 @@ def plot_connection_matrix(ax, matrix: torch.Tensor, title: str | None = None) -
 
 
 def connection_panels(matrices: dict[str, torch.Tensor], *, suptitle: str | None = None,
-                      panel_size: float = 2.6):
-    """One panel per ``{title: matrix}`` entry, side by side; returns the matplotlib Figure."""
+                      panel_size: float = 2.6, ncols: int | None = None):
+    """One panel per ``{title: matrix}`` entry, ``ncols`` to a row (default: all in one row);
+    returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     if not isinstance(matrices, dict) or not matrices:
         raise ValueError("matrices must be a non-empty dict {panel title: connection matrix}")
-    size = (panel_size * len(matrices), panel_size + 0.9)
-    fig, axes = plt.subplots(1, len(matrices), figsize=size, squeeze=False)
-    for ax, (title, matrix) in zip(axes[0], matrices.items()):
+    ncols = len(matrices) if ncols is None else ncols
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int; got {ncols!r}")
+    nrows = -(-len(matrices) // ncols)
+    size = (panel_size * ncols, (panel_size + 0.9) * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
+    for ax, (title, matrix) in zip(axes.flat, matrices.items()):
         plot_connection_matrix(ax, matrix, title)
-    for ax in axes[0][1:]:
-        ax.set_ylabel("")
+    for ax in axes.flat[len(matrices):]:
+        ax.set_axis_off()
+    for row in axes:
+        for ax in row[1:]:
+            ax.set_ylabel("")
     if suptitle is not None:
         fig.suptitle(suptitle)
     fig.tight_layout()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from convlib.plots.style import construction_style
+from convlib.plots.style import construction_style, line_style
 
 PANELS = (("conv_params", "front_weights", "convolution weights (count, log scale)"),
           ("ms_per_image", "front_time", "training time per image (ms, log scale)"))
@@ -24,6 +24,13 @@ def construction_of(spec: tuple) -> tuple[str, int | None]:
         return ("cnn", None)
     kind, kernel_size = spec[1], spec[2]
     return (kind, kernel_size) if kind == "plain" else (kind, None)
+
+
+def variant_styles(variants: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """``{variant name: line style}`` from the style map, for an experiment's ``variants``, so that
+    a construction has the same colour, line and marker in every figure of the book."""
+    return {v.name: {k: val for k, val in line_style(*construction_of(getattr(v.build, "spec", None))).items()
+                     if k != "label"} for v in variants}
 
 
 def plot_pareto(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]],
@@ -57,4 +64,9 @@ def plot_pareto(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]],
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].set_title("accuracy against weights")
     axes[1].set_title("accuracy against measured time")
-    axes[1].legend(loc="lower right", fontsize=9)
+    from matplotlib.ticker import NullFormatter, ScalarFormatter  # deferred: matplotlib is heavy
+
+    axes[1].xaxis.set_major_formatter(ScalarFormatter())  # 1, 2, 5 ms rather than 2 x 10^0
+    axes[1].xaxis.set_minor_formatter(NullFormatter())
+    axes[1].figure.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=3,
+                          fontsize=9)
