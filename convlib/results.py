@@ -40,15 +40,18 @@ def is_complete(results: dict) -> bool:
 def load_reference(name: str, folder: str | os.PathLike | None = None,
                    profile: str | None = None) -> dict | None:
     """The reference results of experiment ``name``: from the set of ``profile`` when given, else
-    from the strongest set whose file for ``name`` is complete (the CPU reference, then quick);
-    None if no set has them yet."""
+    from the strongest set whose file for ``name`` is complete (the CPU reference, then quick),
+    else the quick set's partial file (its missing runs show as "not run yet"); None if no set
+    has them."""
+    found = []
     for candidate in (profile,) if profile is not None else REFERENCE_SETS:
         path = results_path(name, set_folder(candidate, folder))
         if Path(path).is_file():
             results = load_results(path)
             if profile is not None or is_complete(results):
                 return results
-    return None
+            found.append(results)
+    return found[-1] if found else None  # no complete file: the weakest set's partial one
 
 
 def load_set(names: list[str], folder: str | os.PathLike | None = None) -> tuple[str | None, dict[str, dict]]:

@@ -165,10 +165,26 @@ def test_connection_panels_draw_every_matrix():
         for ax, matrix in zip(fig.axes, matrices.values()):
             image = ax.get_images()[0].get_array()
             assert image.shape == (8, 8) and int(image.sum()) == int(matrix.sum())
-            assert f"({int(matrix.sum())} connections)" in ax.get_xlabel()
+            assert f"{int(matrix.sum())} connections)" in ax.get_xlabel()
     finally:
         plt.close(fig)
     with pytest.raises(ValueError, match="matrices"):
         connection_panels({})
     with pytest.raises(TypeError, match="matrix"):
         connection_panels({"x": torch.ones(2, 2)})
+
+
+def test_connection_panels_in_rows():
+    import matplotlib.pyplot as plt
+
+    from convlib.plots.channels import connection_panels
+
+    matrices = {f"g = {g}": C.grouped_connections(8, 8, g) for g in (1, 2, 4)}
+    fig = connection_panels(matrices, ncols=2)
+    try:
+        assert len(fig.axes) == 4 and not fig.axes[3].axison  # 2 x 2, the spare panel off
+        assert [ax.get_title() for ax in fig.axes[:3]] == list(matrices)
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="ncols"):
+        connection_panels(matrices, ncols=0)

@@ -426,9 +426,27 @@ class Sandbox:
         for zygote in zygotes:
             zygote.close()
 
+    def bound_under_child_tmpfs(self) -> list[str]:
+        """Bound folders (interpreter, packages, checkout) that lie under a folder each zygote
+        child mounts afresh (``/tmp``, ``/dev/shm``, ``/scratch``): the child's new tmpfs would hide
+        them, e.g. a checkout or a venv in the system temporary folder."""
+        if self._sys_path is None:
+            self._sys_path = interpreter_sys_path(self.python)
+        fresh = ("/tmp", "/dev/shm", "/scratch")
+        return sorted({inside for _, inside in mounts(self.python, self.package_path, self._sys_path,
+                                                      self.hidden)
+                       if any(inside == f or inside.startswith(f + "/") for f in fresh)})
+
     def _check_zygote(self, job: dict) -> str:
-        """The test start again, through slot 0's zygote (kept for grading). Where it fails, each
-        job gets a fresh process as before: the same isolation, only slower; the log says so."""
+        """The test start again, through slot 0's zygote (kept for grading). Where it fails, or
+        where a child's fresh tmpfs would hide a bound folder, each job gets a fresh process as
+        before: the same isolation, only slower; the log says so."""
+        hidden_by_tmpfs = self.bound_under_child_tmpfs()
+        if hidden_by_tmpfs:
+            self.use_zygote = False
+            return (f"zygote not used ({hidden_by_tmpfs[0]} lies under a folder each child mounts "
+                    "afresh): each submission starts its own interpreter in its own sandbox (the "
+                    "same isolation, slower)")
         result = self.run(job, slot=0)
         done = next((e for e in result.events if e.get("event") == "done"), None)
         if (done is not None and not done.get("import_errors")
