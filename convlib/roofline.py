@@ -28,9 +28,7 @@ The peaks (:class:`Peaks`):
 from __future__ import annotations
 
 import functools
-import math
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -38,7 +36,9 @@ from typing import Any
 import torch
 
 from convlib._checks import as_int, as_positive_number
+from convlib.bench import as_clock, device_label, measure_calls, torch_threads
 from convlib.device import as_device
+from convlib.plots.roofline import plot_roofline as _plot_roofline  # re-exported below (chapter 8)
 from convlib.stats import BETTER, DECIMALS, SAME, Comparison, judge
 
 TERA, GIGA = 1e12, 1e9
@@ -147,22 +147,10 @@ def datasheet_peaks(device_name: str) -> Peaks | None:
     return None
 
 
-def _best_seconds(fn: Any, repeats: int, device: torch.device,
-                  clock: Any = time.perf_counter) -> float:
-    """The shortest of ``repeats`` timed calls of ``fn`` (after one untimed call), on ``clock``."""
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    fn()
-    sync()
-    best = math.inf
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        sync()
-        best = min(best, clock() - start)
-    return best
+def _best_seconds(fn: Any, repeats: int, threads: int, clock: str) -> float:
+    """The shortest of ``repeats`` single calls of ``fn``, timed by
+    :func:`convlib.bench.measure_calls` (convlib's one timing path)."""
+    return min(measure_calls(fn, runs=repeats, threads=threads, clock=clock).times)
 
 
 def _onednn_matmul(a: torch.Tensor, b: torch.Tensor) -> Any:
@@ -198,8 +186,6 @@ def measure_peaks(
     ``torch.get_num_threads()``); ``clock`` is the wall clock, or ``"cpu"`` (the process's CPU
     time; CPU and one thread only), as in :mod:`convlib.bench`.
     """
-    from convlib.bench import as_clock, device_label, torch_threads
-
     device = torch.device(device)
     threads = torch.get_num_threads() if threads is None else as_int("threads", threads)
     if isinstance(matmul_sizes, (str, bytes)) or not isinstance(matmul_sizes, Sequence) \
@@ -208,7 +194,7 @@ def measure_peaks(
     sizes = [as_int(f"matmul_sizes[{i}]", n, minimum=16) for i, n in enumerate(matmul_sizes)]
     nbytes = as_int("copy_bytes", copy_bytes, minimum=2**20)
     repeats = as_int("repeats", repeats)
-    read = time.process_time if as_clock(clock, device, threads) == "cpu" else time.perf_counter
+    clock = as_clock(clock, device, threads)
     generator = torch.Generator().manual_seed(0)
     rates: dict[tuple[str, int], float] = {}
     with torch_threads(threads):
@@ -221,11 +207,11 @@ def measure_peaks(
                 if onednn is not None:
                     candidates["oneDNN"] = onednn
             for name, fn in candidates.items():
-                rates[(name, n)] = 2 * n**3 / _best_seconds(fn, repeats, device, read)
+                rates[(name, n)] = 2 * n**3 / _best_seconds(fn, repeats, threads, clock)
             del a, b, candidates
         source_tensor = torch.empty(nbytes // 4, dtype=torch.float32, device=device).fill_(1.0)
         target = torch.empty_like(source_tensor)
-        copy_seconds = _best_seconds(lambda: target.copy_(source_tensor), repeats, device, read)
+        copy_seconds = _best_seconds(lambda: target.copy_(source_tensor), repeats, threads, clock)
     (winner, best_n), flops = max(rates.items(), key=lambda item: item[1])
     bandwidth = 2 * source_tensor.numel() * 4 / copy_seconds
     source = (f"measured: best of {repeats} float32 n x n products, n in {sizes}, "
@@ -321,9 +307,7 @@ def time_claims(rows: Sequence[dict[str, Any]],
 def plot_roofline(ax: Any, points: Sequence[dict[str, Any]], peaks: Peaks, **options: Any) -> None:
     """Place measured layers on the roofline of ``peaks`` (see
     :func:`convlib.plots.roofline.plot_roofline`)."""
-    from convlib.plots.roofline import plot_roofline as plot
-
-    plot(ax, points, peaks, **options)
+    _plot_roofline(ax, points, peaks, **options)
 
 
 __all__ = ["GPU_PEAKS", "PROPORTIONAL_MARGIN", "Peaks", "datasheet_peaks", "fraction_of_peak",
