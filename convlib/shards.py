@@ -19,10 +19,10 @@ is the same, because each run is seeded on its own (:func:`convlib.train.seed_ev
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from convlib.io import atomic_write_json
 
 SHARD_KEY = "shard"  # provenance key of a shard's results file (absent from the merged file)
 # provenance keys a merged file may have with other values than the unsharded run's
@@ -235,7 +235,4 @@ def write_grading_manifest(out, shard: Shard | None, chapters: list[str], result
     manifest = {"shard": str(shard), "chapters": list(chapters),
                 "protections_off": list(protections_off),
                 "results": [asdict(result) for result in results]}
-    path = Path(out) / SHARD_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(Path(out) / SHARD_FILE, manifest, ensure_ascii=False)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from convlib.io import atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from convlib.grading.grader import Result
@@ -28,22 +28,9 @@ def fmt(points: float) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new, never a part (temp + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write a file so that readers see the old content or the new, never a part
+    (:func:`convlib.io.atomic_write_text`: temporary file, fsync, rename)."""
+    atomic_write_text(path, text)
 
 
 def feedback_name(student: str) -> str:
