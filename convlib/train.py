@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from convlib.device import PRECISIONS, as_device, device_name, execution_plan, synchronize
 from convlib.stats import pack_correctness
@@ -117,8 +119,6 @@ class History:
 
 
 def seed_everything(seed: int) -> None:
-    import random
-
     random.seed(seed)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
@@ -216,8 +216,6 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
                       train_size=n, test_size=len(test_y))
     bar = None
     if _progress_enabled(progress):
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=config.epochs * steps_per_epoch, desc=description or "training",
                    unit="batch", leave=False)
     for epoch in range(config.epochs):
