@@ -45,6 +45,7 @@ from convlib.grading.grader import ReferenceFailure, Result, grade
 from convlib.grading.notebook import MAX_NOTEBOOK_BYTES, Chapter, find_chapters, load_chapter
 from convlib.grading.report import atomic_write, fmt
 from convlib.grading.sandbox import UID_BASE, Limits, SandboxUnavailable, detect
+from convlib.io import atomic_writer
 
 CONTAINER_ROOT = Path("/autograder")
 VENV = "/opt/convlib/venv"
@@ -141,9 +142,7 @@ def export(chapter: str, out: Path, source_root: Path, root: Path,
               "memory": limits.memory}
     venv = VENV
     path = Path(out) / f"autograder-{chapter}.zip"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as archive:
+    with atomic_writer(path, binary=True) as handle, zipfile.ZipFile(handle, "w") as archive:
         _add(archive, "setup.sh", SETUP_SH.format(venv=venv, venv_parent=os.path.dirname(venv))
              .encode(), 0o755)
         _add(archive, "run_autograder", RUN_AUTOGRADER.format(venv=venv).encode(), 0o755)
@@ -152,7 +151,6 @@ def export(chapter: str, out: Path, source_root: Path, root: Path,
         for name, file in _package_files(Path(root)):
             _add(archive, name, file.read_bytes())
         _add(archive, f"exercises/{chapter}/{chapter}.ipynb", source.read_bytes())
-    os.replace(tmp, path)
     return path
 
 
