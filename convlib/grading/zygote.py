@@ -163,6 +163,23 @@ def _init(job: dict, fds: list[int], monitor_alive: int) -> int:
     return _reap(pid)
 
 
+def _child_exit(fds: list[int], body) -> None:
+    """In a forked child: run ``body`` (all of the child's work, so that nothing it raises can
+    reach the parent's code) and leave with its exit code, never returning. An isolation failure
+    exits with EXIT_ISOLATION, any other error with EXIT_INTERNAL, both reported on the child's
+    stderr (``fds[2]``)."""
+    code = EXIT_INTERNAL
+    try:
+        code = body()
+    except isolate.IsolationError as error:
+        _report(fds[2], error)
+        code = EXIT_ISOLATION
+    except BaseException as error:  # noqa: BLE001 - reported on the child's stderr
+        _report(fds[2], error)
+    finally:
+        os._exit(code)
+
+
 def _monitor(job: dict, fds: list[int], zygote: int) -> int:
     """Outside the new PID namespace: start its init, wait, pass its exit status on."""
     isolate.die_with_parent(zygote)
@@ -170,17 +187,10 @@ def _monitor(job: dict, fds: list[int], zygote: int) -> int:
     alive, keep = os.pipe()  # end of file on alive: this monitor is gone
     pid = os.fork()
     if pid == 0:
-        code = EXIT_INTERNAL
-        try:
+        def body() -> int:
             os.close(keep)
-            code = _init(job, fds, alive)
-        except isolate.IsolationError as error:
-            _report(fds[2], error)
-            code = EXIT_ISOLATION
-        except BaseException as error:  # noqa: BLE001 - reported on the child's stderr
-            _report(fds[2], error)
-        finally:
-            os._exit(code)
+            return _init(job, fds, alive)
+        _child_exit(fds, body)
     for fd in (*fds, alive):
         os.close(fd)
     _, status = os.waitpid(pid, 0)
@@ -199,17 +209,10 @@ def _spawn(job: dict, fds: list[int], sock: socket.socket) -> int:
     zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
-        code = EXIT_INTERNAL
-        try:
+        def body() -> int:
             sock.close()
-            code = _monitor(job, fds, zygote)
-        except isolate.IsolationError as error:
-            _report(fds[2], error)
-            code = EXIT_ISOLATION
-        except BaseException as error:  # noqa: BLE001 - reported on the child's stderr
-            _report(fds[2], error)
-        finally:
-            os._exit(code)
+            return _monitor(job, fds, zygote)
+        _child_exit(fds, body)
     return pid
 
 
