@@ -236,3 +236,17 @@ def test_grading_in_bwrap_works_wherever_the_venv_and_checkout_live(
     # the sources are not in the sandbox, even where the checkout is on sys.path
     assert rows["mallory"] == ["failed", "passed", "passed"], log
     assert (out / OUTPUT_MARKER).exists()
+
+
+def test_prlimit_flags_and_python_rlimits_state_the_same_limits():
+    """The prlimit(1) flags and the list a child sets on itself (zygote, or the rlimits sandbox
+    without prlimit) are one rule written twice: every flag matches its RLIMIT, CPU included."""
+    flag_of = {"RLIMIT_AS": "as", "RLIMIT_DATA": "data", "RLIMIT_CPU": "cpu",
+               "RLIMIT_NPROC": "nproc", "RLIMIT_FSIZE": "fsize", "RLIMIT_NOFILE": "nofile",
+               "RLIMIT_CORE": "core"}
+    limits = Limits(timeout=42, memory=3 * 2**30, processes=17, open_files=99)
+    flags = dict(arg[2:].split("=", 1) for arg in limits.prlimit_args())
+    from_rlimits = {flag_of[name]: str(soft) if soft == hard else f"{soft}:{hard}"
+                    for name, soft, hard in limits.rlimits()}
+    assert from_rlimits == flags
+    assert flags["cpu"] == "47:49" and flags["nproc"] == "17"

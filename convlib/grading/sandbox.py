@@ -40,6 +40,7 @@ import importlib.util
 import json
 import os
 import pwd
+import resource
 import shutil
 import signal
 import subprocess
@@ -460,14 +461,9 @@ class Sandbox:
                 "interpreter in its own sandbox (the same isolation, slower)")
 
     def _python_rlimits(self) -> None:  # pragma: no cover - only without prlimit
-        import resource
+        for name, soft, hard in self.limits.rlimits():
+            resource.setrlimit(getattr(resource, name), (soft, hard))
 
-        lim = self.limits
-        for name, value in (("RLIMIT_AS", lim.address_space), ("RLIMIT_DATA", lim.memory),
-                            ("RLIMIT_CPU", int(lim.timeout) + 5), ("RLIMIT_NPROC", lim.processes),
-                            ("RLIMIT_FSIZE", lim.file_size), ("RLIMIT_NOFILE", lim.open_files),
-                            ("RLIMIT_CORE", 0)):
-            resource.setrlimit(getattr(resource, name), (value, value))
 
 def _weak_refusal(mode: str, strong: str, reason: str | None) -> str:
     """The one message for a refused grading run: what is missing, why, the fix, the opt-in."""
