@@ -246,11 +246,14 @@ def test_the_intro_states_the_budgets_of_convlib_profiles():
     intro = Path(__file__).resolve().parent.parent.joinpath("book", "intro.md").read_text()
     rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \|[^|]*\| ([^|]*)\|",
                                                         intro, flags=re.MULTILINE)}
-    for name in ("smoke", "quick", "full"):
-        profile, row = PROFILES[name], rows[name]
+    assert set(rows) == set(PROFILES), sorted(rows)
+    for name, profile in PROFILES.items():
+        row = rows[name]
         size = f"{profile.train_size:,} training images" if profile.train_size else \
             "all 50,000 training images"
-        assert size in row and f"{profile.epochs} epochs" in row, (name, row)
+        test = f"{profile.test_size:,} test images" if profile.test_size else \
+            "all 10,000 test images"
+        assert size in row and test in row and f"{profile.epochs} epochs" in row, (name, row)
         assert f"{len(profile.seeds)} seeds" in row, (name, row)
 
 
