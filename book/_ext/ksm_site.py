@@ -1,7 +1,7 @@
 """Site assets that Jupyter Book does not give us: MathJax served by the site itself, no Thebe,
 a favicon at the site root.
 
-Loaded by _config.yml (``sphinx.local_extensions``). Three things:
+Loaded by _config.yml (``sphinx.local_extensions``). Four things:
 
 * **MathJax without a third-party host.** ``mathjax_path`` (in _config.yml) points at
   ``_static/mathjax/tex-mml-chtml.js``; this extension copies MathJax 3's browser build (the
@@ -17,6 +17,8 @@ Loaded by _config.yml (``sphinx.local_extensions``). Three things:
   false), so its event handlers and stylesheet are removed.
 * **/favicon.ico.** ``html_favicon`` gives every page its ``<link rel="icon">``; a copy at the
   site root answers clients that ask for ``/favicon.ico`` without reading the page.
+* **The site's style rules**, ``book/_static/ksm.css`` (code at a size where 88 columns fit the
+  page), added to every page.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent.parent / "_static"  # book/_static
+STYLESHEET = "ksm.css"
 
 MATHJAX_DIST = "django-static-mathjax"
 MATHJAX_COMPONENT = "tex-mml-chtml.js"
@@ -74,6 +79,12 @@ def drop_thebe(app: Sphinx, config) -> None:
     ]
 
 
+def add_stylesheet(app: Sphinx, config) -> None:
+    """book/_static joins the static path (Jupyter Book only adds a root ``_static``)."""
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+    app.add_css_file(STYLESHEET)
+
+
 def copy_assets(app: Sphinx) -> None:
     """At builder-inited, so pages get the script's checksum (``?v=``) like other local assets."""
     if app.builder.format != "html":
@@ -104,5 +115,6 @@ def setup(app: Sphinx) -> dict:
     # config-inited: every extension of the list (sphinx_thebe included) is set up by then.
     app.connect("config-inited", check_mathjax_path)
     app.connect("config-inited", drop_thebe)
+    app.connect("config-inited", add_stylesheet)
     app.connect("builder-inited", copy_assets)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
