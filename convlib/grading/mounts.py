@@ -69,17 +69,29 @@ def mounts(python: str, package_path: str, import_path: list[str],
 
 def bind_args(binds: list[tuple[str, str]], hidden: set[str]) -> list[str]:
     """bwrap arguments: the system, the binds (parent folders made first), then the covers."""
+    args, system = _system_args()
+    return args + _bind_mount_args(binds) + _cover_args(hidden, system + binds, binds)
+
+
+def _system_args() -> tuple[list[str], list[tuple[str, str]]]:
+    """The system folders and /etc's files read-only, and the (src, dest) of the folders bound."""
     args: list[str] = []
-    made: set[str] = {"/"}
     system = []
     for path in SYSTEM_DIRS:
-        if os.path.islink(path):
+        if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems: the same link inside
             args.extend(["--symlink", os.readlink(path), path])
         elif os.path.isdir(path):
             args.extend(["--ro-bind", path, path])
             system.append((path, path))
     for path in ETC_FILES:
         args.extend(["--ro-bind-try", path, path])
+    return args, system
+
+
+def _bind_mount_args(binds: list[tuple[str, str]]) -> list[str]:
+    """The read-only binds, each after the folders above it that are not made yet."""
+    args: list[str] = []
+    made: set[str] = {"/"}
     for src, dest in binds:
         for parent in reversed(Path(dest).parents):
             if str(parent) not in made:
@@ -87,12 +99,19 @@ def bind_args(binds: list[tuple[str, str]], hidden: set[str]) -> list[str]:
                 args.extend(["--perms", "0755", "--dir", str(parent)])
         made.add(dest)
         args.extend(["--ro-bind", src, dest])
-    # hidden folders that a bound folder contains (a submissions folder inside the venv...):
-    # covered by an empty read-only tmpfs, after the binds; the outermost only
+    return args
+
+
+def _cover_args(hidden: set[str], bound: list[tuple[str, str]],
+                binds: list[tuple[str, str]]) -> list[str]:
+    """An empty read-only tmpfs over each hidden folder that a bound folder contains."""
+    # a submissions folder inside the venv...: covered after the binds; the outermost only, and
+    # never where it would cover one of the binds
+    args: list[str] = []
     real = {os.path.realpath(h) for h in hidden}
     outermost = [h for h in sorted(real) if not any(h.startswith(o + os.sep) for o in real)]
     for folder in outermost:
-        for src, dest in system + binds:
+        for src, dest in bound:
             if folder.startswith(src + os.sep) and os.path.isdir(folder):
                 inside = dest + folder[len(src):]
                 if not any(d == inside or d.startswith(inside + os.sep) for _, d in binds):

@@ -45,9 +45,31 @@ def kill(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
 
+
 def pump(proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult, start: float,
          timeout: float, results_limit: int) -> bytes:
     """Feed stdin, drain stdout/stderr/results with caps, enforce the wall-clock limit."""
+    sel = _selector(proc, read_fd)
+    sent, kept = 0, _Kept(results_limit)
+    deadline, drain_until = start + timeout, None
+    while sel.get_map():
+        now = time.monotonic()
+        drain_until = _drain_until(proc, result, now, deadline, drain_until)
+        if drain_until is not None and now >= drain_until:
+            break
+        wait = min((drain_until or deadline) - now, 0.25)
+        for key, _ in sel.select(timeout=max(wait, 0.01)):
+            if key.data == "stdin":
+                sent = _feed(sel, proc, key.fd, payload, sent)
+            else:
+                _drain(sel, key.fd, key.data, kept, result)
+    _finish(proc, result.timed_out)
+    result.stderr_head = kept.stderr.decode("utf-8", "replace")
+    return b"".join(kept.chunks)
+
+
+def _selector(proc: subprocess.Popen, read_fd: int) -> selectors.BaseSelector:
+    """A selector over the output pipes (to read) and stdin (to write), all non-blocking."""
     sel = selectors.DefaultSelector()
     streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr",
                read_fd: "results"}
@@ -57,57 +79,77 @@ def pump(proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult
     stdin_fd = proc.stdin.fileno()
     os.set_blocking(stdin_fd, False)
     sel.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
-    sent, chunks, kept, stderr = 0, [], 0, bytearray()
-    deadline, drain_until = start + timeout, None
-    while sel.get_map():
-        now = time.monotonic()
-        if drain_until is None and proc.poll() is not None:
-            drain_until = now + 2.0
-        if drain_until is None and now >= deadline:
-            result.timed_out = True
-            kill(proc)
-            proc.wait()
-            drain_until = now + 2.0
-        if drain_until is not None and now >= drain_until:
-            break
-        wait = min((drain_until or deadline) - now, 0.25)
-        for key, _ in sel.select(timeout=max(wait, 0.01)):
-            name = key.data
-            if name == "stdin":
-                try:
-                    sent += os.write(stdin_fd, payload[sent : sent + 65536])
-                except BlockingIOError:
-                    continue
-                except OSError:  # the process closed its stdin: it will not read the rest
-                    sent = len(payload)
-                if sent >= len(payload):
-                    sel.unregister(stdin_fd)
-                    proc.stdin.close()
-                continue
-            try:
-                data = os.read(key.fd, 65536)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                sel.unregister(key.fd)
-                continue
-            if name == "results":
-                if kept + len(data) > results_limit:
-                    result.results_overflow = True
-                else:
-                    chunks.append(data)
-                    kept += len(data)
-            elif name == "stdout":
-                result.stdout_bytes += len(data)
+    return sel
+
+
+def _drain_until(proc: subprocess.Popen, result: RunResult, now: float, deadline: float,
+                 drain_until: float | None) -> float | None:
+    """When draining stops: 2 s after the process ended or was killed at the wall-clock limit."""
+    if drain_until is not None:
+        return drain_until
+    if proc.poll() is not None:
+        return now + 2.0
+    if now >= deadline:
+        result.timed_out = True
+        kill(proc)
+        proc.wait()
+        return now + 2.0
+    return None
+
+
+def _feed(sel: selectors.BaseSelector, proc: subprocess.Popen, stdin_fd: int, payload: bytes,
+          sent: int) -> int:
+    """The write side of stdin: the payload's next 64 KiB; stdin closed once all is sent."""
+    try:
+        sent += os.write(stdin_fd, payload[sent : sent + 65536])
+    except BlockingIOError:
+        return sent
+    except OSError:  # the process closed its stdin: it will not read the rest
+        sent = len(payload)
+    if sent >= len(payload):
+        sel.unregister(stdin_fd)
+        proc.stdin.close()
+    return sent
+
+
+def _drain(sel: selectors.BaseSelector, fd: int, name: str, kept: _Kept,
+           result: RunResult) -> None:
+    """The read side of one output pipe: one read, kept within the caps; unregistered at its end."""
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return
+    except OSError:
+        data = b""
+    if not data:
+        sel.unregister(fd)
+        return
+    kept.add(name, data, result)
+
+
+@dataclass
+class _Kept:
+    """What pump keeps of the output: the results up to their cap, stderr's first 4096 bytes."""
+
+    results_limit: int
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    stderr: bytearray = field(default_factory=bytearray)
+
+    def add(self, name: str, data: bytes, result: RunResult) -> None:
+        """Count one read from the named pipe in result, and keep what the caps allow."""
+        if name == "results":
+            if self.size + len(data) > self.results_limit:
+                result.results_overflow = True
             else:
-                result.stderr_bytes += len(data)
-                if len(stderr) < 4096:
-                    stderr.extend(data[: 4096 - len(stderr)])
-    _finish(proc, result.timed_out)
-    result.stderr_head = stderr.decode("utf-8", "replace")
-    return b"".join(chunks)
+                self.chunks.append(data)
+                self.size += len(data)
+        elif name == "stdout":
+            result.stdout_bytes += len(data)
+        else:
+            result.stderr_bytes += len(data)
+            if len(self.stderr) < 4096:
+                self.stderr.extend(data[: 4096 - len(self.stderr)])
 
 
 def _finish(proc: subprocess.Popen, timed_out: bool) -> None:

@@ -127,55 +127,70 @@ def _describe_expected(value):
 
 
 def run(job: dict, emit) -> None:
+    """Each cell in order, in one namespace; one event per cell."""
     soft = float(job.get("soft_timeout", 10))
     shell = _Shell()
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins,
                        "get_ipython": lambda: shell, "display": lambda *a, **k: None}
     for index, cell in enumerate(job.get("cells", [])):
         if cell.get("type") == "code":
-            source = cell.get("source", "")
+            emit(_code_cell(cell, index, namespace, soft))
+        else:
+            emit(_test_cell(cell, index, namespace, soft))
 
-            def execute(source: str = source, name: str = f"<cell {index + 1}>") -> None:
-                exec(compile(_ipython_syntax(source), name, "exec"), namespace)
 
-            # the instructor's locked cells (imports of torch...) only have the notebook's limit
-            _, error = _timed(0 if cell.get("locked") else soft, execute)
-            emit({"event": "cell", "index": index, "error": error})
+def _code_cell(cell: dict, index: int, namespace: dict, soft: float) -> dict:
+    """Run a code cell: its event, with the error it raised (None if none)."""
+    source = cell.get("source", "")
+
+    def execute(source: str = source, name: str = f"<cell {index + 1}>") -> None:
+        exec(compile(_ipython_syntax(source), name, "exec"), namespace)
+
+    # the instructor's locked cells (imports of torch...) only have the notebook's limit
+    _, error = _timed(0 if cell.get("locked") else soft, execute)
+    return {"event": "cell", "index": index, "error": error}
+
+
+def _test_cell(cell: dict, index: int, namespace: dict, soft: float) -> dict:
+    """Run a test cell: its set-up code, then its probes; its event."""
+    setup_errors = []
+    for code in (cell.get("imports", ""), cell.get("helpers", "")):
+        if code:
+            _, error = _timed(soft, exec, compile(code, "<test setup>", "exec"), namespace)
+            if error:
+                setup_errors.append(error)
+    results = []
+    timed_out = False
+    for probe in cell.get("probes", []):
+        result, timed_out = _probe(probe, namespace, soft, timed_out)
+        results.append(result)
+    return {"event": "test", "index": index, "grade_id": cell.get("grade_id"),
+            "setup_errors": setup_errors, "results": results}
+
+
+def _probe(probe: dict, namespace: dict, soft: float, timed_out: bool) -> tuple[dict, bool]:
+    """One probe's values (or errors), and whether a check of the exercise has timed out."""
+    result: dict = {}
+    for key in ("actual", "expected"):
+        if key not in probe:
             continue
-        setup_errors = []
-        for code in (cell.get("imports", ""), cell.get("helpers", "")):
-            if code:
-                _, error = _timed(soft, exec, compile(code, "<test setup>", "exec"), namespace)
-                if error:
-                    setup_errors.append(error)
-        results = []
-        timed_out = False
-        for probe in cell.get("probes", []):
-            result: dict = {}
-            for key in ("actual", "expected"):
-                if key not in probe:
-                    continue
-                if timed_out:  # one check ran out of time: the exercise's others are not run
-                    result[key] = {
-                        "error": {"type": "CellTimeout", "memory": False, "timeout": True,
-                                  "message": "not run after an earlier check's timeout"}
-                    }
-                    continue
-                to_json = describe if key == "actual" else _describe_expected
+        if timed_out:  # one check ran out of time: the exercise's others are not run
+            result[key] = {
+                "error": {"type": "CellTimeout", "memory": False, "timeout": True,
+                          "message": "not run after an earlier check's timeout"}
+            }
+            continue
+        to_json = describe if key == "actual" else _describe_expected
 
-                def evaluate(expr=probe[key], to_json=to_json):
-                    return to_json(eval(compile(expr, "<check>", "eval"), namespace))
+        def evaluate(expr=probe[key], to_json=to_json):
+            return to_json(eval(compile(expr, "<check>", "eval"), namespace))
 
-                value, error = _timed(soft, evaluate)
-                if error and error["type"] == "NotPlainData":
-                    error["message"] = f"the value is not plain data: {error['message']}"
-                result[key] = value if error is None else {"error": error}
-                timed_out = timed_out or bool(error and error["timeout"])
-            results.append(result)
-        emit(
-            {"event": "test", "index": index, "grade_id": cell.get("grade_id"),
-             "setup_errors": setup_errors, "results": results}
-        )
+        value, error = _timed(soft, evaluate)
+        if error and error["type"] == "NotPlainData":
+            error["message"] = f"the value is not plain data: {error['message']}"
+        result[key] = value if error is None else {"error": error}
+        timed_out = timed_out or bool(error and error["timeout"])
+    return result, timed_out
 
 
 def main(argv: list[str]) -> int:

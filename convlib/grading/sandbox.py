@@ -236,15 +236,9 @@ class Sandbox:
 
     def unavailable(self) -> str | None:
         """None when this mode works here (Python really starts in it), else why not."""
-        if self.mode != "rlimits":
-            if not self.bwrap:
-                return "bwrap is not installed (apt-get install bubblewrap)"
-            if self.mode == "bwrap" and os.geteuid() != 0:
-                return "not root, so no switch to a separate uid"
-            if self.mode == "bwrap" and not self.setpriv:
-                return "setpriv (util-linux) is not installed"
-        if not self.prlimit and self.mode != "rlimits":
-            return "prlimit (util-linux) is not installed"
+        missing = self._missing_tool()
+        if missing is not None:
+            return missing
         probe = Sandbox(self.mode, Limits(timeout=60, cell_timeout=5))
         probe.drop_uid, probe.hidden = self.drop_uid, set(self.hidden)
         probe.use_zygote = False  # bubblewrap itself first; the zygote after, by _check_zygote
@@ -272,6 +266,20 @@ class Sandbox:
             return "the process did not switch to a separate uid"
         if self.use_zygote:
             self.zygote_note = self._check_zygote(job)
+        return None
+
+    def _missing_tool(self) -> str | None:
+        """What this mode needs and this machine lacks (bwrap, root, setpriv, prlimit), or None."""
+        if self.mode == "rlimits":
+            return None  # no bubblewrap; without setpriv or prlimit, protections_off says so
+        if not self.bwrap:
+            return "bwrap is not installed (apt-get install bubblewrap)"
+        if self.mode == "bwrap" and os.geteuid() != 0:
+            return "not root, so no switch to a separate uid"
+        if self.mode == "bwrap" and not self.setpriv:
+            return "setpriv (util-linux) is not installed"
+        if not self.prlimit:
+            return "prlimit (util-linux) is not installed"
         return None
 
     # ------------------------------------------------------------------ command line
