@@ -11,29 +11,54 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from convlib.plots import series_styles
-from convlib.plots.style import CONSTRUCTIONS, construction_style
+from convlib.plots.style import CONSTRUCTIONS, construction_style, line_style
 
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo")
 
 
 def plot_ratio_curves(ax: Any, channels: Sequence[int], curves: Mapping[str, Sequence[float]], *,
-                      levels: Mapping[str, float] | None = None, markevery: int = 4) -> None:
+                      levels: Mapping[str, float] | None = None, markevery: int = 4,
+                      styles: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """One curve per entry of ``curves`` (a ratio against the channel count ``channels``, log x),
     and a dashed horizontal line per entry of ``levels`` (e.g. the k^2 asymptotes), in the colour
-    of the curve with the same index when there is one."""
+    of the curve with the same index when there is one.
+
+    ``styles`` maps a curve's name to its ``ax.plot`` keywords (e.g. :func:`trick_line_style`,
+    so a construction looks as in the rest of the book); the keys it gives replace those of the
+    book's series style, and curves it does not name keep the series style."""
     if not curves:
         raise ValueError("curves must hold at least one series")
     for name, values in curves.items():
         if len(values) != len(channels):
             raise ValueError(f"curves[{name!r}] has {len(values)} values for {len(channels)} channels")
-    styles = series_styles(max(len(curves), len(levels or {})))
-    for (name, values), style in zip(curves.items(), styles):
+    unknown = sorted(set(styles or {}) - set(curves))
+    if unknown:
+        raise ValueError(f"styles names no curve: {unknown}")
+    defaults = series_styles(max(len(curves), len(levels or {})))
+    chosen = styles or {}
+    looks = [{**default, **chosen.get(name, {})} for name, default in zip(curves, defaults)]
+    looks += defaults[len(looks):]
+    for (name, values), style in zip(curves.items(), looks):
         ax.plot(channels, values, label=name, markevery=markevery, **style)
-    for (name, level), style in zip((levels or {}).items(), styles):
+    for (name, level), style in zip((levels or {}).items(), looks):
         ax.axhline(level, color=style["color"], linestyle=(0, (4, 3)), linewidth=1.0, label=name)
     ax.set_xscale("log", base=2)
     ax.set_xlim(min(channels), max(channels))
     ax.legend(loc="best")
+
+
+def trick_line_style(name: str, kernel_size: int | None = None) -> dict[str, Any]:
+    """``ax.plot`` keywords (colour, line style, marker) of one construction of
+    :func:`convlib.compare.compare_tricks`, from the style map; no label. ``"stacked_separable"``
+    (a stack of depthwise-separable 3x3) takes the separable colour and line with the stack's
+    marker, hollow (``fillstyle="none"``), as :func:`plot_tricks` draws it."""
+    if name == "stacked_separable":
+        style = line_style("separable")
+        style.update(marker=construction_style("stacked")["marker"], fillstyle="none")
+    else:
+        style = line_style(name, kernel_size if name == "plain" else None)
+    style.pop("label")
+    return style
 
 
 def _row_styles(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
