@@ -9,18 +9,18 @@ Command line::
     python -m convlib.experiments list
     python -m convlib.experiments run NAME [--profile P] [--seeds 0 1 2] [--out DIR]
 
-Every comparison of an experiment (a :class:`Claim`: ``better`` beats ``worse``) is made by
-:mod:`convlib.stats`, the book's one vocabulary: the mean difference over seeds, its 95 % interval
-and a verdict, ``holds`` (interval above 0), ``contradicted`` (below 0) or ``inconclusive at this
-budget`` (contains 0), with a one-line explanation. The interval is the *paired bootstrap over
-seeds and test images* (:func:`convlib.stats.compare`) when every run of both variants stored
+Every comparison of an experiment (a :class:`ExperimentClaim`: ``better`` beats ``worse``) is made
+by :mod:`convlib.stats`, the book's one vocabulary: the mean difference over seeds, its 95 %
+interval and a verdict, ``holds`` (interval above 0), ``contradicted`` (below 0) or ``inconclusive
+at this budget`` (contains 0), with a one-line explanation. The interval is the *paired bootstrap
+over seeds and test images* (:func:`convlib.stats.compare`) when every run of both variants stored
 which test images it got right (``test_correct``, packed; runs made since it is stored) and both
 ran the same seeds; otherwise, as for the older reference files, the *analytic interval*
 (:func:`convlib.stats.compare_means`: Welch t over the seeds plus the test set's binomial noise,
 unpaired, so wider). A train-test gap claim ("overfits less": lower is better) compares the worse
-variant's gap minus the better one's, with the binomial noise of both the test set and the
-training sample; it always uses the analytic interval (the training sample's per-image answers
-are not stored).
+variant's gap minus the better one's, with the binomial noise of both the test set and the training
+sample; it always uses the analytic interval (the training sample's per-image answers are not
+stored).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,7 +66,7 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class Claim:
+class ExperimentClaim:
     """``better`` is expected to beat ``worse`` on ``metric`` ('test_acc': higher is better;
     'gap': training minus test accuracy, both without augmentation, lower is better)."""
 
@@ -74,6 +74,11 @@ class Claim:
     worse: str
     metric: str
     statement: str
+
+
+# The name before ExperimentClaim, kept so that notebooks and exercises importing it still work
+# (convlib.claims.ArticleClaim, a claim of the article, is another thing).
+Claim = ExperimentClaim
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class Experiment:
     name: str
     description: str
     variants: tuple[Variant, ...]
-    claims: tuple[Claim, ...]
+    claims: tuple[ExperimentClaim, ...]
     budgets: dict[str, dict] = field(default_factory=dict)
 
     def budget(self, profile) -> dict:
@@ -144,38 +149,42 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
          Variant("2x3x3", "two stacked 3x3 per block", _net("stacked", 5)),
          Variant("7x7", "one 7x7 per block", _net("plain", 7)),
          Variant("3x3x3", "three stacked 3x3 per block", _net("stacked", 7))),
-        (Claim("2x3x3", "5x5", "test_acc", "two stacked 3x3 convolutions beat one 5x5 (the article's orange vs blue)"),
-         Claim("3x3x3", "7x7", "test_acc", "three stacked 3x3 convolutions beat one 7x7"))),
+        (ExperimentClaim("2x3x3", "5x5", "test_acc",
+                         "two stacked 3x3 convolutions beat one 5x5 (the article's orange vs blue)"),
+         ExperimentClaim("3x3x3", "7x7", "test_acc", "three stacked 3x3 convolutions beat one 7x7"))),
     Experiment(
         "separable", "Blocks of two normal 3x3 convolutions against two depthwise-separable 3x3.",
         (Variant("2x3x3", "two 3x3 per block", _net("stacked", 5)),
          Variant("2xsep3x3", "two separable 3x3 per block", _net("separable", 3, repeats=2))),
-        (Claim("2x3x3", "2xsep3x3", "test_acc",
+        (ExperimentClaim("2x3x3", "2xsep3x3", "test_acc",
                "separable convolutions are 'a bit less efficient' than normal ones (the article's orange vs red)"),)),
     Experiment(
         "bottleneck", "A plain 3x3 against a 1x1-3x3-1x1 bottleneck, at equal input and output width.",
         (Variant("3x3", "plain 3x3", _net("plain", 3, stem=64, widths=(64, 64))),
          Variant("bottleneck", "1x1-3x3-1x1 bottleneck (mid = width/4)",
                  _net("bottleneck", 3, stem=64, widths=(64, 64)))),
-        (Claim("3x3", "bottleneck", "test_acc", "the full 3x3 is more accurate than its lighter bottleneck"),)),
+        (ExperimentClaim("3x3", "bottleneck", "test_acc",
+                         "the full 3x3 is more accurate than its lighter bottleneck"),)),
     Experiment(
         "grouped", "A 3x3 block with 1, 2, 4 and 8 groups.",
         tuple(Variant(f"g{g}", f"3x3, {g} group{'s' if g > 1 else ''}",
                       _net("grouped", 3, stem=32, widths=(64, 64), groups=g)) for g in (1, 2, 4, 8)),
-        (Claim("g1", "g8", "test_acc", "a dense (1-group) 3x3 is more accurate than an 8-group one"),)),
+        (ExperimentClaim("g1", "g8", "test_acc",
+                         "a dense (1-group) 3x3 is more accurate than an 8-group one"),)),
     Experiment(
         "dense_vs_conv", "A multilayer perceptron against a small CNN: the article's overfitting argument.",
         (Variant("mlp", "MLP 3072-512-512-10", _mlp(hidden=(512, 512))),
          Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3))),
-        (Claim("cnn", "mlp", "test_acc", "the CNN generalises better: higher test accuracy"),
-         Claim("cnn", "mlp", "gap", "the CNN overfits less: smaller train-test accuracy gap"))),
+        (ExperimentClaim("cnn", "mlp", "test_acc", "the CNN generalises better: higher test accuracy"),
+         ExperimentClaim("cnn", "mlp", "gap",
+                         "the CNN overfits less: smaller train-test accuracy gap"))),
     Experiment(
         "overfitting", "The same MLP and CNN on a small training set, trained long without "
         "augmentation, so that both can overfit: the setting that can test the article's claim.",
         (Variant("mlp", "MLP 3072-512-512-10", _mlp(hidden=(512, 512))),
          Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3))),
-        (Claim("cnn", "mlp", "gap", "where both can overfit, the CNN overfits less: smaller train-test "
-               "accuracy gap"),),
+        (ExperimentClaim("cnn", "mlp", "gap", "where both can overfit, the CNN overfits less: "
+                         "smaller train-test accuracy gap"),),
         budgets={"smoke": {"train_size": 500, "epochs": 3, "augment": False},
                  "quick": {"train_size": 2_000, "epochs": 40, "augment": False},
                  "cpu": {"train_size": 5_000, "epochs": 60, "augment": False},
@@ -186,7 +195,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         (Variant("2x3x3", "two stacked 3x3 per block", _net("stacked", 5)),
          Variant("5x5-wide", "one 5x5 per block, widened to equal weights",
                  _net("plain", 5, widths=(36, 72)))),
-        (Claim("2x3x3", "5x5-wide", "test_acc",
+        (ExperimentClaim("2x3x3", "5x5-wide", "test_acc",
                "at equal convolution weights, two stacked 3x3 beat one (wider) 5x5"),)),
     Experiment(
         "bottleneck_deep", "ResNet's trade: the bottleneck's saved weights spent on depth, 8 "
@@ -194,7 +203,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         (Variant("3x3", "plain 3x3", _net("plain", 3, stem=64, widths=(64, 64))),
          Variant("bottleneck-deep", "8 residual bottlenecks per block",
                  _net("bottleneck", 3, stem=64, widths=(64, 64), repeats=8, residual=True))),
-        (Claim("bottleneck-deep", "3x3", "test_acc",
+        (ExperimentClaim("bottleneck-deep", "3x3", "test_acc",
                "at equal weights, a deeper bottleneck network beats the plain 3x3 (ResNet's trade)"),)),
     Experiment(
         "grouped_wide", "ResNeXt's trade: the 8-group block widened (208 channels) to the dense "
@@ -202,7 +211,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         (Variant("g1", "3x3, 1 group", _net("grouped", 3, stem=32, widths=(64, 64), groups=1)),
          Variant("g8-wide", "3x3, 8 groups, widened to equal weights",
                  _net("grouped", 3, stem=32, widths=(208, 208), groups=8))),
-        (Claim("g8-wide", "g1", "test_acc",
+        (ExperimentClaim("g8-wide", "g1", "test_acc",
                "at equal weights, a wider 8-group network beats the dense one (ResNeXt's trade)"),)),
     Experiment(
         "separable_wide", "Xception's and MobileNet's trade: the separable network widened (94 and "
@@ -210,7 +219,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         (Variant("2x3x3", "two 3x3 per block", _net("stacked", 5)),
          Variant("2xsep3x3-wide", "two separable 3x3 per block, widened to equal weights",
                  _net("separable", 3, repeats=2, widths=(94, 188)))),
-        (Claim("2xsep3x3-wide", "2x3x3", "test_acc",
+        (ExperimentClaim("2xsep3x3-wide", "2x3x3", "test_acc",
                "at equal weights, a wider separable network beats the normal one"),)),
 )}
 
@@ -264,70 +273,117 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     test_x, test_y = data_module.subset(dataset.test_images, dataset.test_labels, budget.test_size)
     device = as_device(device)
     path = results_path(name, out)
+    provenance = _provenance(dataset, budget, plan, len(train_y), len(test_y), device)
+    results = _open_results(path, experiment, provenance)
+    config = replace(TrainConfig.from_profile(budget), epochs=plan["epochs"], augment=plan["augment"])
+    session = _Session(experiment, path, provenance, (train_x, train_y, test_x, test_y), config,
+                       device, progress, log)
+    for variant, seed in _pending(experiment, seeds, results, select, log):
+        _run_one(session, results, variant, seed)
+    _write_results(path, results, experiment)
+    return results
 
-    provenance = {
+
+def _provenance(dataset, budget, plan: dict, train_size: int, test_size: int,
+                device: torch.device) -> dict:
+    """Where a run's numbers come from: data set, budget, device and versions."""
+    return {
         "dataset": dataset.name, "dataset_source": dataset.source, "jpeg_copy": dataset.lossy,
         "profile": budget.name, "profile_description": budget.description,
-        "train_size": len(train_y), "test_size": len(test_y), "epochs": plan["epochs"],
+        "train_size": train_size, "test_size": test_size, "epochs": plan["epochs"],
         "augment": plan["augment"],
         "batch_size": budget.batch_size, "lr": budget.lr,
         "device": device_name(device), "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "torch": torch.__version__, "python": platform.python_version(),
         "precision": resolve_precision(TrainConfig().precision, device),
     }
-    if path.exists():
-        results = load_results(path)
-        old = results["provenance"]
-        defaults = {"precision": "float32", "augment": True}  # files from before these keys
-        for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr", "precision",
-                    "augment"):
-            if old.get(key, defaults.get(key)) != provenance[key]:
-                raise ResultsFileError(
-                    f"{path} was made with {key}={old.get(key)!r}, this run has {key}={provenance[key]!r}; "
-                    "results of different budgets are never mixed: use another --out")
-    else:
-        results = {"format": RESULTS_FORMAT, "experiment": name, "description": experiment.description,
-                   "provenance": {**provenance, "seeds": [], "started": _now(), "wall_seconds": 0.0},
-                   "variants": {}, "runs": []}
+
+
+def _open_results(path: Path, experiment: Experiment, provenance: dict) -> dict:
+    """The results file at ``path`` when it holds the same budget (else an error), or a new one."""
+    if not path.exists():
+        return {"format": RESULTS_FORMAT, "experiment": experiment.name,
+                "description": experiment.description,
+                "provenance": {**provenance, "seeds": [], "started": _now(), "wall_seconds": 0.0},
+                "variants": {}, "runs": []}
+    results = load_results(path)
+    old = results["provenance"]
+    defaults = {"precision": "float32", "augment": True}  # files from before these keys
+    for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr",
+                "precision", "augment"):
+        if old.get(key, defaults.get(key)) != provenance[key]:
+            raise ResultsFileError(
+                f"{path} was made with {key}={old.get(key)!r}, this run has {key}={provenance[key]!r}; "
+                "results of different budgets are never mixed: use another --out")
+    return results
+
+
+def _pending(experiment: Experiment, seeds: list[int], results: dict,
+             select: Callable[[str, int], bool] | None,
+             log: Callable[[str], None] | None) -> Iterator[tuple[Variant, int]]:
+    """The (variant, seed) runs still to make, in order, logging those already in ``results``."""
     done = {(r["variant"], r["seed"]) for r in results["runs"]}
-    config = replace(TrainConfig.from_profile(budget), epochs=plan["epochs"], augment=plan["augment"])
     for variant in experiment.variants:
         for seed in seeds:
             if select is not None and not select(variant.name, seed):
                 continue
             if (variant.name, seed) in done:
                 if log:
-                    log(f"{name}: {variant.name} seed {seed} already done, skipped")
+                    log(f"{experiment.name}: {variant.name} seed {seed} already done, skipped")
                 continue
-            seed_everything(seed)
-            model = variant.build()
-            results["variants"][variant.name] = {
-                "label": variant.label, "conv_params": model.conv_params(), "total_params": model.total_params()}
-            reused = _reused_run(path.parent, name, variant, seed, provenance)
-            if reused is not None:
-                results["runs"].append(reused)
-                seconds, accuracy = 0.0, reused["history"]["test_acc"][-1]
-            else:
-                start = time.perf_counter()
-                history = train(model, train_x, train_y, test_x, test_y, config, seed=seed, device=device,
-                                progress=progress, description=f"{name}/{variant.name}/seed {seed}")
-                seconds, accuracy = time.perf_counter() - start, history.final_test_acc
-                record = history.to_dict()
-                results["runs"].append({"variant": variant.name, "seed": seed, "seconds": round(seconds, 2),
-                                        "history": record, "test_correct": record.pop("test_correct")})
-            prov = results["provenance"]
-            prov["seeds"] = sorted(set(prov["seeds"]) | {seed})
-            prov["wall_seconds"] = round(prov["wall_seconds"] + seconds, 1)
-            prov.update(device=provenance["device"], threads=provenance["threads"], torch=provenance["torch"],
-                        git_commit=git_commit(), updated=_now())
-            results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
-            atomic_write_json(path, results)
-            if log:
-                log(f"{name}: {variant.name} seed {seed}: test accuracy {accuracy:.4f} "
+            yield variant, seed
+
+
+@dataclass(frozen=True)
+class _Session:
+    """What every run of one :func:`run_experiment` call shares."""
+
+    experiment: Experiment
+    path: Path
+    provenance: dict
+    tensors: tuple  # train images, train labels, test images, test labels
+    config: TrainConfig
+    device: torch.device
+    progress: bool | None
+    log: Callable[[str], None] | None
+
+
+def _run_one(session: _Session, results: dict, variant: Variant, seed: int) -> None:
+    """Train (or reuse) one (variant, seed), add it to ``results`` and write the results file."""
+    name, provenance = session.experiment.name, session.provenance
+    seed_everything(seed)
+    model = variant.build()
+    results["variants"][variant.name] = {
+        "label": variant.label, "conv_params": model.conv_params(),
+        "total_params": model.total_params()}
+    reused = _reused_run(session.path.parent, name, variant, seed, provenance)
+    if reused is not None:
+        results["runs"].append(reused)
+        seconds, accuracy = 0.0, reused["history"]["test_acc"][-1]
+    else:
+        start = time.perf_counter()
+        history = train(model, *session.tensors, session.config, seed=seed, device=session.device,
+                        progress=session.progress, description=f"{name}/{variant.name}/seed {seed}")
+        seconds, accuracy = time.perf_counter() - start, history.final_test_acc
+        record = history.to_dict()
+        results["runs"].append({"variant": variant.name, "seed": seed, "seconds": round(seconds, 2),
+                                "history": record, "test_correct": record.pop("test_correct")})
+    prov = results["provenance"]
+    prov["seeds"] = sorted(set(prov["seeds"]) | {seed})
+    prov["wall_seconds"] = round(prov["wall_seconds"] + seconds, 1)
+    prov.update(device=provenance["device"], threads=provenance["threads"],
+                torch=provenance["torch"], git_commit=git_commit(), updated=_now())
+    _write_results(session.path, results, session.experiment)
+    if session.log:
+        session.log(f"{name}: {variant.name} seed {seed}: test accuracy {accuracy:.4f} "
                     + (f"(reused from {reused['reused_from']})" if reused else f"({seconds:.0f} s)"))
+
+
+
+def _write_results(path: Path, results: dict, experiment: Experiment) -> None:
+    """Recompute the comparisons of ``experiment``'s claims and write ``results`` to ``path``."""
     results["comparisons"] = [comparison_dict(results, claim) for claim in experiment.claims]
     atomic_write_json(path, results)
-    return results
 
 
 EXTRA_SEEDS = (3, 4)  # the reference profile's rule: 5 seeds where 3 leave a comparison undecided
@@ -410,7 +466,7 @@ def compare_variants(results_a: dict, a: str, results_b: dict, b: str, metric: s
     return stats.compare_means(gaps[0], gaps[1], n_images, labels=labels, sampling=sampling)
 
 
-def comparison_dict(results: dict, claim: Claim) -> dict:
+def comparison_dict(results: dict, claim: ExperimentClaim) -> dict:
     """The claim's comparison: means and spreads per variant, then the difference in the claim's
     favour (``better - worse`` for test accuracy, ``worse - better`` for the gap), its 95 %
     interval, the method, the verdict and the explanation from :mod:`convlib.stats`."""
@@ -441,6 +497,22 @@ def check_claims(results: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        _print_experiments()
+        return 0
+    if args.name not in EXPERIMENTS:
+        parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    if args.command == "extend":
+        return _extend_command(args)
+    if args.command in ("recompare", "merge"):
+        return _rewrite_command(args)
+    return _run_command(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per action (list, run, merge, extend, recompare)."""
     parser = argparse.ArgumentParser(prog="python -m convlib.experiments", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments and their variants")
@@ -466,37 +538,56 @@ def main(argv: list[str] | None = None) -> int:
                                "file from its runs (no training), e.g. after a change of method")
     recompare.add_argument("name", help=f"one of: {', '.join(EXPERIMENTS)}")
     recompare.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for experiment in EXPERIMENTS.values():
-            print(f"{experiment.name}: {experiment.description}")
-            for variant in experiment.variants:
-                print(f"    {variant.name:12s} {variant.label}")
-        return 0
-    if args.name not in EXPERIMENTS:
-        parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
-    if args.command == "extend":
-        out = args.out if args.out is not None else set_folder(args.profile or active_profile_name())
-        extended = extend_inconclusive(args.name, args.profile, out)
-        print(f"{args.name}: " + (f"seeds {list(EXTRA_SEEDS)} added for {', '.join(extended)}" if extended
-                                  else "every comparison decided, nothing to add"))
-        return 0
-    if args.command in ("recompare", "merge"):
-        path = results_path(args.name, args.out)
-        try:
-            results = (load_results(path) if args.command == "recompare" else shards.merge_results(
-                [(str(d), load_results(results_path(args.name, d))) for d in args.shard_dirs]))
-        except (ResultsFileError, ValueError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        results["comparisons"] = check_claims(results)
-        atomic_write_json(path, results)
-        for comparison in results["comparisons"]:
-            print(f"{comparison['statement']}: {comparison['verdict']}")
-        return 0
+    return parser
+
+
+def _print_experiments() -> None:
+    """``list``: every experiment and its variants."""
+    for experiment in EXPERIMENTS.values():
+        print(f"{experiment.name}: {experiment.description}")
+        for variant in experiment.variants:
+            print(f"    {variant.name:12s} {variant.label}")
+
+
+def _print_verdicts(results: dict) -> None:
+    """One line per stored comparison: the claim and its verdict."""
+    for comparison in results["comparisons"]:
+        print(f"{comparison['statement']}: {comparison['verdict']}")
+
+
+def _profile_out(args: argparse.Namespace) -> str | os.PathLike:
+    """``--out``, or by default the reference set of the chosen (or active) profile."""
+    return args.out if args.out is not None else set_folder(args.profile or active_profile_name())
+
+
+def _extend_command(args: argparse.Namespace) -> int:
+    """``extend``: seeds EXTRA_SEEDS for the comparisons still inconclusive."""
+    extended = extend_inconclusive(args.name, args.profile, _profile_out(args))
+    print(f"{args.name}: " + (f"seeds {list(EXTRA_SEEDS)} added for {', '.join(extended)}"
+                              if extended else "every comparison decided, nothing to add"))
+    return 0
+
+
+def _rewrite_command(args: argparse.Namespace) -> int:
+    """``recompare``: a results file's comparisons recomputed; ``merge``: the shards' files."""
+    path = results_path(args.name, args.out)
+    try:
+        results = (load_results(path) if args.command == "recompare" else shards.merge_results(
+            [(str(d), load_results(results_path(args.name, d))) for d in args.shard_dirs]))
+    except (ResultsFileError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    results["comparisons"] = check_claims(results)
+    atomic_write_json(path, results)
+    _print_verdicts(results)
+    return 0
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """``run``: the experiment (or one shard of it), then its verdicts."""
     try:
         select = shards.selector(args.shard) if args.shard else None
-        out = args.out if args.out is not None else set_folder(args.profile or active_profile_name())
+        out = _profile_out(args)
         results = run_experiment(args.name, args.profile, args.seeds, out, device=args.device,
                                  select=select)
         if select:
@@ -504,8 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ResultsFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for comparison in results["comparisons"]:
-        print(f"{comparison['statement']}: {comparison['verdict']}")
+    _print_verdicts(results)
     return 0
 
 

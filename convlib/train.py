@@ -34,7 +34,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from convlib.device import PRECISIONS, as_device, device_name, execution_plan, synchronize
+from convlib.device import (
+    PRECISIONS,
+    ExecutionPlan,
+    as_device,
+    device_name,
+    execution_plan,
+    synchronize,
+)
 from convlib.stats import pack_correctness
 
 # Per-channel statistics of the CIFAR-10 training set (original pixels; the JPEG copy differs
@@ -179,6 +186,28 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
             ``CONVLIB_PROGRESS=0``.
     """
     config = config or TrainConfig()
+    _check_inputs(model, train_images, train_labels, test_images, test_labels)
+    device = as_device(device)
+    run = _prepare(model, (train_images, train_labels, test_images, test_labels), config, seed,
+                   device)
+    history = History(device=device_name(device), precision=run.plan.precision, seed=seed,
+                      epochs=config.epochs, train_size=len(run.train_y), test_size=len(run.test_y))
+    bar = None
+    if _progress_enabled(progress):
+        bar = tqdm(total=config.epochs * run.steps_per_epoch, desc=description or "training",
+                   unit="batch", leave=False)
+    for epoch in range(config.epochs):
+        loss_sum, correct, seen, seconds = _train_epoch(run, epoch, bar)
+        _record_epoch(run, history, epoch, loss_sum.item() / seen, correct.item() / seen, seen,
+                      seconds)
+    if bar is not None:
+        bar.close()
+    return history
+
+
+def _check_inputs(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
+                  test_images: torch.Tensor, test_labels: torch.Tensor) -> None:
+    """Raise TypeError unless ``model`` is a module and the data uint8 images with int64 labels."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
     for name, images, labels in (("train", train_images, train_labels), ("test", test_images, test_labels)):
@@ -186,23 +215,46 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
             raise TypeError(f"{name}_images must be a uint8 tensor of shape (N, C, H, W)")
         if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != images.shape[:1]:
             raise TypeError(f"{name}_labels must be an int64 tensor of shape (N,) matching {name}_images")
-    device = as_device(device)
+
+
+@dataclass
+class _Run:
+    """What the epochs of one :func:`train` call share: the data on the device, the optimiser."""
+
+    config: TrainConfig
+    plan: ExecutionPlan
+    model: nn.Module
+    step_model: nn.Module  # what the training steps call: the compiled model, or ``model``
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    sample_x: torch.Tensor  # the fixed sample of training images evaluated after each epoch
+    sample_y: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator  # batch order and augmentation
+    autocast: torch.autocast
+    steps_per_epoch: int
+
+
+def _prepare(model: nn.Module, tensors: tuple[torch.Tensor, ...], config: TrainConfig, seed: int,
+             device: torch.device) -> _Run:
+    """The run's state: model and data (train, test images and labels) on ``device``, optimiser."""
     plan = execution_plan(device, config.precision, config.channels_last, config.compile)
     if plan.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
-    memory_format, use_bf16 = plan.memory_format, plan.bf16
-
-    train_x, train_y = train_images.to(device), train_labels.to(device)
-    test_x, test_y = test_images.to(device), test_labels.to(device)
+    train_x, train_y, test_x, test_y = (t.to(device) for t in tensors)
     mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
-    model = model.to(device=device, memory_format=memory_format)
+    model = model.to(device=device, memory_format=plan.memory_format)
     step_model = torch.compile(model) if plan.compile else model
 
     n = len(train_y)
     # a fixed sample of training images, evaluated like the test set after each epoch
     sample = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max(1, len(test_y))].to(device)
-    train_sample_x, train_sample_y = train_x[sample], train_y[sample]
     steps_per_epoch = max(1, n // config.batch_size)  # drop the last partial batch: stable BN stats
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.momentum > 0, weight_decay=config.weight_decay)
@@ -210,65 +262,78 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
         optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
         pct_start=0.25, anneal_strategy="linear")
     generator = torch.Generator(device=device).manual_seed(seed)
-    autocast = plan.autocast()
+    return _Run(config=config, plan=plan, model=model, step_model=step_model, train_x=train_x,
+                train_y=train_y, test_x=test_x, test_y=test_y, sample_x=train_x[sample],
+                sample_y=train_y[sample], mean=mean, std=std, optimizer=optimizer,
+                scheduler=scheduler, generator=generator, autocast=plan.autocast(),
+                steps_per_epoch=steps_per_epoch)
 
-    history = History(device=device_name(device), precision=plan.precision, seed=seed, epochs=config.epochs,
-                      train_size=n, test_size=len(test_y))
-    bar = None
-    if _progress_enabled(progress):
-        bar = tqdm(total=config.epochs * steps_per_epoch, desc=description or "training",
-                   unit="batch", leave=False)
-    for epoch in range(config.epochs):
-        model.train()
-        start = time.perf_counter()
-        order = torch.randperm(n, device=device, generator=generator)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.int64)
-        seen = 0
-        for step in range(steps_per_epoch):
-            index = order[step * config.batch_size:(step + 1) * config.batch_size]
-            images = train_x[index]
-            if config.augment:
-                images = augment_batch(images, generator)
-            x, y = _normalise(images, mean, std, memory_format), train_y[index]
-            with autocast:
-                logits = step_model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach() * len(y)  # summed on the device: no sync per step
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
-            if bar is not None:
-                bar.update(1)
-                if step % 20 == 0 or step == steps_per_epoch - 1:
-                    elapsed = time.perf_counter() - start
-                    bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}",
-                                    loss=f"{loss_sum.item() / seen:.3f}",
-                                    acc=f"{correct.item() / seen:.3f}",
-                                    img_s=f"{seen / max(elapsed, 1e-9):.0f}")
-        synchronize(device)  # the epoch's queued GPU work belongs to its time
-        seconds = time.perf_counter() - start
-        last = epoch == config.epochs - 1
-        test_loss, test_acc, *correct_images = evaluate(model, test_x, test_y, mean, std, config.eval_batch_size,
-                                                        memory_format, use_bf16, return_correct=last)
-        if last:
-            history.test_correct = pack_correctness(correct_images[0].cpu())
-        train_eval_loss, train_eval_acc = evaluate(model, train_sample_x, train_sample_y, mean, std,
-                                                   config.eval_batch_size, memory_format, use_bf16)
-        history.train_eval_loss.append(round(train_eval_loss, 6))
-        history.train_eval_acc.append(round(train_eval_acc, 6))
-        history.train_loss.append(round(loss_sum.item() / seen, 6))
-        history.train_acc.append(round(correct.item() / seen, 6))
-        history.test_loss.append(round(test_loss, 6))
-        history.test_acc.append(round(test_acc, 6))
-        history.epoch_seconds.append(round(seconds, 4))
-        history.images_per_second.append(round(seen / seconds, 1))
-    if bar is not None:
-        bar.close()
-    return history
+
+def _train_epoch(run: _Run, epoch: int,
+                 bar: tqdm | None) -> tuple[torch.Tensor, torch.Tensor, int, float]:
+    """One shuffled pass over the training set: summed loss, number right, images seen, seconds."""
+    config = run.config
+    run.model.train()
+    start = time.perf_counter()
+    order = torch.randperm(len(run.train_y), device=run.plan.device, generator=run.generator)
+    loss_sum = torch.zeros((), device=run.plan.device)
+    correct = torch.zeros((), device=run.plan.device, dtype=torch.int64)
+    seen = 0
+    for step in range(run.steps_per_epoch):
+        batch_loss, batch_correct, batch_size = _train_step(
+            run, order[step * config.batch_size:(step + 1) * config.batch_size])
+        loss_sum += batch_loss  # summed on the device: no sync per step
+        correct += batch_correct
+        seen += batch_size
+        if bar is not None:
+            bar.update(1)
+            if step % 20 == 0 or step == run.steps_per_epoch - 1:
+                elapsed = time.perf_counter() - start
+                bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}",
+                                loss=f"{loss_sum.item() / seen:.3f}",
+                                acc=f"{correct.item() / seen:.3f}",
+                                img_s=f"{seen / max(elapsed, 1e-9):.0f}")
+    synchronize(run.plan.device)  # the epoch's queued GPU work belongs to its time
+    return loss_sum, correct, seen, time.perf_counter() - start
+
+
+def _train_step(run: _Run, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """One optimiser step on the training images ``index``: summed loss, hits, batch size."""
+    images = run.train_x[index]
+    if run.config.augment:
+        images = augment_batch(images, run.generator)
+    x, y = _normalise(images, run.mean, run.std, run.plan.memory_format), run.train_y[index]
+    with run.autocast:
+        logits = run.step_model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=run.config.label_smoothing)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    run.scheduler.step()
+    return loss.detach() * len(y), (logits.argmax(1) == y).sum(), len(y)
+
+
+def _record_epoch(run: _Run, history: History, epoch: int, train_loss: float, train_acc: float,
+                  seen: int, seconds: float) -> None:
+    """Evaluate after ``epoch``; append its numbers to ``history`` (test_correct after the last)."""
+    config, plan = run.config, run.plan
+    last = epoch == config.epochs - 1
+    test_loss, test_acc, *correct_images = evaluate(
+        run.model, run.test_x, run.test_y, run.mean, run.std, config.eval_batch_size,
+        plan.memory_format, plan.bf16, return_correct=last)
+    if last:
+        history.test_correct = pack_correctness(correct_images[0].cpu())
+    train_eval_loss, train_eval_acc = evaluate(
+        run.model, run.sample_x, run.sample_y, run.mean, run.std, config.eval_batch_size,
+        plan.memory_format, plan.bf16)
+    history.train_eval_loss.append(round(train_eval_loss, 6))
+    history.train_eval_acc.append(round(train_eval_acc, 6))
+    history.train_loss.append(round(train_loss, 6))
+    history.train_acc.append(round(train_acc, 6))
+    history.test_loss.append(round(test_loss, 6))
+    history.test_acc.append(round(test_acc, 6))
+    history.epoch_seconds.append(round(seconds, 4))
+    history.images_per_second.append(round(seen / seconds, 1))
 
 
 @torch.no_grad()

@@ -168,5 +168,6 @@ def test_article_claims_and_run_verdicts_have_distinct_names():
     from convlib import experiments
 
     assert claims.ArticleClaim is claims.Claim and claims.CLAIM_VERDICTS is claims.VERDICTS
-    assert experiments.Claim is not claims.ArticleClaim
+    assert experiments.ExperimentClaim is not claims.ArticleClaim
+    assert experiments.Claim is experiments.ExperimentClaim  # the old name, kept for notebooks
     assert set(experiments.VERDICTS) < set(claims.CLAIM_VERDICTS)

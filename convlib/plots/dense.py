@@ -109,8 +109,29 @@ def plot_sliding_window(ax, *, in_size: int = 6, kernel_size: int = 3,
     every position, the weight sharing), and an arrow joins it to the output pixel it computes.
     Returns the output size. Title and caption are the caller's.
     """
-    from matplotlib.patches import FancyArrowPatch, Rectangle
+    out = _sliding_window_size(in_size, kernel_size, positions)
+    gap = 2.5  # space between the input and the output grids
+    colors = weight_index_colors(kernel_size * kernel_size)
+    outline = ("#D55E00", "#0072B2", "#009E73", "#CC79A7")
+    _blank_grid(ax, in_size, 0, 0)
+    x0 = in_size + gap
+    top = -(in_size - out) / 2
+    _blank_grid(ax, out, x0, top)
+    for n, (row, col) in enumerate(positions):
+        _draw_window(ax, row, col, kernel_size, colors, prefix)
+        _link_window(ax, row, col, kernel_size, (x0, top), outline[n % len(outline)])
+    ax.text(in_size / 2, 0.4, f"input {in_size}x{in_size}", ha="center", fontsize=10)
+    ax.text(x0 + out / 2, top + 0.4, f"output {out}x{out}", ha="center", fontsize=10)
+    ax.set_xlim(-0.3, x0 + out + 0.3)
+    ax.set_ylim(-in_size - 0.3, 1.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return out
 
+
+def _sliding_window_size(in_size: int, kernel_size: int,
+                         positions: tuple[tuple[int, int], ...]) -> int:
+    """The output size of the window, after checking the sizes and that ``positions`` lie in it."""
     for name, value in (("in_size", in_size), ("kernel_size", kernel_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an int >= 1; got {value!r}")
@@ -120,39 +141,43 @@ def plot_sliding_window(ax, *, in_size: int = 6, kernel_size: int = 3,
     for row, col in positions:
         if not (0 <= row < out and 0 <= col < out):
             raise ValueError(f"positions must lie in the {out}x{out} output; got {(row, col)}")
-    gap = 2.5  # space between the input and the output grids
-    colors = weight_index_colors(kernel_size * kernel_size)
-    outline = ("#D55E00", "#0072B2", "#009E73", "#CC79A7")
-    for r in range(in_size):
-        for c in range(in_size):
-            ax.add_patch(Rectangle((c, -r - 1), 1, 1, facecolor="white", edgecolor="0.6"))
-    x0 = in_size + gap
-    top = -(in_size - out) / 2
-    for r in range(out):
-        for c in range(out):
+    return out
+
+
+def _blank_grid(ax, size: int, x0: float, top: float) -> None:
+    """A ``size x size`` grid of white cells whose top-left corner is at ``(x0, top)``."""
+    from matplotlib.patches import Rectangle  # deferred: matplotlib is heavy
+
+    for r in range(size):
+        for c in range(size):
             ax.add_patch(Rectangle((x0 + c, top - r - 1), 1, 1, facecolor="white",
                                    edgecolor="0.6"))
-    for n, (row, col) in enumerate(positions):
-        color = outline[n % len(outline)]
-        for i in range(kernel_size):
-            for j in range(kernel_size):
-                index = i * kernel_size + j
-                ax.add_patch(Rectangle((col + j, -row - i - 1), 1, 1,
-                                       facecolor=colors[index], edgecolor="0.6"))
-                ax.text(col + j + 0.5, -row - i - 0.5, f"{prefix}{index}", ha="center",
-                        va="center", fontsize=9)
-        ax.add_patch(Rectangle((col, -row - kernel_size), kernel_size, kernel_size,
-                               fill=False, edgecolor=color, linewidth=2.5))
-        ax.add_patch(Rectangle((x0 + col, top - row - 1), 1, 1, facecolor=color, alpha=0.6,
-                               edgecolor=color, linewidth=2))
-        ax.add_patch(FancyArrowPatch((col + kernel_size, -row - kernel_size / 2),
-                                     (x0 + col, top - row - 0.5), arrowstyle="-|>",
-                                     mutation_scale=14, color=color, linewidth=1.5,
-                                     connectionstyle="arc3,rad=-0.15"))
-    ax.text(in_size / 2, 0.4, f"input {in_size}x{in_size}", ha="center", fontsize=10)
-    ax.text(x0 + out / 2, top + 0.4, f"output {out}x{out}", ha="center", fontsize=10)
-    ax.set_xlim(-0.3, x0 + out + 0.3)
-    ax.set_ylim(-in_size - 0.3, 1.2)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    return out
+
+
+def _draw_window(ax, row: int, col: int, kernel_size: int, colors: list, prefix: str) -> None:
+    """The window of output pixel ``(row, col)`` on the input: its cells, coloured and labelled."""
+    from matplotlib.patches import Rectangle  # deferred: matplotlib is heavy
+
+    for i in range(kernel_size):
+        for j in range(kernel_size):
+            index = i * kernel_size + j
+            ax.add_patch(Rectangle((col + j, -row - i - 1), 1, 1,
+                                   facecolor=colors[index], edgecolor="0.6"))
+            ax.text(col + j + 0.5, -row - i - 0.5, f"{prefix}{index}", ha="center",
+                    va="center", fontsize=9)
+
+
+def _link_window(ax, row: int, col: int, kernel_size: int, origin: tuple[float, float],
+                 color: str) -> None:
+    """Outline the window of ``(row, col)``, arrowed to its output pixel (grid at ``origin``)."""
+    from matplotlib.patches import FancyArrowPatch, Rectangle  # deferred: matplotlib is heavy
+
+    x0, top = origin
+    ax.add_patch(Rectangle((col, -row - kernel_size), kernel_size, kernel_size,
+                           fill=False, edgecolor=color, linewidth=2.5))
+    ax.add_patch(Rectangle((x0 + col, top - row - 1), 1, 1, facecolor=color, alpha=0.6,
+                           edgecolor=color, linewidth=2))
+    ax.add_patch(FancyArrowPatch((col + kernel_size, -row - kernel_size / 2),
+                                 (x0 + col, top - row - 0.5), arrowstyle="-|>",
+                                 mutation_scale=14, color=color, linewidth=1.5,
+                                 connectionstyle="arc3,rad=-0.15"))
