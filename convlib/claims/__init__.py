@@ -66,7 +66,7 @@ class ArticleClaim:
     check: str
 
 
-Claim = ArticleClaim  # the old name (not convlib.experiments.Claim, an experiment's hypothesis)
+Claim = ArticleClaim  # the old name (not convlib.experiments.ExperimentClaim, a hypothesis)
 
 
 # ---- judges: (article_value, computed_value) -> (verdict, explanation) ----------------------
