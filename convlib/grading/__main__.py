@@ -49,7 +49,8 @@ def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", default="2G", help="memory per notebook (default 2G)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per job, each with its own options."""
     parser = argparse.ArgumentParser(prog="python -m convlib.grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("sandbox", help="describe the sandbox available here")
     _add_sandbox_options(p)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if getattr(args, "jobs", 1) < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from convlib.grading.notebook import (
     Chapter,
+    Check,
+    Exercise,
     Malformed,
     Plan,
     find_chapters,
@@ -52,6 +54,32 @@ class Result:
 
 
 # ----------------------------------------------------------------------------- reference
+def _reference_expected(where: str, exercise: Exercise, event: dict) -> list[dict]:
+    """The expected values of one exercise's checks, after checking the reference passes them."""
+    if event.get("setup_errors"):
+        error = event["setup_errors"][0]
+        raise ReferenceFailure(
+            f"{where} {exercise.grade_id}: the test cell's imports or hidden "
+            f"helpers raised {error['type']}: {error['message']}"
+        )
+    values = []
+    for check, result in zip(exercise.checks, event["results"], strict=True):
+        for key in ("actual", "expected"):
+            if "error" in result[key]:
+                error = result[key]["error"]
+                raise ReferenceFailure(
+                    f"{where} {exercise.grade_id}: computing the {key} value of "
+                    f"check({check.actual}, ...) raised {error['type']}: "
+                    f"{error['message']}"
+                )
+        problem = compare(result["actual"], result["expected"], check.tol)
+        if problem:
+            raise ReferenceFailure(f"{where} {exercise.grade_id}: the reference solution fails "
+                                   f"check({check.actual}, ...): {problem[1]}")
+        values.append(result["expected"])
+    return values
+
+
 def reference_values(chapter: Chapter, sandbox: Sandbox) -> dict[str, list[dict]]:
     """Run the source in a sandbox; the expected value of every check, after checking that the
     reference solution passes all of them."""
@@ -77,28 +105,7 @@ def reference_values(chapter: Chapter, sandbox: Sandbox) -> dict[str, list[dict]
         if event.get("event") != "test":
             continue
         exercise = chapter.exercise(event["grade_id"])
-        if event.get("setup_errors"):
-            error = event["setup_errors"][0]
-            raise ReferenceFailure(
-                f"{where} {exercise.grade_id}: the test cell's imports or hidden "
-                f"helpers raised {error['type']}: {error['message']}"
-            )
-        values = []
-        for check, result in zip(exercise.checks, event["results"], strict=True):
-            for key in ("actual", "expected"):
-                if "error" in result[key]:
-                    error = result[key]["error"]
-                    raise ReferenceFailure(
-                        f"{where} {exercise.grade_id}: computing the {key} value of "
-                        f"check({check.actual}, ...) raised {error['type']}: "
-                        f"{error['message']}"
-                    )
-            problem = compare(result["actual"], result["expected"], check.tol)
-            if problem:
-                raise ReferenceFailure(f"{where} {exercise.grade_id}: the reference solution fails "
-                                       f"check({check.actual}, ...): {problem[1]}")
-            values.append(result["expected"])
-        expected[exercise.grade_id] = values
+        expected[exercise.grade_id] = _reference_expected(where, exercise, event)
     missing = [e.grade_id for e in chapter.exercises if e.grade_id not in expected]
     if missing:
         raise ReferenceFailure(f"{where}: no reference values for {missing}")
@@ -131,9 +138,9 @@ def _valid_value(value: object) -> bool:
     )
 
 
-def judge(chapter: Chapter, student: str, plan: Plan, run: RunResult,
-          expected: dict[str, list[dict]], sandbox: Sandbox) -> list[Result]:
-    """Per-exercise results from a run's events (each a claim, checked against expected values)."""
+def _events_by_kind(run: RunResult) -> tuple[dict[int, dict], dict[str, dict], set[str]]:
+    """The first error of each cell, the first test event of each exercise, and the exercises
+    whose test event came more than once (a forged stream)."""
     cell_errors: dict[int, dict] = {}
     tests: dict[str, dict] = {}
     duplicated: set[str] = set()
@@ -146,6 +153,12 @@ def judge(chapter: Chapter, student: str, plan: Plan, run: RunResult,
             if event["grade_id"] in tests:
                 duplicated.add(event["grade_id"])
             tests.setdefault(event["grade_id"], event)
+    return cell_errors, tests, duplicated
+
+
+def _sections(plan: Plan) -> dict[str, list[int]]:
+    """For each exercise, the job indices of the cells between the previous test step and its own
+    (the code whose errors explain its failed checks)."""
     sections: dict[str, list[int]] = {}
     pending: list[int] = []
     for index, cell in enumerate(plan.cells):
@@ -154,6 +167,78 @@ def judge(chapter: Chapter, student: str, plan: Plan, run: RunResult,
             pending = []
         else:
             pending.append(index)
+    return sections
+
+
+def _cell_error_feedback(errors: list[tuple[str, dict]], sandbox: Sandbox) -> list[str]:
+    """Feedback lines for the first three errors of an exercise's cells."""
+    lines = []
+    for label, error in errors[:3]:
+        if error.get("timeout"):
+            lines.append(f"{label} ran past the {sandbox.limits.cell_timeout:g} s time limit")
+        else:
+            lines.append(f"{label} raised {clean(error.get('type'), 80)}: "
+                         f"`{clean(error.get('message'), 200)}`")
+    return lines
+
+
+def _results_fit(results_list: object, exercise: Exercise) -> bool:
+    """Whether a test event's results are one well-formed claim per check of the exercise."""
+    return (
+        isinstance(results_list, list)
+        and len(results_list) == len(exercise.checks)
+        and all(isinstance(r, dict) and _valid_value(r.get("actual")) for r in results_list)
+    )
+
+
+def _probe_error(error: dict, check: Check, sandbox: Sandbox) -> str:
+    """Why a check whose probe raised failed, in words (a hidden check shows only the type)."""
+    kind = clean(error.get("type"), 80)
+    if kind == "NotPlainData":
+        return "did not give plain data (a number, list or tensor)"
+    if error.get("timeout"):
+        return f"ran past the {sandbox.limits.cell_timeout:g} s time limit"
+    if check.hidden:
+        return f"raised {kind}"
+    return f"raised {kind}: `{clean(error.get('message'), 200)}`"
+
+
+def _judge_checks(res: Result, exercise: Exercise, results_list: list[dict],
+                  expected: list[dict], errors: list[tuple[str, dict]], sandbox: Sandbox) -> None:
+    """Judge each check's claim against its expected value: res's feedback, status and points."""
+    passed, memory = 0, any(e.get("memory") for _, e in errors)
+    timeouts = sum(1 for _, e in errors if e.get("timeout"))
+    for number, (check, result, want) in enumerate(
+        zip(exercise.checks, results_list, expected, strict=True), start=1
+    ):
+        actual = result["actual"]
+        label = f"hidden check {number}: {check.what}" if check.hidden else check.what
+        if "error" in actual:
+            error = actual["error"]
+            memory = memory or bool(error.get("memory"))
+            timeouts += bool(error.get("timeout"))
+            res.feedback.append(f"✗ {label}: {_probe_error(error, check, sandbox)}")
+            continue
+        problem = compare(actual, want, check.tol)
+        if problem is None:
+            passed += 1
+            res.feedback.append(f"✓ {label}")
+        elif check.hidden:
+            res.feedback.append(f"✗ {label}: wrong {problem[0]}")
+        else:
+            res.feedback.append(f"✗ {label}: {clean(problem[1], 300)}")
+    if passed == len(exercise.checks):
+        res.status, res.points = "passed", exercise.points
+    else:
+        res.status = "memory" if memory else "timeout" if timeouts else "failed"
+        res.note = f"{passed}/{len(exercise.checks)} checks passed"
+
+
+def judge(chapter: Chapter, student: str, plan: Plan, run: RunResult,
+          expected: dict[str, list[dict]], sandbox: Sandbox) -> list[Result]:
+    """Per-exercise results from a run's events (each a claim, checked against expected values)."""
+    cell_errors, tests, duplicated = _events_by_kind(run)
+    sections = _sections(plan)
     end_status, end_note = _ending(run, sandbox)
     results = []
     for exercise in chapter.exercises:
@@ -169,64 +254,18 @@ def judge(chapter: Chapter, student: str, plan: Plan, run: RunResult,
             continue
         errors = [(plan.labels.get(i, "a cell"), cell_errors[i])
                   for i in sections.get(exercise.grade_id, []) if i in cell_errors]
-        for label, error in errors[:3]:
-            if error.get("timeout"):
-                res.feedback.append(
-                    f"{label} ran past the {sandbox.limits.cell_timeout:g} s time limit"
-                )
-            else:
-                res.feedback.append(f"{label} raised {clean(error.get('type'), 80)}: "
-                                    f"`{clean(error.get('message'), 200)}`")
+        res.feedback.extend(_cell_error_feedback(errors, sandbox))
         event = tests.get(exercise.grade_id)
         results_list = event.get("results") if event else None
-        if (
-            event is None
-            or exercise.grade_id in duplicated
-            or not isinstance(results_list, list)
-            or len(results_list) != len(exercise.checks)
-            or not all(isinstance(r, dict) and _valid_value(r.get("actual")) for r in results_list)
-        ):
+        if (event is None or exercise.grade_id in duplicated
+                or not _results_fit(results_list, exercise)):
             if event is None:
                 res.status, res.note = end_status, end_note
             else:
                 res.status, res.note = "malformed", "the sandbox sent back results that do not fit"
             res.feedback.append(f"Not graded: {res.note}.")
             continue
-        passed, memory = 0, any(e.get("memory") for _, e in errors)
-        timeouts = sum(1 for _, e in errors if e.get("timeout"))
-        for number, (check, result, want) in enumerate(
-            zip(exercise.checks, results_list, expected[exercise.grade_id], strict=True), start=1
-        ):
-            actual = result["actual"]
-            label = f"hidden check {number}: {check.what}" if check.hidden else check.what
-            if "error" in actual:
-                error = actual["error"]
-                memory = memory or bool(error.get("memory"))
-                timeouts += bool(error.get("timeout"))
-                kind = clean(error.get("type"), 80)
-                if kind == "NotPlainData":
-                    why = "did not give plain data (a number, list or tensor)"
-                elif error.get("timeout"):
-                    why = f"ran past the {sandbox.limits.cell_timeout:g} s time limit"
-                elif check.hidden:
-                    why = f"raised {kind}"
-                else:
-                    why = f"raised {kind}: `{clean(error.get('message'), 200)}`"
-                res.feedback.append(f"✗ {label}: {why}")
-                continue
-            problem = compare(actual, want, check.tol)
-            if problem is None:
-                passed += 1
-                res.feedback.append(f"✓ {label}")
-            elif check.hidden:
-                res.feedback.append(f"✗ {label}: wrong {problem[0]}")
-            else:
-                res.feedback.append(f"✗ {label}: {clean(problem[1], 300)}")
-        if passed == len(exercise.checks):
-            res.status, res.points = "passed", exercise.points
-        else:
-            res.status = "memory" if memory else "timeout" if timeouts else "failed"
-            res.note = f"{passed}/{len(exercise.checks)} checks passed"
+        _judge_checks(res, exercise, results_list, expected[exercise.grade_id], errors, sandbox)
     return results
 
 

@@ -212,6 +212,33 @@ def parse_test_cell(source: str, where: str) -> tuple[list[Check], str, str]:
 
 
 # ----------------------------------------------------------------------------- sources
+def _add_nbgrader_cell(chapter: Chapter, cell: dict, meta: dict, title: str, where: str) -> None:
+    """Validate one nbgrader cell and record it: a test cell as an exercise and its student copy,
+    another locked cell as it is."""
+    source, grade_id = cell_source(cell), meta["grade_id"]
+    if meta.get("grade") and meta.get("solution"):
+        raise SourceError(f"{where}: manually graded cells are not supported by this grader")
+    if meta.get("grade"):
+        if cell.get("cell_type") != "code" or not meta.get("locked"):
+            raise SourceError(f"{where}: a test cell must be a locked code cell")
+        points = meta.get("points")
+        if type(points) not in (int, float) or points <= 0:
+            raise SourceError(f"{where}: a test cell needs points > 0")
+        checks, imports, helpers = parse_test_cell(source, where)
+        exercise = Exercise(grade_id, title, float(points), checks, imports, helpers)
+        chapter.exercises.append(exercise)
+        student = split_hidden(source)[0]
+        chapter.locked[grade_id] = LockedCell(grade_id, "code", student, checksum(student),
+                                              grade_id)
+    elif meta.get("locked"):
+        if BEGIN_HIDDEN in source or BEGIN_SOLUTION in source:
+            raise SourceError(f"{where}: a locked cell cannot hold solution or hidden regions")
+        kind = cell.get("cell_type", "code")
+        chapter.locked[grade_id] = LockedCell(grade_id, kind, source, checksum(source), None)
+    elif BEGIN_HIDDEN in source:
+        raise SourceError(f"{where}: hidden tests belong in a test cell")
+
+
 def load_chapter(path: Path) -> Chapter:
     """Read and validate one exercise source notebook."""
     path = Path(path)
@@ -238,27 +265,7 @@ def load_chapter(path: Path) -> Chapter:
         if not isinstance(grade_id, str) or not grade_id or grade_id in seen:
             raise SourceError(f"{where}: every nbgrader cell needs a unique grade_id")
         seen.add(grade_id)
-        if meta.get("grade") and meta.get("solution"):
-            raise SourceError(f"{where}: manually graded cells are not supported by this grader")
-        if meta.get("grade"):
-            if cell.get("cell_type") != "code" or not meta.get("locked"):
-                raise SourceError(f"{where}: a test cell must be a locked code cell")
-            points = meta.get("points")
-            if type(points) not in (int, float) or points <= 0:
-                raise SourceError(f"{where}: a test cell needs points > 0")
-            checks, imports, helpers = parse_test_cell(source, where)
-            exercise = Exercise(grade_id, title, float(points), checks, imports, helpers)
-            chapter.exercises.append(exercise)
-            student = split_hidden(source)[0]
-            chapter.locked[grade_id] = LockedCell(grade_id, "code", student, checksum(student),
-                                                  grade_id)
-        elif meta.get("locked"):
-            if BEGIN_HIDDEN in source or BEGIN_SOLUTION in source:
-                raise SourceError(f"{where}: a locked cell cannot hold solution or hidden regions")
-            kind = cell.get("cell_type", "code")
-            chapter.locked[grade_id] = LockedCell(grade_id, kind, source, checksum(source), None)
-        elif BEGIN_HIDDEN in source:
-            raise SourceError(f"{where}: hidden tests belong in a test cell")
+        _add_nbgrader_cell(chapter, cell, meta, title, where)
     if not chapter.exercises:
         raise SourceError(f"{path}: no graded test cell")
     return chapter
@@ -323,6 +330,34 @@ class Plan:
     labels: dict[int, str] = field(default_factory=dict)  # job index -> "your code cell 5"
 
 
+def _plan_locked(plan: Plan, chapter: Chapter, locked: LockedCell) -> None:
+    """Add a locked cell's job: its exercise's test step (the probes only) or the instructor's
+    code (a locked markdown cell adds nothing)."""
+    if locked.exercise is not None:
+        exercise = chapter.exercise(locked.exercise)
+        plan.cells.append(
+            {"type": "test", "grade_id": exercise.grade_id, "imports": exercise.imports,
+             "probes": [{"actual": c.actual} for c in exercise.checks]}
+        )
+    elif locked.cell_type == "code":
+        plan.labels[len(plan.cells)] = f"the locked cell {locked.grade_id}"
+        plan.cells.append({"type": "code", "source": locked.source, "locked": True})
+
+
+def _tampered(chapter: Chapter, problems: dict[str, str]) -> dict[str, str]:
+    """The exercises not graded, and why: a test cell's problem stops its own exercise, another
+    locked cell's stops them all."""
+    tampered: dict[str, str] = {}
+    for grade_id, reason in problems.items():
+        locked = chapter.locked[grade_id]
+        if locked.exercise is not None:
+            tampered[locked.exercise] = f"its test cell {grade_id} {reason}"
+        else:
+            for exercise in chapter.exercises:
+                tampered.setdefault(exercise.grade_id, f"the locked cell {grade_id} {reason}")
+    return tampered
+
+
 def plan_submission(chapter: Chapter, nb: dict) -> Plan:
     """Job cells for a student's notebook: their code cells, the instructor's locked code cells, and
     one test step (probes only) per graded cell; plus which exercises were tampered with."""
@@ -339,28 +374,14 @@ def plan_submission(chapter: Chapter, nb: dict) -> Plan:
                 continue
             if cell.get("cell_type") != locked.cell_type or checksum(source) != locked.checksum:
                 problems[locked.grade_id] = "was edited"
-            if locked.exercise is not None:
-                exercise = chapter.exercise(locked.exercise)
-                plan.cells.append(
-                    {"type": "test", "grade_id": exercise.grade_id, "imports": exercise.imports,
-                     "probes": [{"actual": c.actual} for c in exercise.checks]}
-                )
-            elif locked.cell_type == "code":
-                plan.labels[len(plan.cells)] = f"the locked cell {locked.grade_id}"
-                plan.cells.append({"type": "code", "source": locked.source, "locked": True})
+            _plan_locked(plan, chapter, locked)
         elif cell.get("cell_type") == "code":
             plan.labels[len(plan.cells)] = f"your code cell {index + 1}"
             plan.cells.append({"type": "code", "source": source})
     for grade_id in chapter.locked:
         if grade_id not in found:
             problems[grade_id] = "was deleted"
-    for grade_id, reason in problems.items():
-        locked = chapter.locked[grade_id]
-        if locked.exercise is not None:
-            plan.tampered[locked.exercise] = f"its test cell {grade_id} {reason}"
-        else:
-            for exercise in chapter.exercises:
-                plan.tampered.setdefault(exercise.grade_id, f"the locked cell {grade_id} {reason}")
+    plan.tampered = _tampered(chapter, problems)
     return plan
 
 

@@ -75,7 +75,32 @@ class _Budget:
             raise NotPlainData(f"the value has more than {MAX_ITEMS} items")
 
 
+def _plain_dict(value: dict, budget: _Budget, depth: int) -> dict:
+    """A dict with string keys only, its values made plain."""
+    out = {}
+    for key, v in value.items():
+        if type(key) is not str:
+            raise NotPlainData("the value is a dict with a key that is not a string")
+        out[key] = _plain(v, budget, depth + 1)
+    return out
+
+
+def _array_as_lists(value: Any, t: type) -> Any:
+    """A tensor's or NumPy array's (or scalar's) numbers as nested lists; NotPlainData for any
+    other object."""
+    torch = sys.modules.get("torch")
+    if torch is not None and t in (torch.Tensor, torch.nn.Parameter):
+        return value.detach().cpu().tolist()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and (
+        t is numpy.ndarray or (isinstance(value, numpy.generic) and t.__module__ == "numpy")
+    ):
+        return value.tolist()
+    raise NotPlainData(f"a {t.__name__} object")
+
+
 def _plain(value: Any, budget: _Budget, depth: int) -> Any:
+    """The value made of exact JSON types only (tuples, tensors and arrays as lists)."""
     budget.spend()
     if depth > MAX_DEPTH:
         raise NotPlainData(f"the value is nested more than {MAX_DEPTH} levels deep")
@@ -93,21 +118,9 @@ def _plain(value: Any, budget: _Budget, depth: int) -> Any:
     if t is list or t is tuple:
         return [_plain(v, budget, depth + 1) for v in value]
     if t is dict:
-        out = {}
-        for key, v in value.items():
-            if type(key) is not str:
-                raise NotPlainData("the value is a dict with a key that is not a string")
-            out[key] = _plain(v, budget, depth + 1)
-        return out
-    torch = sys.modules.get("torch")
-    if torch is not None and t in (torch.Tensor, torch.nn.Parameter):
-        return _plain(value.detach().cpu().tolist(), budget, depth)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and (
-        t is numpy.ndarray or (isinstance(value, numpy.generic) and t.__module__ == "numpy")
-    ):
-        return _plain(value.tolist(), budget, depth)
-    raise NotPlainData(f"a {t.__name__} object")
+        return _plain_dict(value, budget, depth)
+    # the same depth: the lists stand for the tensor itself, not for a level of nesting
+    return _plain(_array_as_lists(value, t), budget, depth)
 
 
 def describe(value: Any) -> dict:
@@ -147,6 +160,48 @@ def _is_number(x: Any) -> bool:
     return type(x) in (int, float)
 
 
+def _compare_numbers(actual: Any, expected: int | float, rel: float,
+                     where: str) -> tuple[str, str] | None:
+    """Two ints exactly; otherwise numbers to the relative tolerance ``rel``."""
+    if not _is_number(actual):
+        return "type", f"{where}expected a number ({_short(expected)}), got {_short(actual)}"
+    if type(expected) is int and type(actual) is int:
+        ok = actual == expected
+    else:
+        try:
+            ok = math.isclose(actual, expected, rel_tol=rel, abs_tol=DEFAULT_ABS_TOL)
+        except OverflowError:  # an int too large for a float
+            ok = False
+    return None if ok else ("value", f"{where}expected {_short(expected)}, got {_short(actual)}")
+
+
+def _compare_containers(actual: Any, expected: list | dict, rel: float, path: str,
+                        where: str) -> tuple[str, str] | None:
+    """A list of the same length or a dict with the same keys, then item by item (dict keys
+    sorted): the first difference."""
+    if type(expected) is list:
+        if type(actual) is not list:
+            return ("type",
+                    f"{where}expected a sequence of {len(expected)} items, got {_short(actual)}")
+        if len(actual) != len(expected):
+            return "shape", f"{where}expected {len(expected)} items, got {len(actual)}"
+        pairs = enumerate(zip(actual, expected, strict=True))
+        items = ((a, e, f"{path}[{i}]") for i, (a, e) in pairs)
+    else:
+        if type(actual) is not dict:
+            return "type", f"{where}expected a dict, got {_short(actual)}"
+        if sorted(actual) != sorted(expected):
+            return ("shape",
+                    f"{where}expected the keys {sorted(expected)}, got {sorted(actual)[:20]}")
+        items = ((actual[key], expected[key], f"{path}[{key!r}]") for key in sorted(expected))
+    # generators: nothing past the first difference is computed, as in a loop
+    for a, e, sub_path in items:
+        problem = _compare_plain(a, e, rel, sub_path)
+        if problem:
+            return problem
+    return None
+
+
 def _compare_plain(actual: Any, expected: Any, rel: float, path: str) -> tuple[str, str] | None:
     """None when equal, else (category, message); category is 'type', 'shape' or 'value'."""
     where = f"at {path}: " if path else ""
@@ -155,40 +210,9 @@ def _compare_plain(actual: Any, expected: Any, rel: float, path: str) -> tuple[s
             return "value", f"{where}expected {_short(expected)}, got {_short(actual)}"
         return None
     if _is_number(expected):
-        if not _is_number(actual):
-            return "type", f"{where}expected a number ({_short(expected)}), got {_short(actual)}"
-        if type(expected) is int and type(actual) is int:
-            ok = actual == expected
-        else:
-            try:
-                ok = math.isclose(actual, expected, rel_tol=rel, abs_tol=DEFAULT_ABS_TOL)
-            except OverflowError:  # an int too large for a float
-                ok = False
-        return (
-            None if ok else ("value", f"{where}expected {_short(expected)}, got {_short(actual)}")
-        )
-    if type(expected) is list:
-        if type(actual) is not list:
-            return ("type",
-                    f"{where}expected a sequence of {len(expected)} items, got {_short(actual)}")
-        if len(actual) != len(expected):
-            return "shape", f"{where}expected {len(expected)} items, got {len(actual)}"
-        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            problem = _compare_plain(a, e, rel, f"{path}[{i}]")
-            if problem:
-                return problem
-        return None
-    if type(expected) is dict:
-        if type(actual) is not dict:
-            return "type", f"{where}expected a dict, got {_short(actual)}"
-        if sorted(actual) != sorted(expected):
-            return ("shape",
-                    f"{where}expected the keys {sorted(expected)}, got {sorted(actual)[:20]}")
-        for key in sorted(expected):
-            problem = _compare_plain(actual[key], expected[key], rel, f"{path}[{key!r}]")
-            if problem:
-                return problem
-        return None
+        return _compare_numbers(actual, expected, rel, where)
+    if type(expected) is list or type(expected) is dict:
+        return _compare_containers(actual, expected, rel, path, where)
     if actual != expected or type(actual) is not type(expected):
         return "value", f"{where}expected {_short(expected)}, got {_short(actual)}"
     return None
