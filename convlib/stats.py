@@ -219,6 +219,49 @@ def _check_labels(labels: Any) -> tuple[str, str]:
     return (labels[0], labels[1])
 
 
+def _paired_runs(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` as (seeds, images) boolean arrays, checked to pair seed by seed and image
+    by image."""
+    runs_a, runs_b = _as_runs("a", a), _as_runs("b", b)
+    if runs_a.shape[0] != runs_b.shape[0]:
+        raise ValueError(f"a and b must have one run per seed each, paired by seed; got "
+                         f"{runs_a.shape[0]} runs in a and {runs_b.shape[0]} in b")
+    if runs_a.shape[1] != runs_b.shape[1]:
+        raise ValueError(f"a and b must be scored on the same test images; got "
+                         f"{runs_a.shape[1]} images in a and {runs_b.shape[1]} in b")
+    return runs_a, runs_b
+
+
+def _bootstrap_sums(diff: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """The sorted totals of ``diff`` (seeds x images, in {-1, 0, +1}) over ``n_resamples``
+    resamples that draw seeds and test images with replacement; exact integers."""
+    n_seeds, n_images = diff.shape
+    # Images with the same column of D (the same pattern of +1/0/-1 over the seeds) are
+    # interchangeable: resampling images only needs how often each pattern was drawn.
+    patterns, pattern_of = np.unique(diff.T, axis=0, return_inverse=True)
+    pattern_of = pattern_of.astype(np.int32).ravel()
+    n_patterns = len(patterns)
+    patterns = patterns.astype(np.float64)  # (P, S); exact small integers
+
+    rng = np.random.Generator(np.random.PCG64(seed))
+    seed_draws = rng.integers(0, n_seeds, size=(n_resamples, n_seeds), dtype=np.int32)
+    seed_counts = np.zeros((n_resamples, n_seeds), dtype=np.float64)
+    np.add.at(seed_counts, (np.repeat(np.arange(n_resamples), n_seeds), seed_draws.ravel()), 1.0)
+
+    sums = np.empty(n_resamples, dtype=np.float64)
+    for start in range(0, n_resamples, _CHUNK):
+        stop = min(start + _CHUNK, n_resamples)
+        rows = stop - start
+        image_draws = rng.integers(0, n_images, size=(rows, n_images), dtype=np.int32)
+        drawn = pattern_of[image_draws]
+        drawn += (np.arange(rows, dtype=np.int32) * n_patterns)[:, None]
+        counts = np.bincount(drawn.ravel(), minlength=rows * n_patterns)
+        counts = counts.reshape(rows, n_patterns).astype(np.float64)
+        per_seed = counts @ patterns  # (rows, S): sum over drawn images of D[s, i], exact
+        sums[start:stop] = (per_seed * seed_counts[start:stop]).sum(axis=1)  # exact integers
+    return np.sort(np.rint(sums).astype(np.int64))
+
+
 def compare(a: Any, b: Any, *, labels: Sequence[str] = ("A", "B"),
             n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> Comparison:
     """Mean difference A - B in test accuracy, with a 95 % paired bootstrap interval.
@@ -236,43 +279,13 @@ def compare(a: Any, b: Any, *, labels: Sequence[str] = ("A", "B"),
         raise ValueError(f"n_resamples must be an int >= 100; got {n_resamples!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be an int >= 0; got {seed!r}")
-    runs_a, runs_b = _as_runs("a", a), _as_runs("b", b)
-    if runs_a.shape[0] != runs_b.shape[0]:
-        raise ValueError(f"a and b must have one run per seed each, paired by seed; got "
-                         f"{runs_a.shape[0]} runs in a and {runs_b.shape[0]} in b")
-    if runs_a.shape[1] != runs_b.shape[1]:
-        raise ValueError(f"a and b must be scored on the same test images; got "
-                         f"{runs_a.shape[1]} images in a and {runs_b.shape[1]} in b")
+    runs_a, runs_b = _paired_runs(a, b)
     n_seeds, n_images = runs_a.shape
     n_resamples = int(n_resamples)
-
     diff = runs_a.astype(np.int64) - runs_b.astype(np.int64)  # (S, N) in {-1, 0, +1}
     total = int(diff.sum())
     scale = n_seeds * n_images
-    # Images with the same column of D (the same pattern of +1/0/-1 over the seeds) are
-    # interchangeable: resampling images only needs how often each pattern was drawn.
-    patterns, pattern_of = np.unique(diff.T, axis=0, return_inverse=True)
-    pattern_of = pattern_of.astype(np.int32).ravel()
-    n_patterns = len(patterns)
-    patterns = patterns.astype(np.float64)  # (P, S); exact small integers
-
-    rng = np.random.Generator(np.random.PCG64(int(seed)))
-    seed_draws = rng.integers(0, n_seeds, size=(n_resamples, n_seeds), dtype=np.int32)
-    seed_counts = np.zeros((n_resamples, n_seeds), dtype=np.float64)
-    np.add.at(seed_counts, (np.repeat(np.arange(n_resamples), n_seeds), seed_draws.ravel()), 1.0)
-
-    sums = np.empty(n_resamples, dtype=np.float64)
-    for start in range(0, n_resamples, _CHUNK):
-        stop = min(start + _CHUNK, n_resamples)
-        rows = stop - start
-        image_draws = rng.integers(0, n_images, size=(rows, n_images), dtype=np.int32)
-        drawn = pattern_of[image_draws]
-        drawn += (np.arange(rows, dtype=np.int32) * n_patterns)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=rows * n_patterns)
-        counts = counts.reshape(rows, n_patterns).astype(np.float64)
-        per_seed = counts @ patterns  # (rows, S): sum over drawn images of D[s, i], exact
-        sums[start:stop] = (per_seed * seed_counts[start:stop]).sum(axis=1)  # exact integers
-    sums = np.sort(np.rint(sums).astype(np.int64))
+    sums = _bootstrap_sums(diff, n_resamples, int(seed))
     k = round((1 - CONFIDENCE) / 2 * n_resamples)
     low, high = int(sums[k]), int(sums[n_resamples - 1 - k])
 
