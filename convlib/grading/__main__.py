@@ -20,6 +20,12 @@ import time
 from pathlib import Path
 
 from convlib.book import ROOT
+from convlib.grading.grader import NoSubmissions, grade
+from convlib.grading.gradescope import export
+from convlib.grading.notebook import find_chapters
+from convlib.grading.release import generate, release, stale_pages, with_solutions
+from convlib.grading.sandbox import Limits, SandboxUnavailable, detect
+from convlib.grading.shards import merge
 
 
 def _size(text: str) -> int:
@@ -29,8 +35,6 @@ def _size(text: str) -> int:
 
 
 def _limits(args):
-    from convlib.grading.sandbox import Limits
-
     return Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=_size(args.memory))
 
 
@@ -106,14 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("merge", "gradescope"):
         return shard_or_gradescope_command(args)
     if args.command == "release":
-        from convlib.grading.release import release
-
         for page in release(args.source, args.out, args.pages, ROOT):
             print(f"released {page.stem}: {args.out / page.stem}/, page {page}")
         return 0
     if args.command == "check-pages":
-        from convlib.grading.release import stale_pages
-
         stale = stale_pages(args.source, args.pages, ROOT)
         for name in stale:
             print(
@@ -122,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale else 0
     if args.command == "selfcheck":
         return selfcheck(args)
-    from convlib.grading.sandbox import SandboxUnavailable, detect
 
     try:
         box, notes = detect(args.sandbox, _limits(args), allow_weak=args.allow_weak_sandbox)
@@ -139,9 +138,6 @@ def main(argv: list[str] | None = None) -> int:
 def grade_command(args) -> int:
     """make grade: exit 2, with one message, when the run is refused (no student folder, no strong
     sandbox); 0 when graded."""
-    from convlib.grading.grader import NoSubmissions, grade
-    from convlib.grading.sandbox import SandboxUnavailable
-
     started = time.monotonic()
     try:
         results = grade(args.submissions, args.out, args.source, args.chapter, jobs=args.jobs,
@@ -163,9 +159,6 @@ def grade_command(args) -> int:
 def shard_or_gradescope_command(args) -> int:
     """merge: one gradebook from the shards' outputs; gradescope: the autograder zip. Exit 2 with
     one message when the shards do not make one whole or the chapter is unknown."""
-    from convlib.grading.gradescope import export
-    from convlib.grading.shards import merge
-
     try:
         if args.command == "merge":
             results = merge(args.out, args.shard_dirs)
@@ -183,11 +176,6 @@ def shard_or_gradescope_command(args) -> int:
 def selfcheck(args) -> int:
     """Release every chapter, then grade two students: one who hands in the reference solutions
     (must score full points) and one who hands in the release untouched (must score zero)."""
-    from convlib.grading.grader import grade
-    from convlib.grading.notebook import find_chapters
-    from convlib.grading.release import generate, with_solutions
-    from convlib.grading.sandbox import SandboxUnavailable
-
     with tempfile.TemporaryDirectory(prefix="convlib-selfcheck-") as tmp:
         tmp = Path(tmp)
         released = generate(args.source, tmp / "release")

@@ -86,6 +86,7 @@ def _ipython_syntax(source: str) -> str:
     if not re.search(r"^\s*[%!]", source, re.MULTILINE):
         return source
     try:
+        # deferred and optional: only cells with magics need IPython, and a bare venv lacks it
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:
         return source
