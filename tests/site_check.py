@@ -320,6 +320,11 @@ PAGE_PROBE = r"""
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
     icon: (document.querySelector('link[rel~="icon"]') || {}).href || null,
     ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id),
+    code_cells: document.querySelectorAll('div.cell_input pre').length,
+    // code cells wider than the page (they scroll sideways): the longest line of each
+    code_overflow: Array.from(document.querySelectorAll('div.cell_input pre'))
+        .filter(p => p.scrollWidth > p.clientWidth + 1)
+        .map(p => p.textContent.split('\n').reduce((a, b) => b.length > a.length ? b : a, '')),
   };
 })()
 """
@@ -342,6 +347,8 @@ class PageReport:
     links: list[str] = field(default_factory=list)
     icon: str | None = None
     ids: list[str] = field(default_factory=list)
+    code_cells: int = 0
+    code_overflow: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     remote_requests: list[str] = field(default_factory=list)
     font_responses: list[tuple[str, int]] = field(default_factory=list)

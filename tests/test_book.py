@@ -257,6 +257,18 @@ def test_no_page_shows_a_glue_call_or_an_assert_line(notebook):
     assert not shown, f"{notebook} shows bookkeeping: {shown}"
 
 
+@pytest.mark.parametrize("notebook", toc_notebooks())
+def test_code_a_reader_can_see_fits_88_columns(notebook):
+    """Code shown on the page, folded (hide-input) or not, is at most 88 columns: the width that
+    fits a code cell without sideways scrolling (book/_static/ksm.css, tests/test_site.py)."""
+    cells = json.loads((ROOT / notebook).read_text(encoding="utf-8"))["cells"]
+    wide = [f"cell {i}: {len(line)} columns: {line.strip()[:50]}"
+            for i, cell in enumerate(cells) if cell["cell_type"] == "code"
+            and not {"remove-input", "remove-cell"} & set(cell.get("metadata", {}).get("tags", []))
+            for line in "".join(cell["source"]).splitlines() if len(line) > 88]
+    assert not wide, f"{notebook}: " + "; ".join(wide)
+
+
 @pytest.mark.parametrize("notebook", [n for n in toc_notebooks() if "/chapters/" in n])
 def test_every_chapter_closes_with_what_to_remember_then_its_exercises(notebook):
     cells = json.loads((ROOT / notebook).read_text(encoding="utf-8"))["cells"]

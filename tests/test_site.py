@@ -164,6 +164,14 @@ def test_every_image_loads_and_has_an_alt_text(reports):
     assert sum(len(r.images) for r in reports.values()) > 0, "no image on the whole site?"
 
 
+def test_no_code_cell_scrolls_sideways(reports):
+    """A reader on a 1280 px screen sees every column of the book's code (at most 88: test_book),
+    without scrolling inside the cell (book/_static/ksm.css sets the size where they fit)."""
+    wide = {p: r.code_overflow for p, r in reports.items() if r.code_overflow}
+    assert not per_page(wide), per_page(wide)
+    assert sum(r.code_cells for r in reports.values()) >= 100  # the chapters' code was measured
+
+
 def test_no_alt_text_is_a_file_path(reports):
     """A screen reader reads the alt text aloud: a path is no description of a figure (a notebook
     figure gets its alt text from the :alt: option of its glue:figure directive)."""
