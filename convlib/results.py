@@ -24,7 +24,7 @@ from convlib.store import RESULTS_DIR, set_folder
 
 # The reference sets, strongest first: the CPU reference (all of CIFAR-10, profile 'cpu') in
 # book/results/cpu/, then the laptop one (profile 'quick') in book/results/.
-REFERENCE_SETS = ("cpu", "quick")
+REFERENCE_SETS = ("full", "cpu", "quick")  # strongest first: GPU (recipes/gpu), CPU, laptop
 # What must be the same in every file of one set (one clean commit, one machine, one precision).
 SET_KEYS = ("git_commit", "device", "threads", "precision", "torch")
 
@@ -40,7 +40,7 @@ def is_complete(results: dict) -> bool:
 def load_reference(name: str, folder: str | os.PathLike | None = None,
                    profile: str | None = None) -> dict | None:
     """The reference results of experiment ``name``: from the set of ``profile`` when given, else
-    from the strongest set whose file for ``name`` is complete (the CPU reference, then quick),
+    from the strongest set whose file for ``name`` is complete (the GPU reference, then the CPU one, then quick),
     else the quick set's partial file (its missing runs show as "not run yet"); None if no set
     has them."""
     found = []

@@ -94,6 +94,8 @@ def test_load_reference_prefers_a_complete_cpu_set(tmp_path):
     assert R.load_reference("separable", tmp_path, profile="cpu")["provenance"]["profile"] == "cpu"
     write(tmp_path / "cpu", "cpu", (0, 1, 2))
     assert R.load_reference("separable", tmp_path)["provenance"]["profile"] == "cpu"
+    write(tmp_path / "full", "full", (0, 1, 2))  # the GPU set (recipes/gpu/reference.sh) wins
+    assert R.load_reference("separable", tmp_path)["provenance"]["profile"] == "full"
 
 
 def test_pareto_front_keeps_only_undominated_variants():

@@ -184,3 +184,12 @@ def test_shards_module_is_the_bottom_layer():
     code = "import sys, convlib.shards; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT).stdout.strip() == "False"
+
+
+def test_the_one_gpu_recipe_parses_and_refuses_a_bad_process_count():
+    """recipes/gpu/reference.sh (the GPU reference set: shards side by side on one GPU)."""
+    script = ROOT / "recipes" / "gpu" / "reference.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    for bad in ("0", "two", "-3"):
+        done = subprocess.run(["bash", str(script), bad], capture_output=True, text=True)
+        assert done.returncode == 2 and "JOBS must be a positive integer" in done.stderr, bad
