@@ -50,8 +50,8 @@ def fit_to_page(fig: Any, width_in: float = 7.2) -> Any:
 def use_book_style() -> None:
     """Matplotlib settings for every figure of the book, and the book's figure rules
     (:func:`convlib.plots.style.figure_problems`) checked on every figure a chapter glues."""
-    import matplotlib as mpl
-    from cycler import cycler
+    import matplotlib as mpl  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+    from cycler import cycler  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     book.FIGURE_CHECK = figure_problems
 

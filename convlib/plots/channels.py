@@ -44,7 +44,7 @@ def connection_panels(matrices: dict[str, torch.Tensor], *, suptitle: str | None
                       panel_size: float = 2.6, ncols: int | None = None):
     """One panel per ``{title: matrix}`` entry, ``ncols`` to a row (default: all in one row);
     returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     if not isinstance(matrices, dict) or not matrices:
         raise ValueError("matrices must be a non-empty dict {panel title: connection matrix}")

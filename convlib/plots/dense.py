@@ -29,7 +29,7 @@ def weight_index_colors(n: int) -> list[tuple[float, float, float, float]]:
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be a non-negative int; got {n!r}")
-    import matplotlib as mpl
+    import matplotlib as mpl  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     for name, size in _PALETTES:
         if n <= size:

@@ -88,6 +88,7 @@ def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
 
 
 def _log_axes(ax: Any) -> None:
+    # deferred: matplotlib is heavy (ARCHITECTURE.md)
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
@@ -172,7 +173,7 @@ def plot_speedups(ax: Any, claims: Sequence[dict[str, Any]], kind_of: dict[str, 
     fill, ``"full"`` or ``"none"``; default: first series filled, the others hollow). Adds a
     legend of constructions and series.
     """
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     if not claims:
         raise ValueError("claims must not be empty")

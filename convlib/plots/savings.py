@@ -42,7 +42,7 @@ def plot_savings(ax: Any, rows: Sequence[Mapping[str, Any]], *,
     names the two series (``layer_label``, ``limit_label``)."""
     from matplotlib.lines import Line2D  # deferred: matplotlib is heavy
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FixedLocator, NullLocator
+    from matplotlib.ticker import FixedLocator, NullLocator  # deferred: matplotlib is heavy
 
     shown = sorted((r for r in rows if r["name"] != "plain"), key=lambda r: -r["weight_ratio"])
     if not shown:

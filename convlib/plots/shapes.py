@@ -101,7 +101,7 @@ def block_layers(kind: str, c_in: int, c_out: int, kernel_size: int = 3, *,
 def _tensor_box(ax: Any, x: float, shape: tuple[int, int, int], largest: tuple[int, int],
                 style: dict[str, Any]) -> float:
     """Draw one tensor as a box (height ~ sqrt(channels), width ~ sqrt(pixels)); its width."""
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     c, h, w = shape
     box_h = 0.12 + 0.38 * math.sqrt(c / largest[0])
@@ -153,7 +153,7 @@ def block_figure(blocks: Sequence[dict[str, Any]], *, size: int | tuple[int, int
     dict(kind="stacked", c_in=64, c_out=64, kernel_size=5)]``. ``width`` (inches, default 7)
     keeps the text at 9 pt or more at page width.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     if isinstance(blocks, dict) or not isinstance(blocks, Sequence) or not blocks \
             or not all(isinstance(b, dict) for b in blocks):
