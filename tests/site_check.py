@@ -320,6 +320,8 @@ PAGE_PROBE = r"""
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
     icon: (document.querySelector('link[rel~="icon"]') || {}).href || null,
     ids: Array.from(document.querySelectorAll('[id]')).map(e => e.id),
+    caption_numbers: Array.from(document.querySelectorAll('span.caption-number'))
+                          .map(e => e.textContent.trim()),
     code_cells: document.querySelectorAll('div.cell_input pre').length,
     // code cells wider than the page (they scroll sideways): the longest line of each
     code_overflow: Array.from(document.querySelectorAll('div.cell_input pre'))
@@ -347,6 +349,7 @@ class PageReport:
     links: list[str] = field(default_factory=list)
     icon: str | None = None
     ids: list[str] = field(default_factory=list)
+    caption_numbers: list[str] = field(default_factory=list)
     code_cells: int = 0
     code_overflow: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)

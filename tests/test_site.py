@@ -172,6 +172,23 @@ def test_no_code_cell_scrolls_sideways(reports):
     assert sum(r.code_cells for r in reports.values()) >= 100  # the chapters' code was measured
 
 
+def test_figures_are_numbered_per_chapter(reports):
+    """Chapter 5's figures are Fig. 5.1, 5.2, ... in page order (book/_ext/ksm_site.py)."""
+    wrong, figures = {}, 0
+    for page, r in reports.items():
+        chapter = re.search(r"chapters/0*(\d+)_", page)
+        numbers = [n for n in r.caption_numbers if n.startswith("Fig.")]
+        if chapter is None or not numbers:
+            continue
+        figures += len(numbers)
+        expected = [f"Fig. {chapter.group(1)}.{i}" for i in range(1, len(numbers) + 1)]
+        if numbers != expected:
+            wrong[page] = [f"{got} (expected {want})" for got, want in zip(numbers, expected)
+                           if got != want]
+    assert not per_page(wrong), per_page(wrong)
+    assert figures >= 26
+
+
 def test_no_alt_text_is_a_file_path(reports):
     """A screen reader reads the alt text aloud: a path is no description of a figure (a notebook
     figure gets its alt text from the :alt: option of its glue:figure directive)."""

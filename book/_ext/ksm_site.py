@@ -1,7 +1,7 @@
 """Site assets that Jupyter Book does not give us: MathJax served by the site itself, no Thebe,
 a favicon at the site root.
 
-Loaded by _config.yml (``sphinx.local_extensions``). Four things:
+Loaded by _config.yml (``sphinx.local_extensions``). Five things:
 
 * **MathJax without a third-party host.** ``mathjax_path`` (in _config.yml) points at
   ``_static/mathjax/tex-mml-chtml.js``; this extension copies MathJax 3's browser build (the
@@ -19,10 +19,13 @@ Loaded by _config.yml (``sphinx.local_extensions``). Four things:
   site root answers clients that ask for ``/favicon.ico`` without reading the page.
 * **The site's style rules**, ``book/_static/ksm.css`` (code at a size where 88 columns fit the
   page), added to every page.
+* **Figures numbered per chapter**: "Fig. 5.3" is the third figure of chapter 5 (Sphinx numbers
+  the figures of a book without a numbered toctree 1, 2, ... across all chapters).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "_static"  # book/_static
 STYLESHEET = "ksm.css"
+CHAPTER_PAGE = re.compile(r"(?:^|/)chapters/0*(\d+)_")  # book/chapters/05_grouped -> 5
 
 MATHJAX_DIST = "django-static-mathjax"
 MATHJAX_COMPONENT = "tex-mml-chtml.js"
@@ -85,6 +89,20 @@ def add_stylesheet(app: Sphinx, config) -> None:
     app.add_css_file(STYLESHEET)
 
 
+def number_figures_per_chapter(app: Sphinx, env) -> list[str]:
+    """After Sphinx has numbered every figure (env-get-updated), renumber a chapter's figures
+    (chapter, 1), (chapter, 2), ... in the order Sphinx numbered them; other pages keep theirs."""
+    for docname, kinds in env.toc_fignumbers.items():
+        chapter = CHAPTER_PAGE.search(docname)
+        if chapter is None:
+            continue
+        for numbers in kinds.values():
+            in_order = sorted(numbers, key=numbers.get)
+            for position, node_id in enumerate(in_order, start=1):
+                numbers[node_id] = (int(chapter.group(1)), position)
+    return []
+
+
 def copy_assets(app: Sphinx) -> None:
     """At builder-inited, so pages get the script's checksum (``?v=``) like other local assets."""
     if app.builder.format != "html":
@@ -117,4 +135,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", drop_thebe)
     app.connect("config-inited", add_stylesheet)
     app.connect("builder-inited", copy_assets)
+    # after the toctree collector (priority 500), which assigns the book-wide numbers
+    app.connect("env-get-updated", number_figures_per_chapter, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
