@@ -171,3 +171,17 @@ def test_article_claims_and_run_verdicts_have_distinct_names():
     assert experiments.ExperimentClaim is not claims.ArticleClaim
     assert experiments.Claim is experiments.ExperimentClaim  # the old name, kept for notebooks
     assert set(experiments.VERDICTS) < set(claims.CLAIM_VERDICTS)
+
+
+def test_same_performance_compares_two_files_of_one_reference_set():
+    """Chapter 7's claim reads two experiments: both from the one set that has both complete,
+    even while a stronger set has only one of them (the cpu set is made experiment by experiment)."""
+    from convlib import results
+    from convlib.claims.depth import _same_performance
+
+    computed = _same_performance()
+    profile, found = results.load_set(["stacking", "separable"])
+    assert computed["available"] == (len(found) == 2)
+    if computed["available"]:
+        assert computed["profile"] == profile
+        assert {r["provenance"]["profile"] for r in found.values()} == {profile}
