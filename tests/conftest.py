@@ -26,6 +26,19 @@ def cifar_dir() -> Path:
     return found
 
 
+@pytest.fixture
+def book_style():
+    """The book's figure style (and its legibility check) for one test; figures closed after.
+    Figure test modules use it with ``pytestmark = pytest.mark.usefixtures("book_style")``."""
+    import matplotlib.pyplot as plt  # deferred: only figure tests pay for matplotlib
+
+    from convlib.plots import use_book_style
+
+    use_book_style()
+    yield
+    plt.close("all")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI (``CI`` set, as GitHub Actions and .ci/run do) a skip is a failure: what CI installs is

@@ -40,12 +40,7 @@ from convlib.plots.style import (
 )
 from convlib.roofline import Peaks
 
-
-@pytest.fixture(autouse=True)
-def book_style():
-    use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")  # tests/conftest.py
 
 
 def _curves_figure():
@@ -260,7 +255,7 @@ def test_the_intro_states_the_budgets_of_convlib_profiles():
 def test_fit_to_page_brings_a_wide_figure_within_the_rules():
     import matplotlib.pyplot as plt
 
-    from convlib.plots import fit_to_page, use_book_style
+    from convlib.plots import fit_to_page
     from convlib.plots.style import figure_problems
 
     use_book_style()

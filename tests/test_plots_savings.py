@@ -12,16 +12,10 @@ import pytest
 from matplotlib.colors import to_hex
 
 from convlib.compare import compare_tricks, weight_ratio
-from convlib.plots import use_book_style
 from convlib.plots.savings import STACKED_SEPARABLE_HATCH, plot_savings, trick_bar_style
 from convlib.plots.style import construction_style, figure_problems
 
-
-@pytest.fixture(autouse=True)
-def book_style():
-    use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")  # tests/conftest.py
 
 
 def _limits(rows, c_in, c_out, k, scale=2**20):

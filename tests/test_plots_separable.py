@@ -13,7 +13,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from convlib.compare import constructions, weight_ratio
-from convlib.plots import series_styles, use_book_style
+from convlib.plots import series_styles
 from convlib.plots.savings import trick_bar_style
 from convlib.plots.separable import plot_ratio_curves, trick_line_style
 from convlib.plots.style import construction_style, figure_problems
@@ -21,11 +21,7 @@ from convlib.plots.style import construction_style, figure_problems
 TRICKS = ("stacked", "bottleneck", "grouped", "separable", "spatial", "stacked_separable")
 
 
-@pytest.fixture(autouse=True)
-def book_style():
-    use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")  # tests/conftest.py
 
 
 def test_trick_line_style_follows_the_style_map_and_the_savings_bars():
