@@ -222,6 +222,20 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def set_cost(experiments: dict[str, dict]) -> list[dict]:
+    """What a reference set cost to make, per experiment (``{name: results}``, one set): the runs
+    it trained, the runs it copied from another experiment (``reused_from``: the same model, seed
+    and budget, trained once), and the trained runs' wall seconds (one thread per run for the
+    ``cpu`` set), their sum and the slowest run. Reused runs cost nothing where they are copied."""
+    rows = []
+    for name, results in experiments.items():
+        trained = [run["seconds"] for run in results["runs"] if not run.get("reused_from")]
+        rows.append({"experiment": name, "trained": len(trained),
+                     "reused": len(results["runs"]) - len(trained),
+                     "seconds": round(sum(trained), 1), "slowest": max(trained, default=0.0)})
+    return rows
+
+
 __all__ = ["REFERENCE_SETS", "accuracy_table", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
            "curves", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
-           "set_problems", "table"]
+           "set_cost", "set_problems", "table"]

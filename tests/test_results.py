@@ -156,3 +156,24 @@ def test_accuracy_curves_carry_the_95_percent_interval_per_epoch():
     curve = R.curves(found)["cnn"]
     assert (curve["low"][1], curve["high"][1]) == stats.accuracy_interval([0.62, 0.64], 5000)[1:]
     assert curve["low"][0] < curve["mean"][0] < curve["high"][0]
+
+
+def test_set_cost_counts_a_reused_run_once_where_it_was_trained():
+    made = synthetic({"cnn": [0.6, 0.62], "mlp": [0.5, 0.5]})
+    for run, seconds in zip(made["runs"], (100.0, 120.5, 10.0, 12.0)):
+        run["seconds"] = seconds
+    copied = synthetic({"cnn": [0.6, 0.62], "mlp": [0.5, 0.5]})
+    for run, seconds in zip(copied["runs"], (100.0, 120.5, 30.0, 31.0)):
+        run["seconds"] = seconds
+    for run in copied["runs"][:2]:
+        run["reused_from"] = "dense_vs_conv/cnn"
+    rows = R.set_cost({"made": made, "copied": copied})
+    assert rows == [{"experiment": "made", "trained": 4, "reused": 0, "seconds": 242.5, "slowest": 120.5},
+                    {"experiment": "copied", "trained": 2, "reused": 2, "seconds": 61.0, "slowest": 31.0}]
+
+
+def test_the_cpu_reference_set_cost_is_the_sum_of_its_trained_runs():
+    _, found = R.load_set(list(R.EXPERIMENTS))
+    rows = R.set_cost(found)
+    assert all(row["trained"] + row["reused"] == len(found[row["experiment"]]["runs"]) for row in rows)
+    assert all(0 < row["slowest"] <= row["seconds"] for row in rows if row["trained"])
