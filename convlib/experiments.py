@@ -466,6 +466,31 @@ def compare_variants(results_a: dict, a: str, results_b: dict, b: str, metric: s
     return stats.compare_means(gaps[0], gaps[1], n_images, labels=labels, sampling=sampling)
 
 
+UNSTABLE_RISE = 0.02  # an epoch's mean training loss this much above the epoch before's
+
+
+def unstable_seeds(results: dict, variant: str) -> list[int]:
+    """The seeds of ``variant`` whose training went unstable: some epoch's mean training loss rose
+    more than :data:`UNSTABLE_RISE` (2 %) above the epoch before's. Under the one-cycle schedule a
+    sound run's training loss falls every epoch until the end; a rise is the peak learning rate
+    throwing the network back (measured on the widened networks: loss back near chance, ln 10)."""
+    seeds = []
+    for run in _runs(results, variant):
+        losses = run["history"].get("train_loss", [])  # none recorded: nothing to judge
+        if any(after > before * (1 + UNSTABLE_RISE) for before, after in zip(losses, losses[1:])):
+            seeds.append(run["seed"])
+    return seeds
+
+
+def _unstable_loser(results: dict, claim: ExperimentClaim, difference: float) -> str | None:
+    """For a test-accuracy claim: the less accurate variant when some of its runs went unstable
+    (its lower accuracy may then be the recipe's failure, not the network's), else None."""
+    if claim.metric != "test_acc":
+        return None
+    loser = claim.worse if difference > 0 else claim.better
+    return loser if unstable_seeds(results, loser) else None
+
+
 def comparison_dict(results: dict, claim: ExperimentClaim) -> dict:
     """The claim's comparison: means and spreads per variant, then the difference in the claim's
     favour (``better - worse`` for test accuracy, ``worse - better`` for the gap), its 95 %
@@ -482,12 +507,22 @@ def comparison_dict(results: dict, claim: ExperimentClaim) -> dict:
         comparison = compare_variants(results, claim.worse, results, claim.better, "gap",
                                       labels=(f"{claim.worse} gap", f"{claim.better} gap"))
     judged = stats.judge(comparison, stats.BETTER)
+    verdict, explanation = judged.verdict, judged.explanation
+    loser = _unstable_loser(results, claim, comparison.difference)
+    if loser is not None and verdict != stats.INCONCLUSIVE:
+        unstable = unstable_seeds(results, loser)
+        verdict = stats.INCONCLUSIVE
+        explanation = (f"{explanation.rsplit(': ', 1)[0]}; but the training of {loser} went unstable "
+                       f"in {len(unstable)} of {a['n'] if loser == claim.better else b['n']} runs "
+                       f"(its training loss rose from one epoch to the next), so its lower "
+                       f"accuracy may be the recipe's, not the network's: {verdict}")
+        head.update(unstable={loser: unstable}, interval_verdict=judged.verdict)
     return {**head, "mean_better": round(a["mean"], 6), "std_better": round(a["std"], 6),
             "mean_worse": round(b["mean"], 6), "std_worse": round(b["std"], 6),
             "seeds": comparison.n_seeds, "test_images": comparison.n_images,
             "difference": comparison.difference, "low": comparison.low, "high": comparison.high,
             "confidence": comparison.confidence, "method": comparison.method,
-            "verdict": judged.verdict, "explanation": judged.explanation}
+            "verdict": verdict, "explanation": explanation}
 
 
 def check_claims(results: dict) -> list[dict]:

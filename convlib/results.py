@@ -18,6 +18,7 @@ from convlib.experiments import (
     load_results,
     results_path,
     summarize,
+    unstable_seeds,
 )
 from convlib.profiles import get_profile
 from convlib.store import RESULTS_DIR, set_folder
@@ -156,7 +157,17 @@ def comparison_line(comparison: dict) -> str:
             f"{100 * comparison['difference']:+.1f} points, "
             f"95% interval [{100 * comparison['low']:+.1f}, {100 * comparison['high']:+.1f}] "
             f"({method_text(comparison)}, {comparison['seeds']} seeds, {comparison['test_images']:,} test "
-            f"images) -> {comparison['verdict']}")
+            f"images) -> {comparison['verdict']}{_instability_text(comparison)}")
+
+
+def _instability_text(comparison: dict) -> str:
+    """Why a comparison whose interval is decided reads inconclusive: the losing side's unstable
+    training (:func:`convlib.experiments.unstable_seeds`); empty otherwise."""
+    if not comparison.get("unstable"):
+        return ""
+    ((variant, seeds),) = comparison["unstable"].items()
+    return (f" (training of {variant} unstable with seed{'s' if len(seeds) > 1 else ''} "
+            f"{', '.join(map(str, seeds))}: the interval alone says {comparison['interval_verdict']})")
 
 
 def comparisons_table(results: dict) -> list[dict]:
@@ -222,6 +233,19 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def stability_text(results: dict) -> str:
+    """Per variant, how many runs went unstable (:func:`convlib.experiments.unstable_seeds`: a
+    training loss 2 % above the epoch before's), e.g. ``"g1: 0 of 3 runs; g8-wide: 3 of 3 runs
+    (seeds 0, 1, 2)"``."""
+    parts = []
+    for variant in results["variants"]:
+        seeds = unstable_seeds(results, variant)
+        n = sum(run["variant"] == variant for run in results["runs"])
+        where = f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})" if seeds else ""
+        parts.append(f"{variant}: {len(seeds)} of {n} run{'s' if n != 1 else ''}{where}")
+    return "; ".join(parts)
+
+
 def set_cost(experiments: dict[str, dict]) -> list[dict]:
     """What a reference set cost to make, per experiment (``{name: results}``, one set): the runs
     it trained, the runs it copied from another experiment (``reused_from``: the same model, seed
@@ -238,4 +262,4 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
 
 __all__ = ["REFERENCE_SETS", "accuracy_table", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
            "curves", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
-           "set_cost", "set_problems", "table"]
+           "set_cost", "set_problems", "stability_text", "table"]

@@ -246,3 +246,40 @@ def test_extend_adds_seeds_only_to_the_variants_of_undecided_comparisons(tmp_pat
         assert after["comparisons"] == E.check_claims(after) and after["comparisons"][0]["seeds"] == 3
     else:
         assert extended == [] and len(after["runs"]) == 4
+
+
+def _grouped_wide(losses_wide: list[list[float]]) -> dict:
+    """A grouped_wide results file whose g8-wide runs are clearly less accurate than g1's, with
+    the given training-loss histories for g8-wide (one per seed)."""
+    rng = np.random.default_rng(1)
+    base = rng.random((3, 5000))
+    correct = {"g1": list(base < 0.75), "g8-wide": list(base < 0.55)}
+    results = synthetic({v: [float(x.mean()) for x in runs] for v, runs in correct.items()}, correct=correct)
+    results["experiment"] = "grouped_wide"
+    for run in results["runs"]:
+        run["history"]["train_loss"] = (losses_wide[run["seed"]] if run["variant"] == "g8-wide"
+                                        else [1.5, 1.1, 0.9, 0.8])
+    return results
+
+
+def test_a_training_loss_that_rises_between_epochs_marks_the_run_unstable():
+    results = _grouped_wide([[2.0, 2.3, 1.8, 1.4], [2.0, 2.03, 1.8, 1.4], [2.0, 1.9, 1.8, 1.4]])
+    assert E.unstable_seeds(results, "g8-wide") == [0]  # +15 %; +1.5 % is under the 2 % rule
+    assert E.unstable_seeds(results, "g1") == []
+
+
+def test_an_unstable_loser_makes_a_decided_comparison_inconclusive():
+    steady = E.check_claims(_grouped_wide([[2.0, 1.9, 1.8, 1.4]] * 3))[0]
+    assert steady["verdict"] == stats.CONTRADICTED and "unstable" not in steady
+    shaky = E.check_claims(_grouped_wide([[2.0, 1.9, 1.8, 1.4], [2.0, 2.3, 2.3, 2.1], [2.0, 1.9, 1.8, 1.4]]))[0]
+    assert shaky["verdict"] == stats.INCONCLUSIVE and shaky["interval_verdict"] == stats.CONTRADICTED
+    assert shaky["unstable"] == {"g8-wide": [1]} and (shaky["low"], shaky["high"]) == (steady["low"], steady["high"])
+    assert "training of g8-wide went unstable in 1 of 3 runs" in shaky["explanation"]
+
+
+def test_an_unstable_winner_leaves_the_verdict_alone():
+    results = _grouped_wide([[2.0, 1.9, 1.8, 1.4]] * 3)
+    for run in results["runs"]:
+        if run["variant"] == "g1":
+            run["history"]["train_loss"] = [1.5, 1.8, 0.9, 0.8]  # the more accurate side wobbled
+    assert E.check_claims(results)[0]["verdict"] == stats.CONTRADICTED

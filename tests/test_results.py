@@ -177,3 +177,23 @@ def test_the_cpu_reference_set_cost_is_the_sum_of_its_trained_runs():
     rows = R.set_cost(found)
     assert all(row["trained"] + row["reused"] == len(found[row["experiment"]]["runs"]) for row in rows)
     assert all(0 < row["slowest"] <= row["seconds"] for row in rows if row["trained"])
+
+
+def test_comparison_line_says_why_a_decided_interval_reads_inconclusive():
+    comparison = {"better": "g8-wide", "worse": "g1", "metric": "test_acc", "mean_better": 0.436,
+                  "mean_worse": 0.745, "difference": -0.3095, "low": -0.5437, "high": -0.1846,
+                  "method": stats.METHOD, "seeds": 3, "test_images": 10000,
+                  "verdict": stats.INCONCLUSIVE, "interval_verdict": stats.CONTRADICTED,
+                  "unstable": {"g8-wide": [0, 2]}}
+    line = R.comparison_line(comparison)
+    assert line.endswith("-> inconclusive at this budget (training of g8-wide unstable with seeds 0, 2: "
+                         "the interval alone says contradicted)")
+    del comparison["unstable"]
+    assert R.comparison_line(comparison).endswith("-> inconclusive at this budget")
+
+
+def test_stability_text_counts_the_unstable_runs_of_each_variant():
+    found = synthetic({"cnn": [0.6, 0.62], "mlp": [0.5, 0.5]})
+    for run, losses in zip(found["runs"], ([2.0, 1.5], [2.0, 1.5], [2.0, 2.3], [2.0, 1.9])):
+        run["history"]["train_loss"] = losses
+    assert R.stability_text(found) == "cnn: 0 of 2 runs; mlp: 1 of 2 runs (seed 0)"
