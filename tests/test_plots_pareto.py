@@ -37,3 +37,19 @@ def test_variant_styles_follow_the_style_map():
     assert styles["5x5"]["color"] == construction_style("plain", 5)["color"]
     assert styles["2x3x3"]["color"] == construction_style("stacked")["color"] != styles["5x5"]["color"]
     assert set(styles["7x7"]) == {"color", "linestyle", "marker"}
+
+
+def test_a_wild_interval_does_not_set_the_accuracy_range():
+    import matplotlib.pyplot as plt
+
+    from convlib.plots.pareto import plot_pareto
+
+    rows = [{"experiment": "stacking", "variant": v, "conv_params": w, "ms_per_image": t, "test_acc": a,
+             "low": lo, "high": hi, "front_weights": True, "front_time": True}
+            for v, w, t, a, lo, hi in (("5x5", 50_000, 1.0, 0.72, 0.71, 0.73),
+                                        ("2x3x3", 60_000, 2.0, 0.44, -0.08, 0.95))]
+    kinds = {("stacking", "5x5"): ("plain", 5), ("stacking", "2x3x3"): ("stacked", 5)}
+    fig, axes = plt.subplots(1, 2, sharey=True)
+    plot_pareto(axes, rows, kinds)
+    assert axes[0].get_ylim() == (39.0, 77.0)  # the means 44 and 72, ±5 points
+    plt.close(fig)

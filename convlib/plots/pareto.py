@@ -38,7 +38,8 @@ def plot_pareto(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]],
     """Two panels on ``axes``: test accuracy (%, with its 95 % interval) against convolution
     weights, then against training time per image; points on each panel's Pareto front are filled
     and joined by a step line, the others hollow. ``constructions`` maps ``(experiment, variant)``
-    of each row to its ``(kind, kernel_size)`` for the style map."""
+    of each row to its ``(kind, kernel_size)`` for the style map. The accuracy axis spans the
+    points' means ±5 points, within 0-100 %: an interval wider than that runs off the panel."""
     if len(axes) != 2:
         raise ValueError(f"axes must be two panels (weights, time); got {len(axes)}")
     if not rows:
@@ -61,6 +62,9 @@ def plot_pareto(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]],
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
+    means = [100 * row["test_acc"] for row in rows]  # the points set the range, not a wild interval
+    for ax in axes:
+        ax.set_ylim(max(0.0, min(means) - 5), min(100.0, max(means) + 5))
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].set_title("accuracy against weights")
     axes[1].set_title("accuracy against measured time")
