@@ -204,6 +204,16 @@ def _on_front(points: list[tuple[float, float]]) -> list[bool]:
     return [not any(c2 <= c and a2 >= a and (c2 < c or a2 > a) for c2, a2 in points) for c, a in points]
 
 
+def images_per_second(results: dict, variant: str) -> float:
+    """The training rate of ``variant``: the median over its runs' epochs of the measured images
+    per second (the median, so that an epoch slowed by other work on the machine moves it little)."""
+    rates = sorted(rate for run in results["runs"] if run["variant"] == variant
+                   for rate in run["history"]["images_per_second"])
+    if not rates:
+        raise ValueError(f"no measured training rate for variant {variant!r}")
+    return rates[len(rates) // 2]
+
+
 def pareto_points(experiments: dict[str, dict]) -> list[dict]:
     """Every convolutional variant of the given results (``{name: results}``, all of one budget),
     once per distinct model: convolution weights, mean test accuracy with its 95 % interval
@@ -220,13 +230,11 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
             if info is None or not info["conv_params"] or spec in seen:
                 continue
             seen.add(spec)
-            rates = sorted(rate for r in results["runs"] if r["variant"] == variant.name
-                           for rate in r["history"]["images_per_second"])
             mean, low, high = stats.accuracy_interval(accuracy[variant.name]["values"],
                                                       results["provenance"]["test_size"])
             rows.append({"experiment": name, "variant": variant.name, "label": info["label"],
                          "conv_params": info["conv_params"], "test_acc": mean, "low": low, "high": high,
-                         "ms_per_image": round(1000 / rates[len(rates) // 2], 3)})
+                         "ms_per_image": round(1000 / images_per_second(results, variant.name), 3)})
     for key, cost in (("front_weights", "conv_params"), ("front_time", "ms_per_image")):
         for row, on in zip(rows, _on_front([(r[cost], r["test_acc"]) for r in rows])):
             row[key] = on
@@ -261,5 +269,5 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
 
 
 __all__ = ["REFERENCE_SETS", "accuracy_table", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
-           "curves", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
+           "curves", "images_per_second", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
            "set_cost", "set_problems", "stability_text", "table"]

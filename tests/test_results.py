@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from convlib import results as R
 from convlib import stats
 from convlib.book import unportable_numbers
@@ -197,3 +199,13 @@ def test_stability_text_counts_the_unstable_runs_of_each_variant():
     for run, losses in zip(found["runs"], ([2.0, 1.5], [2.0, 1.5], [2.0, 2.3], [2.0, 1.9])):
         run["history"]["train_loss"] = losses
     assert R.stability_text(found) == "cnn: 0 of 2 runs; mlp: 1 of 2 runs (seed 0)"
+
+
+def test_images_per_second_is_the_median_over_every_epoch_of_every_run():
+    found = synthetic({"cnn": [0.6, 0.62], "mlp": [0.5, 0.5]})
+    for run, rates in zip(found["runs"], ([100.0, 300.0], [200.0, 50.0], [1.0, 2.0], [3.0, 4.0])):
+        run["history"]["images_per_second"] = rates
+    assert R.images_per_second(found, "cnn") == 200.0  # of 50, 100, 200, 300: the upper middle
+    assert R.images_per_second(found, "mlp") == 3.0
+    with pytest.raises(ValueError, match="variant 'gcn'"):
+        R.images_per_second(found, "gcn")
