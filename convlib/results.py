@@ -166,8 +166,13 @@ def _instability_text(comparison: dict) -> str:
     if not comparison.get("unstable"):
         return ""
     ((variant, seeds),) = comparison["unstable"].items()
-    return (f" (training of {variant} unstable with seed{'s' if len(seeds) > 1 else ''} "
-            f"{', '.join(map(str, seeds))}: the interval alone says {comparison['interval_verdict']})")
+    return (f" (training of {variant} unstable with {_seeds_text(seeds)}: the interval alone says "
+            f"{comparison['interval_verdict']})")
+
+
+def _seeds_text(seeds: list[int]) -> str:
+    """``[1]`` -> ``"seed 1"``, ``[0, 2]`` -> ``"seeds 0, 2"``."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
 def comparisons_table(results: dict) -> list[dict]:
@@ -249,7 +254,7 @@ def stability_text(results: dict) -> str:
     for variant in results["variants"]:
         seeds = unstable_seeds(results, variant)
         n = sum(run["variant"] == variant for run in results["runs"])
-        where = f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})" if seeds else ""
+        where = f" ({_seeds_text(seeds)})" if seeds else ""
         parts.append(f"{variant}: {len(seeds)} of {n} run{'s' if n != 1 else ''}{where}")
     return "; ".join(parts)
 
