@@ -136,6 +136,20 @@ class EmpiricalReceptiveField:
     output_pixel: tuple[int, int]
     clipped: bool
 
+    @property
+    def coverage(self) -> float:
+        """Share of the pixels in the field's bounding box (``size``) that the output depends on.
+
+        1.0 for a solid field; less when the field has holes, as stacked convolutions with the
+        same dilation ``d > 1`` leave (the *gridding* artefact: they only ever read pixels whose
+        offsets from the centre are multiples of ``d``)."""
+        rows = torch.nonzero(self.footprint.abs().sum(dim=1)).flatten()
+        cols = torch.nonzero(self.footprint.abs().sum(dim=0)).flatten()
+        if rows.numel() == 0:
+            return 0.0
+        box = self.footprint[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        return float((box != 0).sum()) / box.numel()
+
 
 class _SumPool2d(nn.Module):
     """A max pooling's window as a linear map: every pixel of the window gets weight 1/(kh kw).

@@ -147,3 +147,32 @@ def test_clipped_fields_are_flagged():
 def test_bad_inputs_name_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+@pytest.mark.parametrize("dilations", [(1,), (2,), (1, 2, 4), (1, 2, 4, 8), (2, 2, 2), (3, 3), (1, 2, 5)])
+def test_dilated_stacks_grow_by_d_times_k_minus_1(dilations):
+    """Each dilated 3x3 adds d (k - 1) = 2 d pixels (effective kernel d (k - 1) + 1), with
+    no extra weight; the gradient measurement agrees."""
+    stack = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=d, dilation=d) for d in dilations])
+    expected = 1 + sum(2 * d for d in dilations)
+    assert receptive_field(stack).size == (expected, expected)
+    measured = empirical_receptive_field(stack, expected + 8)
+    assert measured.size == (expected, expected) and not measured.clipped
+    assert sum(p.numel() for p in stack.parameters()) == 10 * len(dilations)
+
+
+def test_equal_dilations_leave_holes_and_mixed_ones_do_not():
+    """The gridding artefact: three 3x3 with dilation 2 read only pixels at even offsets from the
+    centre, a quarter of a 13x13 field's 169 pixels but 7 x 7 = 49 of them; dilations 1, 2, 3
+    (no common factor) cover their whole 13x13 field."""
+    def stack(dilations):
+        return nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=d, dilation=d) for d in dilations])
+
+    gridded = empirical_receptive_field(stack((2, 2, 2)), 21)
+    assert gridded.size == (13, 13) and gridded.coverage == pytest.approx(49 / 169)
+    centre = gridded.output_pixel
+    offsets = torch.nonzero(gridded.footprint) - torch.tensor(centre)
+    assert bool((offsets % 2 == 0).all())
+    solid = empirical_receptive_field(stack((1, 2, 3)), 21)
+    assert solid.size == (13, 13) and solid.coverage == 1.0
+    assert empirical_receptive_field(nn.Conv2d(1, 1, 3), 7).coverage == 1.0
