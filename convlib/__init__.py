@@ -13,6 +13,7 @@ One module per concept, in the chapters' vocabulary:
 - ``convlib.train``      one fast, seeded training loop
 - ``convlib.experiments`` the named CIFAR-10 comparisons and their verdicts
 - ``convlib.identities`` 1x1 = per-pixel dense, grouped = split-convolve-concatenate, ...
+- ``convlib.memory``     activation memory a training step keeps, per image (saved-tensor hooks)
 - ``convlib.reparam``    re-parameterisation: parallel branches with BatchNorm merged into one conv
 - ``convlib.connectivity`` which input channels feed which outputs
 - ``convlib.compare``    every trick side by side for one layer shape
@@ -42,6 +43,7 @@ _SUBMODULES = {
     "params", "dense", "receptive", "blocks", "flops", "census", "zoo", "identities", "connectivity",
     "compare", "data", "models", "train", "experiments", "results", "claims", "bench", "latency",
     "roofline", "profiles", "book", "plots", "grading", "device", "io", "store", "reparam",
+    "memory",
 }
 
 

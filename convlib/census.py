@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from convlib._checks import as_bool, as_module
+from convlib._checks import as_bool, as_module, as_shape
+from convlib.flops import flops_by_layer
 from convlib.zoo import ARTICLE_MODELS, ArticleModel, ZFNet, build_model, zfnet
 
 if TYPE_CHECKING:  # pandas is imported only by to_frame
@@ -24,7 +25,8 @@ if TYPE_CHECKING:  # pandas is imported only by to_frame
 
 __all__ = [
     "ConvRow", "KernelCount", "kernel_census", "census_summary", "first_conv", "largest_kernel",
-    "conv_params", "kernel_label", "to_frame",
+    "conv_params", "kernel_label", "to_frame", "LAYER_KINDS", "layer_kind",
+    "weights_and_macs_by_kind",
     "ARTICLE_MODELS", "ArticleModel", "ZFNet", "build_model", "zfnet",
 ]
 
@@ -160,3 +162,63 @@ def to_frame(rows: list[Any]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=[f.name for f in fields(ConvRow)])
     return pd.DataFrame([asdict(r) for r in rows])
+
+
+# The kinds of weighted layer a modern network mixes (weights_and_macs_by_kind).
+LAYER_KINDS = ("depthwise", "pointwise", "full", "grouped", "classifier")
+
+
+def layer_kind(module: nn.Module, per_pixel: bool = False) -> str | None:
+    """Which of :data:`LAYER_KINDS` a module is: an ``nn.Conv2d`` with ``groups == c_in > 1`` is
+    depthwise, an ungrouped 1x1 is pointwise, a grouped one grouped, any other full; an
+    ``nn.Linear`` applied at every pixel (``per_pixel``: its input has a height and a width, as
+    ConvNeXt's channels-last 1x1 layers) is pointwise, else the classifier. None for the rest."""
+    if isinstance(module, nn.Conv2d):
+        if module.groups == module.in_channels > 1:
+            return "depthwise"
+        if module.groups > 1:
+            return "grouped"
+        return "pointwise" if tuple(module.kernel_size) == (1, 1) else "full"
+    if isinstance(module, nn.Linear):
+        return "pointwise" if per_pixel else "classifier"
+    return None
+
+
+def _flops_and_per_pixel_linears(model: nn.Module, input_shape: tuple[int, ...]
+                                  ) -> tuple[dict[str, int], set[str]]:
+    """:func:`convlib.flops.flops_by_layer`, and the names of the ``nn.Linear`` modules that
+    received a 4-D (N, H, W, C) input in that pass."""
+    found: set[str] = set()
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            def hook(_module, inputs, _output, name=name):
+                if inputs[0].dim() == 4:
+                    found.add(name)
+            handles.append(module.register_forward_hook(hook))
+    try:
+        flops = flops_by_layer(model, input_shape)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return flops, found
+
+
+def weights_and_macs_by_kind(model: nn.Module, input_shape: tuple[int, ...]
+                             ) -> dict[str, dict[str, int]]:
+    """``{kind: {"weights": w, "macs": m}}`` over :data:`LAYER_KINDS`: the weights (with biases)
+    and multiply-accumulates of one forward pass on ``input_shape`` (batch included) of every
+    ``nn.Conv2d`` and ``nn.Linear`` of ``model``, by :func:`layer_kind`. Normalisation, activation
+    and squeeze-and-excitation pooling hold few weights and are left out. Works on the meta device.
+    """
+    _check_model(model)
+    shape = as_shape("input_shape", input_shape)
+    flops, per_pixel = _flops_and_per_pixel_linears(model, shape)
+    totals = {kind: {"weights": 0, "macs": 0} for kind in LAYER_KINDS}
+    for name, module in model.named_modules():
+        kind = layer_kind(module, per_pixel=name in per_pixel)
+        if kind is None:
+            continue
+        totals[kind]["weights"] += sum(p.numel() for p in module.parameters(recurse=False))
+        totals[kind]["macs"] += flops.get(name, 0) // 2
+    return totals

@@ -217,3 +217,33 @@ def test_importing_census_does_not_import_torchvision_models():
 def test_bad_input_names_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+class _ChannelsLast(nn.Module):
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1)
+
+
+def test_weights_and_macs_by_kind_sorts_every_weighted_layer():
+    """Each kind's weights are the modules' own parameters, its MACs c_in/g * k^2 * c_out per
+    output pixel; a Linear on (N, H, W, C) is pointwise (ConvNeXt), one on (N, C) the classifier."""
+    from convlib.census import weights_and_macs_by_kind
+
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),             # full: 8 * 3 * 9 + 8
+        nn.Conv2d(8, 8, 5, padding=2, groups=8),   # depthwise: 8 * 25 + 8
+        nn.Conv2d(8, 16, 1, bias=False),           # pointwise: 128
+        nn.Conv2d(16, 16, 3, padding=1, groups=4, bias=False),  # grouped: 16 * 4 * 9
+        _ChannelsLast(), nn.Linear(16, 4),         # pointwise per pixel: 64 + 4
+        nn.Flatten(), nn.Linear(4 * 6 * 6, 10),    # classifier: 1440 + 10
+    )
+    got = weights_and_macs_by_kind(model, (2, 3, 6, 6))
+    pixels = 2 * 6 * 6
+    assert got == {
+        "full": {"weights": 224, "macs": pixels * 216},
+        "depthwise": {"weights": 208, "macs": pixels * 200},
+        "pointwise": {"weights": 128 + 68, "macs": pixels * (128 + 64)},
+        "grouped": {"weights": 576, "macs": pixels * 576},
+        "classifier": {"weights": 1450, "macs": 2 * 1440},
+    }
+    assert sum(v["weights"] for v in got.values()) == sum(p.numel() for p in model.parameters())
