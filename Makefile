@@ -80,14 +80,14 @@ lab: $(STAMP)
 # into release/ and the website's pages book/exercises/*.md. grade: every student folder of
 # SUBMISSIONS, each submission in its own sandbox, into grading/ (gradebook.csv, feedback/, log).
 release: $(STAMP)
-	$(PY) -m convlib.grading release --source exercises/source --out release --pages book/exercises
+	$(PY) -m bookgrader release --source exercises/source --out release --pages book/exercises
 
 SUBMISSIONS ?=
 GRADING_OUT ?= grading
 GRADE_FLAGS ?=
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [GRADING_OUT=grading] [GRADE_FLAGS='--jobs 2 --timeout 60'] (needs bubblewrap: exits 2 without it; GRADE_FLAGS=--allow-weak-sandbox grades with weaker isolation)" >&2; exit 2; }
-	$(PY) -m convlib.grading grade "$(SUBMISSIONS)" --out "$(GRADING_OUT)" $(GRADE_FLAGS)
+	$(PY) -m bookgrader grade "$(SUBMISSIONS)" --out "$(GRADING_OUT)" $(GRADE_FLAGS)
 
 # A whole reference set (README, "Reference results"): every experiment with PROFILE, one thread per
 # run, in two lanes side by side (one per core, balanced by measured cost), then (cpu, full) seeds

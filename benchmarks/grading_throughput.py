@@ -1,4 +1,4 @@
-"""How fast ``python -m convlib.grading grade`` gets through a folder of chapter-1 submissions.
+"""How fast ``python -m bookgrader grade`` gets through a folder of chapter-1 submissions.
 
     python benchmarks/grading_throughput.py [-n 60] [--jobs 2] [--chapter ch01] [--keep DIR]
         [--grade-flag=--allow-weak-sandbox ...] [--per-job 10]
@@ -10,7 +10,7 @@ outside its folder, forges results, exits, crashes, asks for 64 GiB), mixed in a
 Then runs the grading command as an instructor would (a subprocess, reference run included) and
 prints the wall time, submissions per minute, and CPU seconds per submission (the grader and every
 sandboxed process it waited for). On a shared machine the figures are noisy: run it twice.
-As root with bubblewrap each parallel slot has a zygote (``convlib.grading.zygote``);
+As root with bubblewrap each parallel slot has a zygote (``bookgrader.zygote``);
 ``CONVLIB_ZYGOTE=0`` in the environment measures a fresh interpreter per submission instead.
 
 ``--per-job N`` measures instead what one job costs, N times in a row, in a fresh interpreter and
@@ -29,10 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bookgrader.notebook import load_chapter, plan_submission, read_submission
+from bookgrader.release import generate, with_solutions
+from bookgrader.sandbox import Limits, detect
 from convlib.book import ROOT
-from convlib.grading.notebook import load_chapter, plan_submission, read_submission
-from convlib.grading.release import generate, with_solutions
-from convlib.grading.sandbox import Limits, detect
 
 SOURCE = ROOT / "exercises" / "source"
 
@@ -114,7 +114,7 @@ def _cgroup() -> tuple[Path, str, object, str] | None:
 
 
 def run_grading(subs: Path, out: Path, jobs: int, chapter: str, flags: list[str]) -> dict:
-    command = [sys.executable, "-m", "convlib.grading", "grade", str(subs), "--out", str(out),
+    command = [sys.executable, "-m", "bookgrader", "grade", str(subs), "--out", str(out),
                "--chapter", chapter, "--jobs", str(jobs), *flags]
     group = _cgroup()
 

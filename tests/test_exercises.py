@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from bookgrader.notebook import cell_source, find_chapters, load_chapter, nbgrader_meta
 from convlib.book import IGNORE_MARKERS, IGNORE_TAGS, ROOT, toc_files
-from convlib.grading.notebook import cell_source, find_chapters, load_chapter, nbgrader_meta
 
 SOURCE = ROOT / "exercises" / "source"
 CHAPTERS = ROOT / "book" / "chapters"

@@ -101,12 +101,12 @@ def test_the_grading_array_grades_its_shard_and_the_merge_names_every_shard(tmp_
     env.pop("SLURM_ARRAY_TASK_COUNT", None)
     task = subprocess.run(["bash", str(SLURM / "grading.sbatch")], env=env, capture_output=True,
                           text=True, check=True)
-    assert task.stdout.split() == ["-m", "convlib.grading", "grade", "subs", "--shard", "2/4",
+    assert task.stdout.split() == ["-m", "bookgrader", "grade", "subs", "--shard", "2/4",
                                    "--out", "grading-shards/shard-2", "--jobs", "4",
                                    "--chapter", "ch01", "--timeout", "120"]
     merge = subprocess.run(["bash", str(SLURM / "grading-merge.sbatch")], capture_output=True,
                            env=dict(env, SHARDS="2", MERGED="book"), text=True, check=True)
-    assert merge.stdout.split() == ["-m", "convlib.grading", "merge", "book",
+    assert merge.stdout.split() == ["-m", "bookgrader", "merge", "book",
                                     "grading-shards/shard-0", "grading-shards/shard-1"]
 
 

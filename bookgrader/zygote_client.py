@@ -18,7 +18,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from convlib.grading.zygote import receive, send
+from bookgrader.zygote import receive, send
 
 READY_TIMEOUT = 300.0  # importing PyTorch on a busy machine
 KILL_TIMEOUT = 30.0  # the zygote's answer to a kill
@@ -32,7 +32,7 @@ class ZygoteError(RuntimeError):
 
 
 class Zygote:
-    """One zygote process (bubblewrap, then ``python -m convlib.grading.zygote``)."""
+    """One zygote process (bubblewrap, then ``python -m bookgrader.zygote``)."""
 
     def __init__(self, key: tuple, command, ready_timeout: float = READY_TIMEOUT) -> None:
         """command(control_fd) gives the argument list; key says which sandbox it was built for."""

@@ -1,6 +1,6 @@
 """What runs *inside* the sandbox: a student's cells, then the grader's probes, reported as JSON.
 
-``python -m convlib.grading.runner --result-fd N`` reads one job (JSON) from stdin::
+``python -m bookgrader.runner --result-fd N`` reads one job (JSON) from stdin::
 
     {"soft_timeout": 10, "output_limit": 1048576, "cells": [
         {"type": "code", "source": "..."},
@@ -29,7 +29,7 @@ import re
 import signal
 import sys
 
-from convlib.grading.values import describe, type_spec
+from bookgrader.values import describe, type_spec
 
 
 class CellTimeout(BaseException):

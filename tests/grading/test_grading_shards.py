@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bookgrader.__main__ import main
+from bookgrader.grader import Result, grade
+from bookgrader.release import generate, with_solutions
+from bookgrader.report import write_outputs
+from bookgrader.sandbox import Limits, SandboxUnavailable, detect
+from bookgrader.shards import merge
 from convlib.book import ROOT
-from convlib.grading.__main__ import main
-from convlib.grading.grader import Result, grade
-from convlib.grading.release import generate, with_solutions
-from convlib.grading.report import write_outputs
-from convlib.grading.sandbox import Limits, SandboxUnavailable, detect
-from convlib.grading.shards import merge
 from convlib.shards import SHARD_FILE, Shard, ShardError, write_grading_manifest
 
 SOURCE = ROOT / "exercises" / "source"

@@ -7,7 +7,7 @@ A source notebook (``exercises/source/<chapter>/<chapter>.ipynb``) is in nbgrade
 graded **test cells** (``nbgrader: {grade: true, locked: true, points, grade_id}``) may only hold:
 
 - ``import`` statements and ``check(ACTUAL, EXPECTED, what="...", tol=...)`` calls (the visible
-  part, which students see and run with :func:`convlib.grading.check`);
+  part, which students see and run with :func:`bookgrader.check`);
 - between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``: more ``check`` calls, and any
   helper code (imports, functions, constants) used by their EXPECTED expressions.
 

@@ -1,4 +1,4 @@
-"""One gradebook from the outputs of ``grade --shard I/N`` (``python -m convlib.grading merge``).
+"""One gradebook from the outputs of ``grade --shard I/N`` (``python -m bookgrader merge``).
 
 Each shard's output folder holds ``shard.json`` (:func:`convlib.shards.write_grading_manifest`):
 its shard, the chapters graded (the same for every shard: they are chosen from all students), the
@@ -14,8 +14,8 @@ import json
 import os
 from pathlib import Path
 
-from convlib.grading.grader import OUTPUT_MARKER, Result
-from convlib.grading.report import atomic_write, write_outputs
+from bookgrader.grader import OUTPUT_MARKER, Result
+from bookgrader.report import atomic_write, write_outputs
 from convlib.shards import SHARD_FILE, ShardError, check_complete, parse_shard
 
 
@@ -75,7 +75,7 @@ def merge(out: Path, shard_dirs: list[Path]) -> list[Result]:
     off = _same(manifests, "protections_off") or []
     results = _results(manifests)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / OUTPUT_MARKER, "written by python -m convlib.grading merge: not a student\n")
+    atomic_write(out / OUTPUT_MARKER, "written by python -m bookgrader merge: not a student\n")
     write_outputs(out, results, list(off))
     atomic_write(out / "feedback" / OUTPUT_MARKER, "written by the grader: not a student\n")
     logs = []

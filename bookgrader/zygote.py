@@ -1,7 +1,7 @@
 """A zygote: one interpreter per parallel slot that has imported PyTorch and NumPy, inside the
 slot's bubblewrap sandbox, and forks a freshly isolated child for every submission.
 
-Why: a fresh ``python -m convlib.grading.runner`` spends nearly all of its ~2 CPU seconds on
+Why: a fresh ``python -m bookgrader.runner`` spends nearly all of its ~2 CPU seconds on
 ``import torch``. Here that import is paid once per slot, and each submission costs a ``fork``.
 
 What is shared, and why it is safe:
@@ -46,9 +46,9 @@ import socket
 import sys
 import traceback
 
-from convlib.grading import isolate
+from bookgrader import isolate
 
-PRELOAD = ("numpy", "torch", "convlib.grading.values")
+PRELOAD = ("numpy", "torch", "bookgrader.values")
 STD_FDS = (0, 1, 2, 3)  # stdin, stdout, stderr, results: as a fresh runner gets them
 RESULT_FD = 3
 MAX_MESSAGE = 65536
@@ -115,7 +115,7 @@ def _student(job: dict) -> None:
     isolate.drop_privileges(job["uid"], [tuple(r) for r in job["rlimits"]])
     _fresh_state()
     sys.argv = ["-m", "--result-fd", str(RESULT_FD)]  # runpy sets argv[0] as -m does
-    runpy.run_module("convlib.grading.runner", run_name="__main__", alter_sys=True)
+    runpy.run_module("bookgrader.runner", run_name="__main__", alter_sys=True)
 
 
 def _run_student(job: dict, fds: list[int]) -> int:

@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 
 import convlib
+from bookgrader import gradescope as G
+from bookgrader.grader import Result
+from bookgrader.mounts import bind_args, interpreter_sys_path, mounts
+from bookgrader.notebook import load_chapter
+from bookgrader.release import generate, with_solutions
 from convlib.book import ROOT
-from convlib.grading import gradescope as G
-from convlib.grading.grader import Result
-from convlib.grading.mounts import bind_args, interpreter_sys_path, mounts
-from convlib.grading.notebook import load_chapter
-from convlib.grading.release import generate, with_solutions
 
 SOURCE = ROOT / "exercises" / "source"
 CH01 = SOURCE / "ch01" / "ch01.ipynb"
@@ -78,10 +78,10 @@ def test_the_zip_has_gradescopes_layout_and_the_pinned_package(autograder_zip):
         run = archive.read("run_autograder").decode()
         config = json.loads(archive.read(G.CONFIG))
     assert {"setup.sh", "run_autograder", "exercises/ch01/ch01.ipynb",
-            "package/pyproject.toml", "package/convlib/grading/gradescope.py"} <= names
+            "package/pyproject.toml", "package/bookgrader/gradescope.py"} <= names
     assert not any(n.startswith("exercises/ch02") for n in names)  # one chapter only
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
-    assert run.startswith("#!") and "convlib.grading.gradescope run" in run
+    assert run.startswith("#!") and "bookgrader.gradescope run" in run
     assert setup.startswith("#!") and "-r requirements.txt" in setup and "go-rwx" in setup
     for script in (setup, run):
         subprocess.run(["bash", "-n"], input=script, text=True, check=True)
@@ -103,7 +103,7 @@ def test_the_zips_package_builds_the_installed_package(autograder_zip, tmp_path)
     wheel = next((tmp_path / "wheel").glob("convlib-*.whl"))
     with zipfile.ZipFile(wheel) as built:
         names = set(built.namelist())
-    assert {"convlib/grading/gradescope.py", "convlib/grading/runner.py"} <= names
+    assert {"bookgrader/gradescope.py", "bookgrader/runner.py"} <= names
     shipped = {p.relative_to(ROOT / "book" / "results").as_posix()
                for p in (ROOT / "book" / "results").rglob("*.json")}
     assert {f"convlib/reference/{name}" for name in shipped} <= names
@@ -158,7 +158,7 @@ def test_lock_down_makes_the_folders_root_only(tmp_path):
 
 
 def test_the_command_line_writes_the_zip(tmp_path, capsys):
-    from convlib.grading.__main__ import main
+    from bookgrader.__main__ import main
 
     assert main(["gradescope", "ch01", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "autograder-ch01.zip").is_file()

@@ -2,11 +2,11 @@
 cannot fool or stop.
 
 - :func:`check` is what the exercises' visible tests call (instant feedback with a message).
-- ``python -m convlib.grading release`` makes the student notebooks (nbgrader's
+- ``python -m bookgrader release`` makes the student notebooks (nbgrader's
   ``generate_assignment``) and the website's exercise pages (``make release``).
-- ``python -m convlib.grading grade DIR`` grades a folder of submissions (``make grade``): each
-  submission runs in its own sandboxed process (:mod:`convlib.grading.sandbox`), only plain JSON
-  comes back, and the trusted grader (:mod:`convlib.grading.grader`) compares it with what the
+- ``python -m bookgrader grade DIR`` grades a folder of submissions (``make grade``): each
+  submission runs in its own sandboxed process (:mod:`bookgrader.sandbox`), only plain JSON
+  comes back, and the trusted grader (:mod:`bookgrader.grader`) compares it with what the
   reference solution computed.
 
 Modules: ``values`` (plain data, check, compare), ``notebook`` (sources, probes, submissions),
@@ -18,6 +18,6 @@ submission), ``isolate`` (the namespaces, mounts and privileges each such child 
 ``gradescope`` (the autograder zip). Importing this package is cheap: it loads only ``values``.
 """
 
-from convlib.grading.values import check, compare, describe
+from bookgrader.values import check, compare, describe
 
 __all__ = ["check", "compare", "describe"]

@@ -1,5 +1,5 @@
 """What the bwrap sandbox's root file system holds: the system, the Python installation, the
-sandboxed interpreter's own import path and the ``convlib`` package, read-only, by real path and
+sandboxed interpreter's own import path and the ``convlib`` and ``bookgrader`` packages, read-only, by real path and
 again at the path Python knows each by (symbolic links, a venv or checkout anywhere); never a
 folder holding something hidden (the exercise sources, the submissions, the output), which an
 empty read-only tmpfs covers where a bound folder contains it. Used by :mod:`.sandbox`."""
@@ -39,23 +39,30 @@ def holds(path: str, hidden: set[str]) -> bool:
     return any(h == path or h.startswith(path.rstrip(os.sep) + os.sep) for h in hidden)
 
 
-def mounts(python: str, package_path: str, import_path: list[str],
+def mounts(python: str, package_paths: list[str], import_path: list[str],
            hidden: set[str]) -> list[tuple[str, str]]:
-    """(real folder on the host, path inside) for what the interpreter needs, parents first."""
-    package_dir = os.path.realpath(package_path)
+    """(real folder on the host, path inside) for what the interpreter needs, parents first.
+    ``package_paths``: the packages a submission runs with (``convlib``, and ``bookgrader``'s
+    runner), each bound alone where its checkout is hidden."""
+    package_dirs = {os.path.basename(os.path.realpath(p)): os.path.realpath(p)
+                    for p in package_paths}
     prefixes = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(python))]
-    pairs: set[tuple[str, str]] = {(package_dir, package_dir), (package_dir, package_path)}
+    pairs: set[tuple[str, str]] = set()
+    for path in package_paths:
+        pairs |= {(os.path.realpath(path), os.path.realpath(path)),
+                  (os.path.realpath(path), os.path.abspath(path))}
     for path in prefixes + import_path:
         real = os.path.realpath(path)
         if not os.path.isdir(real):
             continue
         for dest in {real, os.path.abspath(path)}:
             if path not in prefixes and (holds(real, hidden) or holds(dest, hidden)):
-                # a checkout on sys.path (editable install): its package only, never the
+                # a checkout on sys.path (editable install): its packages only, never the
                 # sources, the .git folder or a gradebook next to it
-                package = os.path.join(dest, "convlib")
-                if os.path.realpath(package) == package_dir:
-                    pairs.add((package_dir, package))
+                for name, package_dir in package_dirs.items():
+                    package = os.path.join(dest, name)
+                    if os.path.realpath(package) == package_dir:
+                        pairs.add((package_dir, package))
                 continue
             pairs.add((real, dest))
     chosen: list[tuple[str, str]] = []

@@ -1,15 +1,15 @@
 """A Gradescope autograder for one chapter: the book's grader in Gradescope's container.
 
-``python -m convlib.grading gradescope CHAPTER --out DIR`` writes ``DIR/autograder-CHAPTER.zip``
+``python -m bookgrader gradescope CHAPTER --out DIR`` writes ``DIR/autograder-CHAPTER.zip``
 (:func:`export`), in the layout of Gradescope's autograder specification: at its root
 
 - ``setup.sh``: run once as root when Gradescope builds the image: installs Python, the book's
   package and its runtime dependencies at the versions pinned in ``constraints.txt`` (CPU wheels
   of torch) in ``/opt/convlib/venv``, then makes ``/autograder/source`` readable by root only;
 - ``run_autograder``: run as root for each submission, in a fresh container, working folder
-  ``/autograder``: ``python -m convlib.grading.gradescope run`` (:func:`run_container`);
+  ``/autograder``: ``python -m bookgrader.gradescope run`` (:func:`run_container`);
 - ``convlib-autograder.json`` (the chapter, the limits), ``requirements.txt`` (the pins),
-  ``package/`` (the ``convlib`` sources) and ``exercises/CHAPTER/CHAPTER.ipynb``: the exercise
+  ``package/`` (the ``convlib`` and ``bookgrader`` sources) and ``exercises/CHAPTER/CHAPTER.ipynb``: the exercise
   source, with the solutions and hidden checks, which never reaches a student.
 
 In the container there is no bubblewrap (Docker forbids the namespaces it needs). Before any
@@ -41,10 +41,10 @@ import time
 import zipfile
 from pathlib import Path
 
-from convlib.grading.grader import ReferenceFailure, Result, grade
-from convlib.grading.notebook import MAX_NOTEBOOK_BYTES, Chapter, find_chapters, load_chapter
-from convlib.grading.report import atomic_write, fmt
-from convlib.grading.sandbox import UID_BASE, Limits, SandboxUnavailable, detect
+from bookgrader.grader import ReferenceFailure, Result, grade
+from bookgrader.notebook import MAX_NOTEBOOK_BYTES, Chapter, find_chapters, load_chapter
+from bookgrader.report import atomic_write, fmt
+from bookgrader.sandbox import UID_BASE, Limits, SandboxUnavailable, detect
 from convlib.io import atomic_writer
 
 CONTAINER_ROOT = Path("/autograder")
@@ -80,7 +80,7 @@ chmod 0755 {venv_parent} {venv}
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this as root for each submission, in a fresh container (cwd /autograder).
 set -eu
-exec {venv}/bin/python -I -m convlib.grading.gradescope run --root /autograder
+exec {venv}/bin/python -I -m bookgrader.gradescope run --root /autograder
 """
 
 
@@ -111,7 +111,8 @@ def pinned_requirements(root: Path) -> str:
 def _package_files(root: Path) -> list[tuple[str, Path]]:
     """(name in the zip, file) of what ``pip install ./package`` needs."""
     files = [(f"package/{name}", root / name) for name in ("pyproject.toml", "README.md")]
-    for pattern in ("convlib/**/*.py", "book/results/**/*.json"):  # package-data of pyproject
+    # both packages and the package-data of pyproject.toml
+    for pattern in ("convlib/**/*.py", "bookgrader/**/*.py", "book/results/**/*.json"):
         files += [(f"package/{p.relative_to(root).as_posix()}", p)
                   for p in sorted(root.glob(pattern)) if "__pycache__" not in p.parts]
     return files
@@ -312,8 +313,8 @@ def run_container(root: Path = CONTAINER_ROOT) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m convlib.grading.gradescope run [--root /autograder]``: in the container."""
-    parser = argparse.ArgumentParser(prog="python -m convlib.grading.gradescope",
+    """``python -m bookgrader.gradescope run [--root /autograder]``: in the container."""
+    parser = argparse.ArgumentParser(prog="python -m bookgrader.gradescope",
                                      description="grade a Gradescope submission (run_autograder)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="grade /autograder/submission into /autograder/results")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-import convlib.grading.sandbox as sandbox_module
+import bookgrader.sandbox as sandbox_module
+from bookgrader.__main__ import main
+from bookgrader.grader import OUTPUT_MARKER
+from bookgrader.release import generate, with_solutions
+from bookgrader.sandbox import Limits, SandboxUnavailable, detect, strong_mode
 from convlib.book import ROOT
-from convlib.grading.__main__ import main
-from convlib.grading.grader import OUTPUT_MARKER
-from convlib.grading.release import generate, with_solutions
-from convlib.grading.sandbox import Limits, SandboxUnavailable, detect, strong_mode
 
 SOURCE = ROOT / "exercises" / "source"
 LIMITS = Limits(timeout=30, cell_timeout=5)
@@ -224,7 +224,7 @@ def test_grading_in_bwrap_works_wherever_the_venv_and_checkout_live(
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
            "HOME": str(tmp_path), "MPLBACKEND": "Agg"}
     done = subprocess.run(
-        [str(python), "-m", "convlib.grading", "grade", str(subs), "--out", str(out),
+        [str(python), "-m", "bookgrader", "grade", str(subs), "--out", str(out),
          "--chapter", "ch01", "--timeout", "30", "--cell-timeout", "5"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from convlib.book import ROOT, launch_cell_source
-from convlib.grading import check
-from convlib.grading.grader import OUTPUT_MARKER, atomic_write, grade, students_in
-from convlib.grading.notebook import (
+from bookgrader import check
+from bookgrader.grader import OUTPUT_MARKER, atomic_write, grade, students_in
+from bookgrader.notebook import (
     Malformed,
     SourceError,
     checksum,
@@ -33,9 +32,10 @@ from convlib.grading.notebook import (
     solution_lines,
     split_hidden,
 )
-from convlib.grading.release import generate, render_page, stale_pages, with_solutions
-from convlib.grading.sandbox import Limits, SandboxUnavailable, detect
-from convlib.grading.values import compare, describe
+from bookgrader.release import generate, render_page, stale_pages, with_solutions
+from bookgrader.sandbox import Limits, SandboxUnavailable, detect
+from bookgrader.values import compare, describe
+from convlib.book import ROOT, launch_cell_source
 
 SOURCE = ROOT / "exercises" / "source"
 CH01 = SOURCE / "ch01" / "ch01.ipynb"
@@ -239,8 +239,8 @@ def test_website_pages_are_up_to_date_and_leak_nothing(released, release_dir):
 def test_makefile_has_release_and_grade_targets():
     import subprocess
 
-    for target, needle in (("release", "convlib.grading release"),
-                           ("grade", "convlib.grading grade")):
+    for target, needle in (("release", "bookgrader release"),
+                           ("grade", "bookgrader grade")):
         dry = subprocess.run(["make", "-n", "--no-print-directory", target, "SUBMISSIONS=subs"],
                              cwd=ROOT, capture_output=True, text=True)
         assert needle in dry.stdout, dry.stdout + dry.stderr
@@ -361,7 +361,7 @@ conv_weights, dense_weights = Sneaky(23296), AlwaysEqual()
 
 REDEFINES = """
 import sys
-import convlib.grading.values as values
+import bookgrader.values as values
 check = lambda *args, **kwargs: None
 runner = sys.modules["__main__"]  # the sandbox's runner itself
 values.compare = lambda *args, **kwargs: None

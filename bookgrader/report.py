@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from convlib.io import atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from convlib.grading.grader import Result
+    from bookgrader.grader import Result
 
 GRADEBOOK_FIELDS = ("student", "chapter", "exercise", "points", "max_points", "status", "note")
 

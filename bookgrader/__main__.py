@@ -1,4 +1,4 @@
-"""Command line: ``python -m convlib.grading {grade,merge,gradescope,release,check-pages,...}``.
+"""Command line: ``python -m bookgrader {grade,merge,gradescope,release,check-pages,...}``.
 
 grade DIR [--out grading]    grade every student folder of DIR (make grade SUBMISSIONS=DIR);
                              --shard I/N grades a stable 1/N of the students (one machine each)
@@ -19,13 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bookgrader.grader import NoSubmissions, grade
+from bookgrader.gradescope import export
+from bookgrader.notebook import find_chapters
+from bookgrader.release import generate, release, stale_pages, with_solutions
+from bookgrader.sandbox import Limits, SandboxUnavailable, detect
+from bookgrader.shards import merge
 from convlib.book import ROOT
-from convlib.grading.grader import NoSubmissions, grade
-from convlib.grading.gradescope import export
-from convlib.grading.notebook import find_chapters
-from convlib.grading.release import generate, release, stale_pages, with_solutions
-from convlib.grading.sandbox import Limits, SandboxUnavailable, detect
-from convlib.grading.shards import merge
 
 
 def _size(text: str) -> int:
@@ -55,7 +55,7 @@ def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per job, each with its own options."""
-    parser = argparse.ArgumentParser(prog="python -m convlib.grading", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bookgrader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     source_default = str(ROOT / "exercises" / "source")

@@ -2,7 +2,7 @@
 
 Nothing a student wrote runs here. A submission is read as JSON (:mod:`.notebook`), its code runs
 in a sandbox (:mod:`.sandbox`), and what comes back is a list of claims about plain values, judged
-with :func:`convlib.grading.values.compare` against the values the instructor's source produced in
+with :func:`bookgrader.values.compare` against the values the instructor's source produced in
 its own sandbox run. One submission's failure is that submission's status, never the batch's.
 """
 
@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from convlib.grading.notebook import (
+from bookgrader.notebook import (
     Chapter,
     Check,
     Exercise,
@@ -30,9 +30,9 @@ from convlib.grading.notebook import (
     read_submission,
     submission_path,
 )
-from convlib.grading.report import atomic_write, clean, fmt, write_outputs
-from convlib.grading.sandbox import Limits, RunResult, Sandbox, detect
-from convlib.grading.values import compare
+from bookgrader.report import atomic_write, clean, fmt, write_outputs
+from bookgrader.sandbox import Limits, RunResult, Sandbox, detect
+from bookgrader.values import compare
 from convlib.shards import parse_shard, write_grading_manifest
 
 
@@ -435,7 +435,7 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
     """Grade the student folders of ``submissions`` (of ``shard`` "i/n" only); write the outputs.
 
     Before writing anything: :class:`NoSubmissions` without a student folder, and
-    :class:`~convlib.grading.sandbox.SandboxUnavailable` without the strong sandbox (unless
+    :class:`~bookgrader.sandbox.SandboxUnavailable` without the strong sandbox (unless
     ``allow_weak``). The output folder is marked so that no later run takes it for a student."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -445,7 +445,7 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
     students, sandbox, notes = _prepare(submissions, out, Path(source_root), sandbox, limits,
                                         sandbox_mode, allow_weak)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / OUTPUT_MARKER, "written by python -m convlib.grading grade: not a student\n")
+    atomic_write(out / OUTPUT_MARKER, "written by python -m bookgrader grade: not a student\n")
     log_lines: list[str] = []
 
     def log(message: str) -> None:

@@ -1,4 +1,4 @@
-"""The zygote (convlib.grading.zygote): each submission's child starts from a clean interpreter
+"""The zygote (bookgrader.zygote): each submission's child starts from a clean interpreter
 state and has exactly what a fresh bubblewrap process has (uid, capabilities, namespaces, tmpfs,
 rlimits); nothing one student does reaches another; a failing step stops the child before any
 student code runs. As root with bubblewrap only (elsewhere the zygote is not used, which the first
@@ -13,9 +13,9 @@ import shutil
 
 import pytest
 
-import convlib.grading.sandbox as sandbox_module
-from convlib.grading.sandbox import Limits, SandboxUnavailable, detect
-from convlib.grading.zygote import EXIT_ISOLATION
+import bookgrader.sandbox as sandbox_module
+from bookgrader.sandbox import Limits, SandboxUnavailable, detect
+from bookgrader.zygote import EXIT_ISOLATION
 
 LIMITS = Limits(timeout=30, cell_timeout=5)
 

@@ -16,11 +16,11 @@ is off, for the log, the gradebook and every feedback file.
     tmpfs ``/scratch`` (working folder), ``/tmp`` and ``/dev/shm``; then ``prlimit`` sets the
     rlimits and ``setpriv`` switches to a dedicated uid (one per parallel slot) with no
     capabilities, no supplementary groups and ``no_new_privs``.
-    Here each parallel slot has a *zygote* (:mod:`convlib.grading.zygote`): an interpreter in
+    Here each parallel slot has a *zygote* (:mod:`bookgrader.zygote`): an interpreter in
     that same bubblewrap sandbox that has imported PyTorch and NumPy once and forks one child per
     job; each child gets its own PID, mount, network, IPC, UTS and cgroup namespaces, fresh
     ``/proc``, ``/dev/pts`` and tmpfs, the same rlimits and the same uid switch
-    (:mod:`convlib.grading.isolate`), checked before any student code runs; a failure there fails
+    (:mod:`bookgrader.isolate`), checked before any student code runs; a failure there fails
     the job, never weakens it. Where the zygote's own test start fails, each job gets a fresh
     process as above (the same isolation, slower), and the log says so; ``CONVLIB_ZYGOTE=0``
     asks for that.
@@ -51,11 +51,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import bookgrader
 import convlib
-from convlib.grading.mounts import bind_args, interpreter_sys_path, mounts
-from convlib.grading.pipes import RunResult, parse, pump
-from convlib.grading.zygote import PRELOAD as ZYGOTE_PRELOAD
-from convlib.grading.zygote_client import Zygote, ZygoteError, ZygoteProcess
+from bookgrader.mounts import bind_args, interpreter_sys_path, mounts
+from bookgrader.pipes import RunResult, parse, pump
+from bookgrader.zygote import PRELOAD as ZYGOTE_PRELOAD
+from bookgrader.zygote_client import Zygote, ZygoteError, ZygoteProcess
 
 UID_BASE = 61000
 MODES = ("bwrap", "bwrap-userns", "rlimits")
@@ -182,9 +183,9 @@ class Sandbox:
         # the path it was started by, so a venv reached through a symbolic link keeps working
         self.python = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(
             sys.executable))), os.path.basename(sys.executable))
-        self.package_path = os.path.dirname(os.path.abspath(convlib.__file__))
-        self.package_dir = os.path.realpath(self.package_path)
-        checkout = Path(self.package_dir).parent
+        self.package_paths = [os.path.dirname(os.path.abspath(package.__file__))
+                              for package in (convlib, bookgrader)]
+        checkout = Path(os.path.realpath(self.package_paths[1])).parent
         # never visible inside: the exercise sources (solutions, hidden tests) and the history
         # that holds them; grade() adds the submissions and its output folder
         self.hidden: set[str] = set()
@@ -196,7 +197,7 @@ class Sandbox:
         # switch to a dedicated uid: always under bwrap as root; in rlimits mode when root and
         # the interpreter is readable by that uid (unavailable() checks and may turn it off)
         self.drop_uid = os.geteuid() == 0 and bool(self.setpriv) and mode != "bwrap-userns"
-        # bwrap as root: one zygote per slot (convlib.grading.zygote), checked by unavailable();
+        # bwrap as root: one zygote per slot (bookgrader.zygote), checked by unavailable();
         # CONVLIB_ZYGOTE=0: a fresh interpreter per job (the same isolation, slower)
         self.use_zygote = mode == "bwrap" and os.environ.get("CONVLIB_ZYGOTE", "1") != "0"
         self.zygote_note = ""
@@ -286,7 +287,7 @@ class Sandbox:
     def _binds(self) -> list[str]:
         if self._sys_path is None:  # once per sandbox: a subprocess
             self._sys_path = interpreter_sys_path(self.python)
-        return bind_args(mounts(self.python, self.package_path, self._sys_path, self.hidden),
+        return bind_args(mounts(self.python, self.package_paths, self._sys_path, self.hidden),
                          self.hidden)
 
     def _flags(self) -> list[str]:
@@ -308,7 +309,7 @@ class Sandbox:
         return args + ["--chdir", "/scratch"]
 
     def command(self, slot: int, result_fd: int) -> list[str]:
-        runner = [self.python, *self._flags(), "-m", "convlib.grading.runner",
+        runner = [self.python, *self._flags(), "-m", "bookgrader.runner",
                   "--result-fd", str(result_fd)]
         limits = [self.prlimit or "prlimit", *self.limits.prlimit_args(), "--"]
         uid = str(_free_uid(slot))
@@ -326,12 +327,12 @@ class Sandbox:
     def zygote_command(self, control_fd: int) -> list[str]:
         """The zygote in the same bubblewrap sandbox as :meth:`command`'s runner, as root with the
         capabilities it needs to give each child its own namespaces, mounts and uid (the child
-        drops them all before any student code runs: :mod:`convlib.grading.isolate`)."""
+        drops them all before any student code runs: :mod:`bookgrader.isolate`)."""
         caps = []
         for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"):
             caps += ["--cap-add", cap]
         return self._bwrap_args() + caps + ["--", self.python, *self._flags(), "-m",
-                                            "convlib.grading.zygote", "--control-fd",
+                                            "bookgrader.zygote", "--control-fd",
                                             str(control_fd)]
 
     # ------------------------------------------------------------------ running
@@ -442,7 +443,7 @@ class Sandbox:
         if self._sys_path is None:
             self._sys_path = interpreter_sys_path(self.python)
         fresh = ("/tmp", "/dev/shm", "/scratch")
-        return sorted({inside for _, inside in mounts(self.python, self.package_path, self._sys_path,
+        return sorted({inside for _, inside in mounts(self.python, self.package_paths, self._sys_path,
                                                       self.hidden)
                        if any(inside == f or inside.startswith(f + "/") for f in fresh)})
 
