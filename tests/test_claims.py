@@ -55,7 +55,7 @@ def test_table_cli_prints_a_summary(capsys):
 def test_ids_are_unique_and_chapters_cover_the_article():
     ids = [c.id for c in claims.all_claims()]
     assert len(ids) == len(set(ids))
-    assert {c.chapter for c in claims.all_claims()} == {1, 2, 3, 4, 5, 6, 7}
+    assert {c.chapter for c in claims.all_claims()} == {1, 2, 3, 4, 5, 6, 7, 9}
 
 
 def _returns_only_literals(function) -> bool:
@@ -185,3 +185,25 @@ def test_same_performance_compares_two_files_of_one_reference_set():
     if computed["available"]:
         assert computed["profile"] == profile
         assert {r["provenance"]["profile"] for r in found.values()} == {profile}
+
+
+def test_deeper_is_not_better_than_wider_in_the_literature_and_torchvisions_records():
+    row = claims.evaluate_claim("ch9-deeper-not-wider")
+    computed = row["computed_value"]
+    deep, wide = computed["ResNet-152"], computed["Wide ResNet-50-2"]
+    assert deep["convolutions"] > 2 * wide["convolutions"] and wide["widest_3x3"] == 2 * deep["widest_3x3"]
+    assert row["verdict"] == ("wrong" if wide["top1"] >= deep["top1"] else "unverifiable")
+    assert "Wide Residual Networks" in row["explanation"] and "EfficientNet" in row["explanation"]
+
+
+def test_convolutions_save_weight_memory_not_activation_memory():
+    from convlib.claims.large_kernels import _judge_memory
+
+    row = claims.evaluate_claim("ch9-conv-memory")
+    conv, dense = row["computed_value"]["conv"], row["computed_value"]["dense"]
+    assert conv["weights"] == 8 * 3 * 9 + 8 and dense["weights"] == 768 * 2048 + 2048
+    # each keeps its input (3 x 16 x 16) and its ReLU's output (8 x 16 x 16), float32
+    assert conv["activation_bytes_per_image"] == dense["activation_bytes_per_image"] == 4 * (768 + 2048)
+    assert row["verdict"] == "holds approximately"
+    heavier = {**row["computed_value"], "conv": {**conv, "weight_bytes": 10**9}}
+    assert _judge_memory(None, heavier)[0] == "wrong"

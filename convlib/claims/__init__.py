@@ -30,7 +30,8 @@ when the whole interval lies inside the margin. The explanation names the interv
 seeds, test images, profile and data.
 
 The claims live in one module per group of chapters (``dense_vs_conv``, ``kernel_sizes``,
-``stacking``, ``depth``); this module collects them. ``python -m convlib.claims`` prints a table,
+``stacking``, ``depth``, and ``large_kernels`` for the two sentences chapter 9 checks); this
+module collects them. ``python -m convlib.claims`` prints a table,
 ``--json`` the full list.
 """
 
@@ -148,9 +149,10 @@ def judge_experiment(article: Any, computed: dict) -> Judgement:
 def all_claims() -> tuple[ArticleClaim, ...]:
     """Every registered claim, in the article's order."""
     # deferred: the claim modules import this package (Claim, the judges)
-    from convlib.claims import dense_vs_conv, depth, kernel_sizes, stacking
+    from convlib.claims import dense_vs_conv, depth, kernel_sizes, large_kernels, stacking
 
-    claims = dense_vs_conv.CLAIMS + kernel_sizes.CLAIMS + stacking.CLAIMS + depth.CLAIMS
+    claims = (dense_vs_conv.CLAIMS + kernel_sizes.CLAIMS + stacking.CLAIMS + depth.CLAIMS
+              + large_kernels.CLAIMS)
     ids = [c.id for c in claims]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
