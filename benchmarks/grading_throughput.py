@@ -10,11 +10,10 @@ outside its folder, forges results, exits, crashes, asks for 64 GiB), mixed in a
 Then runs the grading command as an instructor would (a subprocess, reference run included) and
 prints the wall time, submissions per minute, and CPU seconds per submission (the grader and every
 sandboxed process it waited for). On a shared machine the figures are noisy: run it twice.
-As root with bubblewrap each parallel slot has a zygote (``bookgrader.zygote``);
-``CONVLIB_ZYGOTE=0`` in the environment measures a fresh interpreter per submission instead.
+Each submission gets a fresh bubblewrap sandbox and a fresh interpreter (the only path).
 
-``--per-job N`` measures instead what one job costs, N times in a row, in a fresh interpreter and
-in a zygote's child: an honest submission of the chapter and an empty job (start and exit only).
+``--per-job N`` measures instead what one job costs, N times in a row: an honest submission of
+the chapter and an empty job (start and exit only).
 """
 
 from __future__ import annotations
@@ -143,7 +142,7 @@ def run_grading(subs: Path, out: Path, jobs: int, chapter: str, flags: list[str]
 
 
 def per_job(count: int, chapter: str) -> None:
-    """CPU and wall seconds of one job, fresh interpreter against zygote's child, counted in a
+    """CPU and wall seconds of one job (an honest one and an empty one), counted in a
     cgroup that this process joins (it is the grader here)."""
     group = _cgroup()
     if group is None:
@@ -176,16 +175,13 @@ def _per_job(count: int, chapter: str, cpu) -> None:
         plan = plan_submission(load_chapter(SOURCE / chapter / f"{chapter}.ipynb"),
                                read_submission(Path(tmp) / "student000" / f"{chapter}.ipynb"))
     box, _ = detect("auto", Limits())
-    for label, use in (("zygote's child", box.use_zygote), ("fresh interpreter", False)):
-        box.use_zygote = use
-        for name, job in ((f"honest {chapter}", {"cells": plan.cells}), ("empty", {"cells": []})):
-            box.run(job)  # a zygote started, caches warm
-            started, before = time.monotonic(), cpu()
-            for _ in range(count):
-                box.run(job)
-            print(f"  {label}, {name} job: {(cpu() - before) / count:.3f} CPU s, "
-                  f"{(time.monotonic() - started) / count:.2f} s wall per job")
-    box.close()
+    for name, job in ((f"honest {chapter}", {"cells": plan.cells}), ("empty", {"cells": []})):
+        box.run(job)  # caches warm
+        started, before = time.monotonic(), cpu()
+        for _ in range(count):
+            box.run(job)
+        print(f"  {name} job: {(cpu() - before) / count:.3f} CPU s, "
+              f"{(time.monotonic() - started) / count:.2f} s wall per job")
     print(f"  ({count} jobs each, load average {os.getloadavg()[0]:.2f})")
 
 
@@ -199,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grade-flag", action="append", default=[],
                         help="extra flag for the grade command (repeatable)")
     parser.add_argument("--per-job", type=int, metavar="N",
-                        help="measure one job N times (fresh interpreter and zygote's child)")
+                        help="measure one job N times (an honest and an empty job)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -214,11 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         log = (out / "grading.log").read_text().splitlines()
         mode = next((line for line in log if "sandbox:" in line),
                     "sandbox: ?").split("sandbox:", 1)[1].strip()
-        zygote = any(" zygote: " in line for line in log)
     n = args.submissions
     print(f"{n} submissions of {args.chapter} ({kinds['honest']} honest, {kinds['wrong']} wrong, "
           f"{kinds['adversarial']} adversarial), --jobs {args.jobs}, sandbox {mode}, "
-          f"{'zygote' if zygote else 'a fresh interpreter per submission'}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print(f"  wall {figures['wall']:.1f} s (reference run included): "
           f"{60 * n / figures['wall']:.1f} submissions per minute")

@@ -11,9 +11,7 @@ cannot fool or stop.
 
 Modules: ``values`` (plain data, check, compare), ``notebook`` (sources, probes, submissions),
 ``runner`` (inside the sandbox), ``sandbox`` (fails closed without bubblewrap), ``mounts`` (what the
-sandbox's file system holds), ``pipes`` (one sandboxed process's pipes), ``zygote`` and
-``zygote_client`` (one pre-imported interpreter per slot that forks a freshly isolated child per
-submission), ``isolate`` (the namespaces, mounts and privileges each such child enters),
+sandbox's file system holds), ``pipes`` (one sandboxed process's pipes),
 ``grader``, ``report``, ``release``, ``shards`` (grading on several machines, then one merge),
 ``gradescope`` (the autograder zip). Importing this package is cheap: it loads only ``values``.
 """

@@ -453,8 +453,6 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
 
     try:
         log(sandbox.describe())
-        if sandbox.zygote_note:
-            log(sandbox.zygote_note)
         for note in notes:
             log(f"stronger sandbox unavailable: {note}")
         sources = {p.stem: p for p in find_chapters(Path(source_root))}
@@ -476,5 +474,4 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
         log(f"ERROR: {error}")
         raise
     finally:
-        sandbox.close()  # no zygote outlives its grading run
         atomic_write(out / "grading.log", "\n".join(log_lines) + "\n")

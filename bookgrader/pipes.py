@@ -31,11 +31,7 @@ class RunResult:
 
 
 def kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group the sandbox started, then the process. A zygote's child
-    (:class:`.zygote_client.ZygoteProcess`) is killed by its zygote, with its PID namespace."""
-    if not isinstance(proc, subprocess.Popen):
-        proc.kill()
-        return
+    """SIGKILL the process group the sandbox started, then the process."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -153,8 +149,8 @@ class _Kept:
 
 
 def _finish(proc: subprocess.Popen, timed_out: bool) -> None:
-    """Reap the process; one still running once its pipes are drained is killed. A zygote's
-    child reports its exit a moment after its pipes close: a short grace first."""
+    """Reap the process; one still running once its pipes are drained is killed (after a short
+    grace: bubblewrap reports its exit a moment after the pipes close)."""
     grace = time.monotonic() + (0.0 if timed_out else 1.0)
     while proc.poll() is None and time.monotonic() < grace:
         time.sleep(0.005)

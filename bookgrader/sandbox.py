@@ -16,16 +16,10 @@ is off, for the log, the gradebook and every feedback file.
     tmpfs ``/scratch`` (working folder), ``/tmp`` and ``/dev/shm``; then ``prlimit`` sets the
     rlimits and ``setpriv`` switches to a dedicated uid (one per parallel slot) with no
     capabilities, no supplementary groups and ``no_new_privs``.
-    Here each parallel slot has a *zygote* (:mod:`bookgrader.zygote`): an interpreter in
-    that same bubblewrap sandbox that has imported PyTorch and NumPy once and forks one child per
-    job; each child gets its own PID, mount, network, IPC, UTS and cgroup namespaces, fresh
-    ``/proc``, ``/dev/pts`` and tmpfs, the same rlimits and the same uid switch
-    (:mod:`bookgrader.isolate`), checked before any student code runs; a failure there fails
-    the job, never weakens it. Where the zygote's own test start fails, each job gets a fresh
-    process as above (the same isolation, slower), and the log says so; ``CONVLIB_ZYGOTE=0``
-    asks for that.
+    Every job gets a fresh sandbox and a fresh interpreter: nothing is shared between two
+    submissions but the read-only binds.
 ``bwrap-userns``
-    the same without root (and without a zygote): the process keeps the grader's uid (mapped in a
+    the same without root: the process keeps the grader's uid (mapped in a
     user namespace).
 ``rlimits``
     no bubblewrap: only the rlimits, a fresh working folder and a clean environment.
@@ -46,7 +40,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +48,6 @@ import bookgrader
 import convlib
 from bookgrader.mounts import bind_args, interpreter_sys_path, mounts
 from bookgrader.pipes import RunResult, parse, pump
-from bookgrader.zygote import PRELOAD as ZYGOTE_PRELOAD
-from bookgrader.zygote_client import Zygote, ZygoteError, ZygoteProcess
 
 UID_BASE = 61000
 MODES = ("bwrap", "bwrap-userns", "rlimits")
@@ -127,7 +118,7 @@ class Limits:
                 f"--nofile={self.open_files}", "--core=0"]
 
     def rlimits(self) -> list[tuple[str, int, int]]:
-        """The same limits as :meth:`prlimit_args`, for a zygote's child to set on itself."""
+        """The same limits as :meth:`prlimit_args`, for Python to set where prlimit is missing."""
         cpu = int(self.timeout) + 5
         same = (("RLIMIT_AS", self.address_space), ("RLIMIT_DATA", self.memory),
                 ("RLIMIT_NPROC", self.processes), ("RLIMIT_FSIZE", self.file_size),
@@ -197,12 +188,6 @@ class Sandbox:
         # switch to a dedicated uid: always under bwrap as root; in rlimits mode when root and
         # the interpreter is readable by that uid (unavailable() checks and may turn it off)
         self.drop_uid = os.geteuid() == 0 and bool(self.setpriv) and mode != "bwrap-userns"
-        # bwrap as root: one zygote per slot (bookgrader.zygote), checked by unavailable();
-        # CONVLIB_ZYGOTE=0: a fresh interpreter per job (the same isolation, slower)
-        self.use_zygote = mode == "bwrap" and os.environ.get("CONVLIB_ZYGOTE", "1") != "0"
-        self.zygote_note = ""
-        self._zygotes: dict[int, Zygote] = {}
-        self._zygote_lock = threading.Lock()
 
     def protect(self, *paths: os.PathLike | str) -> None:
         """Keep these folders out of the sandbox (by real path and by the path given)."""
@@ -242,7 +227,6 @@ class Sandbox:
             return missing
         probe = Sandbox(self.mode, Limits(timeout=60, cell_timeout=5))
         probe.drop_uid, probe.hidden = self.drop_uid, set(self.hidden)
-        probe.use_zygote = False  # bubblewrap itself first; the zygote after, by _check_zygote
         # what the exercises import must import inside too (a site folder left out would only
         # show later, as a failed reference run)
         job = {"probe_only": True,
@@ -265,8 +249,6 @@ class Sandbox:
         uid = done.get("uid")
         if self.drop_uid and uid in (0, os.geteuid()):
             return "the process did not switch to a separate uid"
-        if self.use_zygote:
-            self.zygote_note = self._check_zygote(job)
         return None
 
     def _missing_tool(self) -> str | None:
@@ -324,17 +306,6 @@ class Sandbox:
                  "--"]
         return args + limits + drop + runner
 
-    def zygote_command(self, control_fd: int) -> list[str]:
-        """The zygote in the same bubblewrap sandbox as :meth:`command`'s runner, as root with the
-        capabilities it needs to give each child its own namespaces, mounts and uid (the child
-        drops them all before any student code runs: :mod:`bookgrader.isolate`)."""
-        caps = []
-        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"):
-            caps += ["--cap-add", cap]
-        return self._bwrap_args() + caps + ["--", self.python, *self._flags(), "-m",
-                                            "bookgrader.zygote", "--control-fd",
-                                            str(control_fd)]
-
     # ------------------------------------------------------------------ running
     def run(self, job: dict, slot: int = 0) -> RunResult:
         """Run one job; never raises for anything the job's code does."""
@@ -346,12 +317,12 @@ class Sandbox:
         try:
             try:
                 proc = self._start(slot, write_fd, scratch)
-            except (OSError, ZygoteError) as error:
+            except OSError as error:
                 result.returncode, result.stderr_head = -1, f"could not start the sandbox: {error}"
                 return result
             finally:
                 os.close(write_fd)
-            start = time.monotonic()  # a zygote's own start (imports) is not the job's time
+            start = time.monotonic()
             raw = pump(proc, payload, read_fd, result, start, self.limits.timeout,
                        self.limits.results)
         finally:
@@ -376,10 +347,8 @@ class Sandbox:
         return result
 
     def _start(self, slot: int, result_fd: int,
-               scratch: str | None) -> subprocess.Popen | ZygoteProcess:
-        """The process of one job: forked by the slot's zygote, or a fresh one."""
-        if self.use_zygote:
-            return self._fork(slot, result_fd)
+               scratch: str | None) -> subprocess.Popen:
+        """The process of one job: a fresh sandbox."""
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         if scratch:
             env = dict(_env(scratch), TMPDIR=scratch, MPLCONFIGDIR=scratch)
@@ -390,84 +359,6 @@ class Sandbox:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=(result_fd,), cwd=scratch or "/", env=env,
                                 start_new_session=True, preexec_fn=preexec)
-
-    # ------------------------------------------------------------------ zygotes
-    def _fork(self, slot: int, result_fd: int) -> ZygoteProcess:
-        """Hand the slot's zygote the child's ends of its pipes; keep ours, as Popen would."""
-        zygote = self._zygote(slot)
-        request = {"uid": _free_uid(slot), "rlimits": self.limits.rlimits(),
-                   "scratch": self.limits.scratch}
-        stdin, stdout, stderr = os.pipe(), os.pipe(), os.pipe()
-        theirs = (stdin[0], stdout[1], stderr[1])
-        try:
-            proc = zygote.spawn(request, *theirs, result_fd)
-        except ZygoteError:
-            for fd in (stdin[1], stdout[0], stderr[0]):
-                os.close(fd)
-            raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        proc.stdin = os.fdopen(stdin[1], "wb", buffering=0)
-        proc.stdout = os.fdopen(stdout[0], "rb", buffering=0)
-        proc.stderr = os.fdopen(stderr[0], "rb", buffering=0)
-        return proc
-
-    def _zygote(self, slot: int) -> Zygote:
-        """The slot's zygote, (re)started when it stopped or the sandbox's binds changed since
-        (a folder protected later must be hidden from it too)."""
-        key = tuple(self._bwrap_args())
-        with self._zygote_lock:
-            zygote = self._zygotes.pop(slot, None)
-        if zygote is not None and (zygote.key != key or not zygote.alive()):
-            zygote.close()
-            zygote = None
-        if zygote is None:
-            zygote = Zygote(key, self.zygote_command)
-        with self._zygote_lock:
-            self._zygotes[slot] = zygote
-        return zygote
-
-    def close(self) -> None:
-        """Stop the zygotes; a later run starts new ones."""
-        with self._zygote_lock:
-            zygotes = list(self._zygotes.values())
-            self._zygotes.clear()
-        for zygote in zygotes:
-            zygote.close()
-
-    def bound_under_child_tmpfs(self) -> list[str]:
-        """Bound folders (interpreter, packages, checkout) that lie under a folder each zygote
-        child mounts afresh (``/tmp``, ``/dev/shm``, ``/scratch``): the child's new tmpfs would hide
-        them, e.g. a checkout or a venv in the system temporary folder."""
-        if self._sys_path is None:
-            self._sys_path = interpreter_sys_path(self.python)
-        fresh = ("/tmp", "/dev/shm", "/scratch")
-        return sorted({inside for _, inside in mounts(self.python, self.package_paths, self._sys_path,
-                                                      self.hidden)
-                       if any(inside == f or inside.startswith(f + "/") for f in fresh)})
-
-    def _check_zygote(self, job: dict) -> str:
-        """The test start again, through slot 0's zygote (kept for grading). Where it fails, or
-        where a child's fresh tmpfs would hide a bound folder, each job gets a fresh process as
-        before: the same isolation, only slower; the log says so."""
-        hidden_by_tmpfs = self.bound_under_child_tmpfs()
-        if hidden_by_tmpfs:
-            self.use_zygote = False
-            return (f"zygote not used ({hidden_by_tmpfs[0]} lies under a folder each child mounts "
-                    "afresh): each submission starts its own interpreter in its own sandbox (the "
-                    "same isolation, slower)")
-        result = self.run(job, slot=0)
-        done = next((e for e in result.events if e.get("event") == "done"), None)
-        if (done is not None and not done.get("import_errors")
-                and done.get("uid") not in (0, os.geteuid())):
-            return (f"zygote: one interpreter per slot imports {', '.join(ZYGOTE_PRELOAD)} once "
-                    "and forks each submission into its own namespaces, tmpfs, uid and rlimits")
-        self.use_zygote = False
-        self.close()
-        lines = result.stderr_head.strip().splitlines() or [f"exit status {result.returncode}"]
-        return (f"zygote unavailable ({lines[-1][:200]}): each submission starts its own "
-                "interpreter in its own sandbox (the same isolation, slower)")
 
     def _python_rlimits(self) -> None:  # pragma: no cover - only without prlimit
         for name, soft, hard in self.limits.rlimits():

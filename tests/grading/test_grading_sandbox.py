@@ -239,7 +239,7 @@ def test_grading_in_bwrap_works_wherever_the_venv_and_checkout_live(
 
 
 def test_prlimit_flags_and_python_rlimits_state_the_same_limits():
-    """The prlimit(1) flags and the list a child sets on itself (zygote, or the rlimits sandbox
+    """The prlimit(1) flags and the list Python sets where prlimit is missing (the rlimits sandbox
     without prlimit) are one rule written twice: every flag matches its RLIMIT, CPU included."""
     flag_of = {"RLIMIT_AS": "as", "RLIMIT_DATA": "data", "RLIMIT_CPU": "cpu",
                "RLIMIT_NPROC": "nproc", "RLIMIT_FSIZE": "fsize", "RLIMIT_NOFILE": "nofile",
