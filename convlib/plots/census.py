@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from convlib.census import KernelCount, kernel_label
+from convlib.census import LAYER_KINDS, KernelCount, kernel_label
 from convlib.plots import COLORS
-from convlib.plots.style import PLAIN_KERNEL_COLORS
+from convlib.plots.style import PLAIN_KERNEL_COLORS, construction_style
 
-__all__ = ["KERNEL_HATCHES", "kernel_order", "kernel_share_matrix", "kernel_styles",
-           "plot_kernel_shares"]
+__all__ = ["KERNEL_HATCHES", "KIND_LABELS", "kernel_order", "kernel_share_matrix",
+           "kernel_styles", "plot_kernel_shares", "plot_kind_shares"]
 
 KERNEL_HATCHES = ("", "//", "\\\\", "xx", "..", "oo", "--", "||", "++", "**")
 # The book's colours without black (a black fill would hide its hatch), and three more.
@@ -107,3 +107,59 @@ def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
     ax.set_xlim(0, 100)
     ax.legend(title="kernel", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return models, kernels, shares
+
+
+# Layer kinds (convlib.census.LAYER_KINDS) drawn as the constructions of the style map: a
+# depthwise layer as the depthwise-separable construction, a 1x1 and a full kxk as plain
+# convolutions of their size, a grouped layer as grouped, the classifier as a dense layer.
+_KIND_STYLES = {"depthwise": ("separable", None), "pointwise": ("plain", 1),
+                "full": ("plain", 3), "grouped": ("grouped", None), "classifier": ("dense", None)}
+KIND_LABELS = {"depthwise": "depthwise k x k", "pointwise": "pointwise 1x1",
+               "full": "full k x k (k > 1)", "grouped": "grouped k x k",
+               "classifier": "classifier (dense)"}
+
+
+def plot_kind_shares(ax, totals: Mapping[str, Mapping[str, Mapping[str, int]]], what: str,
+                     labels: Mapping[str, str] | None = None, *, label_min: float = 0.1,
+                     legend: bool = True) -> list[list[float]]:
+    """Horizontal stacked bars on ``ax``: one bar per model (first on top), split by the share
+    of its ``what`` (``"weights"`` or ``"macs"``) held by each kind of layer, in percent.
+
+    ``totals`` maps a model name to :func:`convlib.census.weights_and_macs_by_kind`'s result.
+    Each kind takes its construction's colour and hatch from the style map. Segments of at
+    least ``label_min`` are labelled. Returns the shares (rows: models, columns: kinds in
+    :data:`convlib.census.LAYER_KINDS` order), each row summing to 1.
+    """
+    if what not in ("weights", "macs"):
+        raise ValueError(f"what must be 'weights' or 'macs'; got {what!r}")
+    if not isinstance(totals, Mapping) or not totals:
+        raise ValueError("totals must be a non-empty mapping of model name -> "
+                         "weights_and_macs_by_kind(model, input_shape)")
+    shares = []
+    for name, kinds in totals.items():
+        if set(kinds) != set(LAYER_KINDS):
+            raise ValueError(f"totals[{name!r}] must have the kinds {LAYER_KINDS}; got {sorted(kinds)}")
+        total = sum(kinds[k][what] for k in LAYER_KINDS)
+        shares.append([kinds[k][what] / total if total else 0.0 for k in LAYER_KINDS])
+    labels = dict(labels or {})
+    positions = list(range(len(shares)))
+    left = [0.0] * len(shares)
+    for j, kind in enumerate(LAYER_KINDS):
+        style = construction_style(*_KIND_STYLES[kind])
+        widths = [100.0 * row[j] for row in shares]
+        bars = ax.barh(positions, widths, left=left, label=KIND_LABELS[kind], color=style["color"],
+                       hatch=style["hatch"], edgecolor="black", linewidth=0.6, height=0.7)
+        for bar, width, start in zip(bars, widths, left):
+            if width >= 100.0 * label_min:
+                ax.text(start + width / 2, bar.get_y() + bar.get_height() / 2, f"{width:.0f}%",
+                        ha="center", va="center", fontsize=9,
+                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
+                                  alpha=0.85))
+        left = [a + w for a, w in zip(left, widths)]
+    ax.set_yticks(positions, [labels.get(m, m) for m in totals])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    if legend:
+        ax.legend(title="kind of layer", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
+    return shares
