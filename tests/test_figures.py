@@ -50,6 +50,7 @@ def _curves_figure():
     plot_curves(ax, curves, {"mlp": "MLP", "cnn": "CNN"})
     ax.set(title="Test accuracy", xlabel="epoch (passes over the data)", ylabel="accuracy (%)")
     ax.legend()
+    fig.tight_layout()
     return fig
 
 
@@ -78,6 +79,7 @@ def _census_figure():
     fig, ax = plt.subplots(figsize=(7, 2.8))
     plot_kernel_shares(ax, {name: census_summary(m) for name, m in models.items()})
     ax.set(title="Convolution weights by kernel size", xlabel="share of the weights (%)")
+    fig.tight_layout()
     return fig
 
 
@@ -119,9 +121,8 @@ def _pareto_figure():
                                        ("separable", 1200, 0.4, 0.58, True, True)]]
     kinds = {("e", "plain"): ("plain", 5), ("e", "stacked"): ("stacked", None),
              ("e", "separable"): ("separable", None)}
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.2), sharey=True)
-    plot_pareto(axes, rows, kinds)
-    fig.tight_layout()
+    fig, axes = plt.subplots(1, 2, figsize=(7, 5.0), sharey=True, layout="constrained")
+    plot_pareto(axes, rows, kinds)  # as chapter 7 draws it
     return fig
 
 
@@ -131,6 +132,7 @@ def _separable_figures():
                                              "5x5": [3.0, 8.0, 15.0, 20.0]},
                       levels={"k^2 = 9": 9.0}, markevery=1)
     ax.set(title="Weight ratio", xlabel="channels (count)", ylabel="plain / separable (ratio)")
+    fig1.tight_layout()
     fig2, ax = plt.subplots(figsize=(7, 4.4))
     rows = compare_tricks(32, 32, 5, 16)
     plot_tricks(ax, rows, pixels=16 * 16)
@@ -139,6 +141,8 @@ def _separable_figures():
     plot_shares(ax, {"weights": {"a": 0.7, "b": 0.3}, "MACs": {"a": 0.4, "b": 0.6}},
                 kinds=["a", "b"])
     ax.set(title="Shares", xlabel="share (%)")
+    for fig in (fig2, fig3):
+        fig.tight_layout()
     return [fig1, fig2, fig3]
 
 
@@ -223,6 +227,7 @@ def test_one_legend_may_serve_panels_that_show_the_same_series():
         ax.plot([1, 2], [1, 2], label="a")
         ax.plot([1, 2], [2, 1], label="b")
         ax.set(title="t", xlabel="x (m)", ylabel="y (m)")
+    fig.tight_layout()
     assert any("no legend" in p for p in figure_problems(fig))
     top.legend()
     assert figure_problems(fig) == []
@@ -266,3 +271,60 @@ def test_fit_to_page_brings_a_wide_figure_within_the_rules():
     fit_to_page(fig)
     assert figure_problems(fig) == [] and fig.get_size_inches()[0] < 7.3
     plt.close(fig)
+
+
+# ---- planted faults: the check must fail on each ----------------------------------------------
+
+def _clean_figure(width=6.4):
+    fig, ax = plt.subplots(figsize=(width, 4))
+    ax.plot([1, 2, 3], [1, 4, 9])
+    ax.set(title="A clean figure", xlabel="x (m)", ylabel="y (m)")
+    fig.tight_layout()
+    assert figure_problems(fig) == []
+    return fig, ax
+
+
+def test_a_planted_overlapping_text_fails():
+    fig, ax = _clean_figure()
+    ax.text(2, 4, "first note", fontsize=11)
+    ax.text(2.05, 4.1, "second note", fontsize=11)  # drawn over the first
+    assert any("texts 'first note' and 'second note' overlap" in p for p in figure_problems(fig))
+
+
+def test_cell_values_that_run_together_fail():
+    fig, ax = _clean_figure()
+    for column in range(3):  # "0.040.040.04": each value wider than its cell
+        ax.text(1 + 0.06 * column, 6, "0.04", fontsize=11, ha="center")
+    assert any("'0.04' and '0.04' overlap" in p for p in figure_problems(fig))
+
+
+def test_a_planted_clipped_label_fails():
+    fig, ax = _clean_figure()
+    ax.set_ylabel("a y label pushed off the canvas (m)", labelpad=80)
+    problems = figure_problems(fig)
+    assert any("is clipped by the canvas" in p and "a y label" in p for p in problems), problems
+
+
+def test_a_text_clipped_by_its_axes_fails():
+    fig, ax = _clean_figure()
+    ax.text(2.9, 5, "runs past the right edge of the axes", clip_on=True)
+    assert any("clipped by its axes" in p for p in figure_problems(fig))
+
+
+def test_a_title_under_a_colour_bar_fails():
+    fig, ax = plt.subplots(figsize=(5, 4))
+    image = ax.imshow([[0, 1], [1, 0]])
+    ax.set(title="A title", xlabel="column (pixels)", ylabel="row (pixels)")
+    fig.colorbar(image, ax=ax, location="top", pad=0.0, label="value (a.u.)")
+    problems = figure_problems(fig)
+    assert any("'A title' overlaps the plotting area of another axes" in p
+               for p in problems), problems
+
+
+def test_text_legible_on_the_page_can_be_too_small_on_a_phone():
+    from convlib.plots.style import MIN_PHONE_PX
+
+    fig, ax = _clean_figure(width=7.0)
+    ax.text(1.5, 6, "7 pt note", fontsize=7)  # 7 pt in 7 inches: 7.1 pt on the page
+    problems = figure_problems(fig, min_pt=6)  # passes at page width with a 6 pt floor
+    assert any("7 pt note" in p and f"< {MIN_PHONE_PX:g} px" in p for p in problems), problems

@@ -78,7 +78,7 @@ def test_plot_map_draws_in_the_grid_coordinates_with_one_label_per_cell():
     assert list(ax.get_xticks()) == [7, 8, 9] and list(ax.get_yticks()) == [4, 5]
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["0", "1", "2", "3", "4", "5"]
-    # gray_r: the largest value is dark, so its label is white; the smallest is light, black.
+    # Blues: the largest value is dark, so its label is white; the smallest is light, black.
     assert ax.texts[-1].get_color() == "white" and ax.texts[0].get_color() == "black"
     assert ax.get_title() == "t" and ax.get_xlabel() and ax.get_ylabel()
     colorbar_axes = [a for a in fig.axes if a is not ax]
@@ -111,4 +111,22 @@ def test_plot_map_writes_zeros_plainly_and_never_minus_zero():
     fig, ax = plt.subplots()
     plot_map(ax, np.array([[0.0, -0.004, 0.25]]), title="t", colorbar_label="w", fmt="{:.2f}")
     assert [t.get_text() for t in ax.texts] == ["0", "0.00", "0.25"]
+    plt.close(fig)
+
+
+def test_signed_values_sit_on_a_diverging_scale_centred_at_zero():
+    from convlib.plots.receptive import shared_colorbar
+
+    fig, (a, b) = plt.subplots(1, 2)
+    image = plot_map(a, np.array([[-1.0, 3.0]]), title="a", colorbar_label=None,
+                     diverging=True, fmt="{:.0f}")
+    assert image.get_clim() == (-3.0, 3.0) and image.cmap.name == "RdBu_r"
+    assert a.texts[1].get_color() == "white"  # +3: the darkest red
+    plot_map(b, np.array([[0.0, 1.0]]), title="b", colorbar_label=None, vmin=-3, vmax=3,
+             diverging=True)
+    assert len(fig.axes) == 2  # no colour bar per panel
+    shared_colorbar(image, [a, b], "weight (a.u.)")
+    assert len(fig.axes) == 3 and fig.axes[2].get_ylabel() == "weight (a.u.)"
+    with pytest.raises(TypeError, match="label"):
+        shared_colorbar(image, [a, b], "")
     plt.close(fig)

@@ -49,7 +49,10 @@ def fit_to_page(fig: Any, width_in: float = 7.2) -> Any:
 
 def use_book_style() -> None:
     """Matplotlib settings for every figure of the book, and the book's figure rules
-    (:func:`convlib.plots.style.figure_problems`) checked on every figure a chapter glues."""
+    (:func:`convlib.plots.style.figure_problems`) checked on every figure a chapter glues.
+
+    In a notebook, figures are also saved as 2x PNGs shown at their natural size (IPython's
+    ``retina`` format), sharp on HiDPI screens and phones."""
     import matplotlib as mpl  # deferred: matplotlib is heavy (ARCHITECTURE.md)
     from cycler import cycler  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
@@ -58,8 +61,9 @@ def use_book_style() -> None:
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.dpi": 150,
         "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
-        # Text sizes: shown at 9 pt or more at page width for figures up to about 8 inches wide
-        # (convlib.plots.style.figure_problems states the rule and checks it).
+        # Text sizes: shown at 9 pt or more at page width for figures up to about 7 inches wide,
+        # and at 8 CSS px or more on a phone (convlib.plots.style states the rules and
+        # figure_problems checks them).
         "font.size": 10, "xtick.labelsize": 10, "ytick.labelsize": 10,
         "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
         "legend.title_fontsize": 10, "legend.frameon": False,
@@ -67,6 +71,19 @@ def use_book_style() -> None:
         + cycler(marker=list(MARKERS[:4])),
         "lines.markersize": 5, "lines.linewidth": 1.8,
     })
+    _use_retina_png()
+
+
+def _use_retina_png() -> None:
+    """In an IPython kernel, save inline (and glued) figures as 2x PNGs whose stored width and
+    height are those of a 1x PNG, so the page shows them at the same size, twice as sharp."""
+    try:  # deferred: IPython and matplotlib-inline exist only where a notebook runs
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def plot_curves(ax, curves: dict[str, dict[str, list[float]]], labels: dict[str, str] | None = None,

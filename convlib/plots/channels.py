@@ -33,8 +33,7 @@ def plot_connection_matrix(ax, matrix: torch.Tensor, title: str | None = None) -
     ax.grid(False)
     ax.grid(True, which="minor", color="0.6", linewidth=0.5, alpha=1.0)
     ax.tick_params(which="minor", length=0)
-    ax.tick_params(labelsize=9)
-    ax.set_xlabel(f"input channel (index; {int(matrix.sum())} connections)")
+    ax.set_xlabel(f"input channel (index)\n{int(matrix.sum())} connections")
     ax.set_ylabel("output channel (index)")
     if title is not None:
         ax.set_title(title)
@@ -52,7 +51,7 @@ def connection_panels(matrices: dict[str, torch.Tensor], *, suptitle: str | None
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
         raise ValueError(f"ncols must be a positive int; got {ncols!r}")
     nrows = -(-len(matrices) // ncols)
-    size = (panel_size * ncols, (panel_size + 0.9) * nrows)
+    size = (panel_size * ncols, (panel_size + 1.1) * nrows)
     fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
     for ax, (title, matrix) in zip(axes.flat, matrices.items()):
         plot_connection_matrix(ax, matrix, title)

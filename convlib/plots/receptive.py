@@ -2,9 +2,11 @@
 
 A *map* is a 2-D array of values on a pixel grid: the input-gradient footprint of one output pixel
 (:func:`convlib.receptive.empirical_receptive_field`), or a convolution kernel. :func:`plot_map`
-draws one as a grayscale image whose axes count pixels of the original grid, writes each value
-in its cell (so the figure is readable without colour, and in print) and adds a labelled colour
-bar. :func:`support_box` finds the part worth drawing: the rows and columns that hold a nonzero
+draws one as an image whose axes count pixels of the original grid, writes each value in its cell
+(so the figure is readable without colour, and in print) and adds a labelled colour bar, or leaves
+it to :func:`shared_colorbar` when several panels share one scale. Signed values (kernels) go on
+a diverging colour map centred at 0 (``diverging=True``): red for positive, blue for negative,
+white for 0. :func:`support_box` finds the part worth drawing: the rows and columns that hold a nonzero
 value, plus a margin.
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_map", "support_box"]
+__all__ = ["plot_map", "shared_colorbar", "support_box"]
 
 
 def _as_map(values: Any, name: str = "values") -> np.ndarray:
@@ -55,36 +57,34 @@ def support_box(values: Any, margin: int = 0) -> tuple[int, int, int, int]:
             max(0, int(cols[0]) - margin), min(array.shape[1], int(cols[-1]) + 1 + margin))
 
 
-def plot_map(ax, values: Any, *, title: str, colorbar_label: str,
+def plot_map(ax, values: Any, *, title: str, colorbar_label: str | None,
              xlabel: str = "column (pixels)", ylabel: str = "row (pixels)",
              origin: tuple[int, int] = (0, 0), fmt: str = "{:.3f}", annotate: bool = True,
-             vmin: float | None = None, vmax: float | None = None, cmap: str = "gray_r",
-             fontsize: float = 9):
-    """Draw the 2-D map ``values`` on ``ax`` as a grayscale image with a labelled colour bar.
+             vmin: float | None = None, vmax: float | None = None, cmap: str | None = None,
+             diverging: bool = False, fontsize: float = 11):
+    """Draw the 2-D map ``values`` on ``ax`` as an image, with a labelled colour bar unless
+    ``colorbar_label`` is None (then give the panels one :func:`shared_colorbar`).
 
     Pixel ``(i, j)`` of ``values`` is drawn at row ``origin[0] + i``, column ``origin[1] + j``, so a
     crop (see :func:`support_box`) keeps the coordinates of the full grid. With ``annotate``, each
-    cell shows its value (``fmt``; exact zeros as ``0``), in white on dark cells and black on light ones. ``vmin`` and
-    ``vmax`` fix the colour scale (give two panels the same one to compare them); by default it
-    spans the map's values. ``fontsize`` (points) sizes the cell values: 9 points stay legible at
-    page width (:func:`convlib.plots.style.figure_problems`) when each cell is wide enough for
-    the text, so crop the map (:func:`support_box`) rather than shrink the text. Returns the
-    ``AxesImage``.
+    cell shows its value (``fmt``; exact zeros as ``0``), in white on dark cells and black on light
+    ones. ``vmin`` and ``vmax`` fix the colour scale (give panels the same one to compare them); by
+    default it spans the map's values. ``diverging`` is for signed values: the scale is made
+    symmetric about 0 and the colour map (default ``"RdBu_r"``) is white at 0; otherwise the
+    default map is ``"Blues"``. ``fontsize`` (points) sizes the cell values: crop the map
+    (:func:`support_box`) or widen the figure rather than shrink them below the book's floors
+    (:func:`convlib.plots.style.figure_problems`). Returns the ``AxesImage``.
     """
     array = _as_map(values)
-    if not isinstance(title, str) or not isinstance(colorbar_label, str):
-        raise TypeError("title and colorbar_label must be strings")
+    if not isinstance(title, str) or not (colorbar_label is None or isinstance(colorbar_label, str)):
+        raise TypeError("title must be a string and colorbar_label a string or None")
     if (not isinstance(origin, (tuple, list)) or len(origin) != 2
             or any(isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in origin)):
         raise TypeError(f"origin must be a pair of ints (row, column); got {origin!r}")
     if not isinstance(fmt, str):
         raise TypeError(f"fmt must be a format string such as '{{:.3f}}'; got {type(fmt).__name__}")
-    low = float(array.min()) if vmin is None else float(vmin)
-    high = float(array.max()) if vmax is None else float(vmax)
-    if high < low:
-        raise ValueError(f"vmax ({high}) must be >= vmin ({low})")
-    if high == low:  # a constant map: give the colour scale some room
-        low, high = low - 0.5, high + 0.5
+    low, high = _limits(array, vmin, vmax, diverging)
+    cmap = cmap or ("RdBu_r" if diverging else "Blues")
     r0, c0 = int(origin[0]), int(origin[1])
     h, w = array.shape
     image = ax.imshow(array, cmap=cmap, vmin=low, vmax=high, interpolation="nearest",
@@ -96,14 +96,38 @@ def plot_map(ax, values: Any, *, title: str, colorbar_label: str,
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if annotate:
-        threshold = low + 0.55 * (high - low)
         for i in range(h):
             for j in range(w):
-                dark = _darkens(cmap, array[i, j] >= threshold)
                 ax.text(c0 + j, r0 + i, _cell_text(fmt, array[i, j]), ha="center", va="center",
-                        fontsize=fontsize, color="white" if dark else "black")
-    ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.85)
+                        fontsize=fontsize, color=_text_colour(image, array[i, j]))
+    if colorbar_label is not None:
+        ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.85)
     return image
+
+
+def shared_colorbar(image: Any, axes: Any, label: str) -> Any:
+    """One colour bar for panels drawn on the same scale (``image`` from any of them), to the
+    right of all of ``axes``; returns the ``Colorbar``."""
+    if not isinstance(label, str) or not label.strip():
+        raise TypeError("label must be a non-empty string naming the value and its unit")
+    axes = list(axes.flat) if hasattr(axes, "flat") else list(axes)
+    return axes[0].figure.colorbar(image, ax=axes, label=label, shrink=0.85)
+
+
+def _limits(array: np.ndarray, vmin: float | None, vmax: float | None,
+            diverging: bool) -> tuple[float, float]:
+    """The colour scale: the given limits, else the map's range; symmetric about 0 if
+    ``diverging``; widened around a constant map."""
+    low = float(array.min()) if vmin is None else float(vmin)
+    high = float(array.max()) if vmax is None else float(vmax)
+    if high < low:
+        raise ValueError(f"vmax ({high}) must be >= vmin ({low})")
+    if diverging:
+        bound = max(abs(low), abs(high)) or 1.0
+        return -bound, bound
+    if high == low:  # a constant map: give the colour scale some room
+        return low - 0.5, high + 0.5
+    return low, high
 
 
 def _cell_text(fmt: str, value: float) -> str:
@@ -120,7 +144,9 @@ def _cell_text(fmt: str, value: float) -> str:
     return text
 
 
-def _darkens(cmap: str, high_value: bool) -> bool:
-    """Whether a cell is drawn dark: high values are dark in reversed maps (``*_r``) such as
-    ``gray_r``, low values in the others."""
-    return high_value if cmap.endswith("_r") else not high_value
+def _text_colour(image: Any, value: float) -> str:
+    """White on a dark cell, black on a light one: by the relative luminance of the cell's colour
+    (WCAG's weights), whatever the colour map."""
+    red, green, blue, _ = image.cmap(image.norm(value))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return "white" if luminance < 0.45 else "black"

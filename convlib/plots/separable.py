@@ -97,6 +97,10 @@ def plot_tricks(ax: Any, rows: Sequence[Mapping[str, Any]], *, pixels: int | Non
                 linewidth=1.0, marker="", label="FLOPs = 2 x H x W x weights")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter  # deferred: matplotlib is heavy
+
+    for axis in (ax.xaxis, ax.yaxis):  # minor labels (3x10^3, 4x10^3) run into each other
+        axis.set_minor_formatter(NullFormatter())
     ax.legend(loc="upper left")
 
 
@@ -117,7 +121,7 @@ def plot_shares(ax: Any, shares: Mapping[str, Mapping[str, float]], *, kinds: Se
         for y, (left, width) in enumerate(zip(lefts, widths)):
             if width >= 0.08:
                 ax.text(100 * (left + width / 2), y, f"{100 * width:.0f}%", ha="center", va="center",
-                        fontsize=9, bbox=dict(facecolor="white", edgecolor="none", pad=1.0))
+                        fontsize=10, bbox=dict(facecolor="white", edgecolor="none", pad=1.0))
     ax.set_xlim(0, 100)
     ax.invert_yaxis()
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=min(len(kinds), 3))
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside: below, it met the x label

@@ -7,13 +7,30 @@ layer or MLP, a CNN) draws it with the same colour, hatch, marker and line style
 dark for 11x11) and their own marker per size; each other construction one Okabe-Ito colour and
 one hatch, so that bars read in grayscale too.
 
-**Legibility at page width** (:func:`figure_problems`). Assumption: the website shows a figure
-at its natural size (``figure.dpi`` pixels per inch of its tight bounding box, as the notebook's
-inline backend saves it) unless that is wider than the content column, about
-:data:`CONTENT_WIDTH_PX` (700) CSS pixels; then the browser scales it down to the column. A CSS
-pixel is 1/96 inch, so text of ``s`` points in a figure of tight width ``W`` inches is shown at
-``s * shown_px / (96 * W)`` points, where ``shown_px = min(W * dpi, 700)``. Every text must be
-shown at :data:`MIN_FONT_PT` (9) points or more.
+**Legibility** (:func:`figure_problems`). Assumption: the website shows a figure at its natural
+size (``figure.dpi`` CSS pixels per inch of its tight bounding box, as the notebook's inline
+backend saves it; the 2x PNG of :func:`convlib.plots.use_book_style` keeps that size) unless that
+is wider than the content column; then the browser scales it down to the column. The column was
+measured in Chromium on the built site: :data:`CONTENT_WIDTH_PX` (672) CSS pixels on a 1280 px
+screen, :data:`PHONE_WIDTH_PX` (342) on a 390 px phone. On a phone the site's style sheet
+(``book/_static/ksm.css``) shows a figure at least :data:`PHONE_FIGURE_PX` (480) px wide (or at
+its natural width, if smaller), scrolling sideways in its box, rather than shrink its text to
+the 342 px column. A CSS pixel is 1/96 inch, so text of ``s`` points in a figure of tight width
+``W`` inches is shown at ``s * shown_px / (96 * W)`` points, where ``shown_px = min(W * dpi,
+column)``. Two floors:
+
+- at page width, :data:`MIN_FONT_PT` (9) points, 12 CSS px;
+- on a phone, :data:`MIN_PHONE_PX` (8) CSS px. Why 8: the page-width floor, 12 px read at about
+  60 cm on a screen of about 96 CSS px per inch, subtends the same angle as 9.4 px on a phone
+  held at about 30 cm with about 150 CSS px per inch (a 390 px wide phone screen is 64 mm
+  wide); a phone reader can also zoom a figure, so the floor is set a little lower, at 8 px.
+  Shrunk to the 342 px column, the 10 point text of a 7 inch figure would be 6.8 px; at 480 px,
+  9.5 px.
+
+**Layout.** No text may overlap another text (their boxes, 1 px apart at least, so that cell
+values such as "0.04" "0.04" cannot run together), overlap the plotting area of another axes (a
+title under a colour bar), stick out of the figure's canvas, or stick out of the box it is
+clipped to.
 """
 
 from __future__ import annotations
@@ -22,13 +39,19 @@ import numbers
 import re
 from typing import Any
 
-__all__ = ["CONSTRUCTIONS", "CONSTRUCTION_LABELS", "CONTENT_WIDTH_PX", "MIN_FONT_PT",
-           "PLAIN_KERNEL_COLORS", "construction_style", "bar_style", "line_style",
-           "shown_font_scale", "figure_problems"]
+__all__ = ["CONSTRUCTIONS", "CONSTRUCTION_LABELS", "CONTENT_WIDTH_PX", "PHONE_WIDTH_PX",
+           "PHONE_FIGURE_PX", "MIN_FONT_PT", "MIN_PHONE_PX", "PLAIN_KERNEL_COLORS", "construction_style",
+           "bar_style", "line_style", "shown_font_scale", "figure_problems"]
 
-CONTENT_WIDTH_PX = 700  # the book's content column, in CSS pixels
+# The content column, in CSS pixels, measured in Chromium on the built site (the width of a
+# figure's <img> scaled to the column): on a 1280 px wide screen and on a 390 px wide phone.
+CONTENT_WIDTH_PX = 672
+PHONE_WIDTH_PX = 342
+PHONE_FIGURE_PX = 480  # the least width of a figure on a phone (book/_static/ksm.css)
 CSS_PX_PER_INCH = 96
 MIN_FONT_PT = 9.0
+MIN_PHONE_PX = 8.0
+GAP_PX = 1.0  # the least space between two texts, in the figure's pixels
 # Construction names: the kinds of convlib.blocks.make_block, then the two kinds of network.
 CONSTRUCTIONS = ("plain", "stacked", "bottleneck", "grouped", "separable", "spatial", "dense",
                  "cnn")
@@ -109,8 +132,19 @@ def shown_font_scale(fig: Any, content_width_px: float = CONTENT_WIDTH_PX) -> fl
     return shown_px / (CSS_PX_PER_INCH * width_in)
 
 
+def _tick_labels(axis: Any) -> list[Any]:
+    """The tick labels ``axis`` draws: those of ticks inside its view interval (matplotlib keeps
+    labels for ticks just outside it, which it does not draw)."""
+    low, high = sorted(axis.get_view_interval())
+    span = (high - low) * 1e-9
+    ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+    return [label for tick in ticks if low - span <= tick.get_loc() <= high + span
+            for label in (tick.label1, tick.label2)]
+
+
 def _texts(fig: Any) -> list[Any]:
-    """Every visible, non-empty text of ``fig`` that the renderer draws (tick labels in view)."""
+    """Every visible, non-empty text of ``fig`` that the renderer draws (tick labels in view),
+    each once."""
     texts = list(fig.texts)
     if getattr(fig, "_suptitle", None) is not None:
         texts.append(fig._suptitle)
@@ -120,11 +154,12 @@ def _texts(fig: Any) -> list[Any]:
         texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
         texts += list(ax.texts)
         if ax.axison:
-            texts += ax.get_xticklabels(which="both") + ax.get_yticklabels(which="both")
+            texts += _tick_labels(ax.xaxis) + _tick_labels(ax.yaxis)
         legend = ax.get_legend()
         if legend is not None:
             texts += list(legend.get_texts()) + [legend.get_title()]
-    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+    unique = {id(t): t for t in texts}
+    return [t for t in unique.values() if t.get_visible() and t.get_text().strip()]
 
 
 def _is_numeric_axis(axis: Any) -> bool:
@@ -181,11 +216,64 @@ def _axes_problems(ax: Any, index: int, has_suptitle: bool, figure_legend: bool)
     return problems
 
 
+def _size_problems(fig: Any, texts: list[Any], min_pt: float,
+                   content_width_px: float) -> list[str]:
+    """Texts shown below ``min_pt`` points at page width or :data:`MIN_PHONE_PX` on a phone."""
+    scale = shown_font_scale(fig, content_width_px)
+    phone_px_per_pt = shown_font_scale(fig, PHONE_FIGURE_PX) * CSS_PX_PER_INCH / 72
+    problems = []
+    for text in texts:
+        size = text.get_fontsize()
+        if size * scale < min_pt - 1e-9:
+            problems.append(f"text {text.get_text()[:30]!r}: {size:.1f} pt shown at "
+                            f"{size * scale:.1f} pt (< {min_pt:g} pt at page width)")
+        elif size * phone_px_per_pt < MIN_PHONE_PX - 1e-9:
+            problems.append(f"text {text.get_text()[:30]!r}: {size:.1f} pt shown at "
+                            f"{size * phone_px_per_pt:.1f} px on a phone (< {MIN_PHONE_PX:g} px)")
+    return problems
+
+
+def _inside(inner: Any, outer: Any, tolerance: float = 1.0) -> bool:
+    return (inner.x0 >= outer.x0 - tolerance and inner.x1 <= outer.x1 + tolerance
+            and inner.y0 >= outer.y0 - tolerance and inner.y1 <= outer.y1 + tolerance)
+
+
+def _apart(a: Any, b: Any, gap: float) -> bool:
+    """Whether boxes ``a`` and ``b`` are at least ``gap`` pixels apart on one axis."""
+    return a.x1 + gap <= b.x0 or b.x1 + gap <= a.x0 or a.y1 + gap <= b.y0 or b.y1 + gap <= a.y0
+
+
+def _layout_problems(fig: Any, texts: list[Any]) -> list[str]:
+    """Texts that overlap one another or another axes' plotting area, or are clipped."""
+    renderer = _renderer(fig)
+    boxes = [text.get_window_extent(renderer) for text in texts]
+    problems = []
+    for i, (text, box) in enumerate(zip(texts, boxes)):
+        name = repr(text.get_text()[:30])
+        if not _inside(box, fig.bbox):
+            problems.append(f"text {name} is clipped by the canvas")
+        clip = text.get_clip_box() if text.get_clip_on() else None
+        if clip is not None and not _inside(box, clip):
+            problems.append(f"text {name} is clipped by its axes")
+        for other, other_box in zip(texts[i + 1:], boxes[i + 1:]):
+            if not _apart(box, other_box, GAP_PX):
+                problems.append(f"texts {name} and {other.get_text()[:30]!r} overlap")
+        for ax in fig.axes:
+            if ax is text.axes or not ax.axison or not ax.get_visible():
+                continue
+            if not _apart(box, ax.bbox, -GAP_PX):  # overlapping by more than a pixel
+                problems.append(f"text {name} overlaps the plotting area of another axes")
+    return problems
+
+
 def figure_problems(fig: Any, *, min_pt: float = MIN_FONT_PT,
                     content_width_px: float = CONTENT_WIDTH_PX) -> list[str]:
     """What makes ``fig`` fall short of the book's figure rules, one line each; ``[]`` if none.
 
-    - every text is shown at ``min_pt`` points or more at page width (module docstring);
+    - every text is shown at ``min_pt`` points or more at page width and at
+      :data:`MIN_PHONE_PX` CSS pixels or more on a phone (module docstring);
+    - no text overlaps another text or another axes' plotting area, and none is clipped by the
+      canvas or by its clip box (module docstring, "Layout");
     - every axes has a title (its own, or the figure's ``suptitle``);
     - an axis that shows numbers has a label naming its unit in parentheses, e.g.
       ``"accuracy (%)"``, ``"time (ms)"``, ``"epoch (passes over the data)"``;
@@ -197,13 +285,9 @@ def figure_problems(fig: Any, *, min_pt: float = MIN_FONT_PT,
     if not isinstance(min_pt, numbers.Real) or min_pt <= 0:
         raise ValueError(f"min_pt must be a positive number; got {min_pt!r}")
     fig.draw_without_rendering()  # lays out ticks and texts, on any canvas
-    scale = shown_font_scale(fig, content_width_px)
-    problems = []
-    for text in _texts(fig):
-        shown = text.get_fontsize() * scale
-        if shown < min_pt - 1e-9:
-            problems.append(f"text {text.get_text()[:30]!r}: {text.get_fontsize():.1f} pt "
-                            f"shown at {shown:.1f} pt (< {min_pt:g} pt at page width)")
+    texts = _texts(fig)
+    problems = _size_problems(fig, texts, min_pt, content_width_px)
+    problems += _layout_problems(fig, texts)
     has_suptitle = getattr(fig, "_suptitle", None) is not None \
         and fig._suptitle.get_text().strip() != ""
     colorbars = {id(ax) for ax in fig.axes if getattr(ax, "_colorbar", None) is not None}
