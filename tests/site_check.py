@@ -1,31 +1,28 @@
 """Open the built website in headless Chromium, page by page, as a reader would.
 
-Used by tests/test_site.py; also runs alone (no convlib needed, only websocket-client):
+Used by tests/test_site.py; also runs alone (no convlib needed, only Playwright and PyYAML):
 
     .venv/bin/python tests/site_check.py [_build/html]
 
-It serves the site on 127.0.0.1 (http.server in a thread), drives Chromium over the DevTools
-protocol (no chromedriver), with every host but 127.0.0.1 unresolvable, and for each page records
-what the tests assert on: console errors, requests that left the loopback host, images (loaded?
-alt text?), math (typeset? raw TeX left?), the visible text, links, and a full-page screenshot.
+It serves the site on 127.0.0.1 (http.server in a thread) and drives the system's Chromium
+(scripts/install-system-deps; no browser is downloaded) with Playwright, every host but
+127.0.0.1 unresolvable, and for each page records what the tests assert on: console errors,
+requests that left the loopback host, images (loaded? alt text?), math (typeset? raw TeX left?),
+the visible text, links, and a full-page screenshot.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import functools
 import http.server
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -36,6 +33,21 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 # Every name resolves to nothing except the loopback address the site is served on: the pages
 # must need no network at all (MathJax, fonts, scripts: everything is served by the site).
 OFFLINE_FLAG = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+# Headless on a machine with no network, no GPU and no user profile to keep (Playwright adds
+# --headless and, with chromium_sandbox=False, --no-sandbox).
+CHROMIUM_FLAGS = (
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider",
+    "--hide-scrollbars",
+    "--mute-audio",
+)
 WIDTH, HEIGHT = 1280, 900
 
 
@@ -108,176 +120,52 @@ class SiteServer:
         return urllib.parse.urljoin(self.base, page)
 
 
-# --- Chromium over the DevTools protocol --------------------------------------------------------
+# --- the browser --------------------------------------------------------------------------------
 
 
-class DevToolsError(RuntimeError):
-    pass
+@contextlib.contextmanager
+def open_browser(binary: str, *, offline: bool = True) -> Iterator:
+    """The system's Chromium (``binary``) under Playwright, headless; yields a Browser."""
+    from playwright.sync_api import sync_playwright  # playwright (requirements.txt)
 
-
-class Chromium:
-    """A headless Chromium and one page, driven over the DevTools protocol (websocket-client)."""
-
-    def __init__(self, binary: str, *, offline: bool = True, log: Path | None = None):
-        import websocket  # websocket-client (requirements.txt)
-
-        self.profile = Path(tempfile.mkdtemp(prefix="site-check-chromium-"))
-        args = [
-            binary,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider",
-            "--hide-scrollbars",
-            "--mute-audio",
-            f"--window-size={WIDTH},{HEIGHT}",
-            "--remote-debugging-port=0",
-            "--remote-allow-origins=*",
-            f"--user-data-dir={self.profile}",
-        ]
-        if offline:
-            args.append(OFFLINE_FLAG)
-        args.append("about:blank")
-        self.log = open(log or os.devnull, "wb")
-        self.proc = subprocess.Popen(
-            args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        port_file = self.profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.is_file() and port_file.read_text().strip()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise DevToolsError(
-                    f"Chromium ({binary}) did not start (exit {self.proc.returncode})"
-                )
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as reply:
-            targets = json.load(reply)
-        page = next(t for t in targets if t.get("type") == "page")
-        self.ws = websocket.create_connection(
-            page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
-        )
-        self.next_id = 0
-        self.events: list[dict] = []
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(f"{domain}.enable")
-        self.version = self.send(
-            "Runtime.evaluate", {"expression": "navigator.userAgent", "returnByValue": True}
-        )["result"]["value"]
-
-    def send(self, method: str, params: dict | None = None, timeout: float = 60) -> dict:
-        self.next_id += 1
-        mid = self.next_id
-        self.ws.send(json.dumps({"id": mid, "method": method, "params": params or {}}))
-        deadline = time.monotonic() + timeout
-        while True:
-            self.ws.settimeout(max(0.05, deadline - time.monotonic()))
-            message = json.loads(self.ws.recv())
-            if message.get("id") == mid:
-                if "error" in message:
-                    raise DevToolsError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            if "method" in message:
-                self.events.append(message)
-
-    def pump(self, seconds: float) -> None:
-        """Collect events for a while (console messages logged after the load event)."""
-        import websocket
-
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            self.ws.settimeout(left)
-            try:
-                message = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                return
-            if "method" in message:
-                self.events.append(message)
-
-    def wait_event(self, name: str, timeout: float = 60) -> dict:
-        import websocket
-
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events:
-                if event["method"] == name:
-                    return event
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise DevToolsError(f"no {name} within {timeout} s")
-            self.ws.settimeout(left)
-            try:
-                message = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                continue
-            if "method" in message:
-                self.events.append(message)
-
-    def evaluate(self, expression: str, timeout: float = 60):
-        result = self.send(
-            "Runtime.evaluate",
-            {"expression": expression, "returnByValue": True, "awaitPromise": True},
-            timeout=timeout,
-        )
-        if "exceptionDetails" in result:
-            raise DevToolsError(f"{expression[:80]}...: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def navigate(self, url: str, timeout: float = 60) -> None:
-        self.events.clear()
-        reply = self.send("Page.navigate", {"url": url})
-        if reply.get("errorText"):
-            raise DevToolsError(f"{url}: {reply['errorText']}")
-        self.wait_event("Page.loadEventFired", timeout)
-
-    def screenshot(self, path: Path) -> None:
-        """The whole page, not only the window: the viewport stretched to the content's height."""
-        metrics = self.send("Page.getLayoutMetrics")
-        size = metrics.get("cssContentSize") or metrics["contentSize"]
-        height = min(int(size["height"]) + 1, 30000)
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    args = [*CHROMIUM_FLAGS, *([OFFLINE_FLAG] if offline else [])]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=binary, headless=True, chromium_sandbox=False, args=args
         )
         try:
-            shot = self.send(
-                "Page.captureScreenshot",
-                {"format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True},
-                timeout=120,
-            )
+            yield browser
         finally:
-            self.send("Emulation.clearDeviceMetricsOverride")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+            browser.close()
 
-    def close(self) -> None:
-        try:
-            if getattr(self, "ws", None) is not None:
-                self.ws.close()
-        finally:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(10)
-            self.log.close()
-            shutil.rmtree(self.profile, ignore_errors=True)
 
-    def __enter__(self) -> Chromium:
-        return self
+class PageLog:
+    """What a page did while it loaded: console errors, requests, font responses."""
 
-    def __exit__(self, *exc):
-        self.close()
+    def __init__(self, page):
+        self.console_errors: list[str] = []
+        self.requests: list[str] = []
+        self.fonts: list[tuple[str, int]] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("response", self._response)
+
+    def _console(self, message) -> None:
+        """What Selenium's browser log calls SEVERE: console.error/assert and the errors the
+        browser logs itself (a failed resource, a blocked request)."""
+        if message.type in ("error", "assert"):
+            where = message.location.get("url", "")
+            self.console_errors.append(f"console.{message.type}: {message.text} {where}".strip())
+
+    def _response(self, response) -> None:
+        if response.request.resource_type == "font":
+            self.fonts.append((response.url, response.status))
+
+    def clear(self) -> None:
+        self.console_errors.clear()
+        self.requests.clear()
+        self.fonts.clear()
 
 
 # --- one page ----------------------------------------------------------------------------------
@@ -368,60 +256,27 @@ def _is_loopback(url: str) -> bool:
     )
 
 
-def console_errors(events: list[dict]) -> list[str]:
-    """What Selenium's browser log calls SEVERE: console.error/assert, uncaught exceptions, and
-    errors the browser logs itself (a failed resource, a blocked request)."""
-    found = []
-    for event in events:
-        method, params = event["method"], event.get("params", {})
-        if method == "Runtime.exceptionThrown":
-            details = params["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text", "")
-            found.append(
-                f"uncaught: {text} ({details.get('url', '')}:{details.get('lineNumber', '')})"
-            )
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            args = [a.get("value", a.get("description", "")) for a in params.get("args", [])]
-            found.append("console.error: " + " ".join(map(str, args)))
-        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-            entry = params["entry"]
-            found.append(
-                f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
-            )
-    return found
+def check_page(page, log: PageLog, server: SiteServer, path: str, screenshots: Path | None
+               ) -> PageReport:
+    """Open ``path`` in ``page`` (whose events ``log`` records) and report on it."""
+    from playwright.sync_api import Error as PlaywrightError
 
-
-def check_page(
-    browser: Chromium, server: SiteServer, page: str, screenshots: Path | None
-) -> PageReport:
-    report = PageReport(page=page, url=server.url(page))
+    report = PageReport(page=path, url=server.url(path))
+    log.clear()
     try:
-        browser.navigate(report.url)
-        probe = browser.evaluate(PAGE_PROBE, timeout=90)
-        browser.pump(0.3)
+        page.goto(report.url, wait_until="load", timeout=60_000)
+        probe = page.evaluate(PAGE_PROBE)
+        page.wait_for_timeout(300)  # console messages logged after the probe
         for key, value in probe.items():
             setattr(report, key, value)
-        events = list(browser.events)
-        report.console_errors = console_errors(events)
-        report.remote_requests = sorted(
-            {
-                e["params"]["request"]["url"]
-                for e in events
-                if e["method"] == "Network.requestWillBeSent"
-                and not _is_loopback(e["params"]["request"]["url"])
-            }
-        )
-        report.font_responses = [
-            (e["params"]["response"]["url"], e["params"]["response"]["status"])
-            for e in events
-            if e["method"] == "Network.responseReceived" and e["params"]["type"] == "Font"
-        ]
+        report.console_errors = list(log.console_errors)
+        report.remote_requests = sorted({url for url in log.requests if not _is_loopback(url)})
+        report.font_responses = list(log.fonts)
         if screenshots is not None:
-            report.screenshot = screenshots / (
-                page.replace("/", "__").removesuffix(".html") + ".png"
-            )
-            browser.screenshot(report.screenshot)
-    except (DevToolsError, OSError, KeyError) as exc:
+            report.screenshot = screenshots / (path.replace("/", "__").removesuffix(".html") + ".png")
+            report.screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(report.screenshot), full_page=True, timeout=120_000)
+    except (PlaywrightError, OSError) as exc:
         report.error = f"{type(exc).__name__}: {exc}"
     return report
 
@@ -473,12 +328,16 @@ def crawl(
     *,
     chromium: str,
     offline: bool = True,
-    log: Path | None = None,
 ) -> tuple[dict[str, PageReport], list[str], str]:
     """Every page through one browser: (reports by page, paths that 404'd, browser version)."""
-    with SiteServer(site) as server, Chromium(chromium, offline=offline, log=log) as browser:
-        reports = {page: check_page(browser, server, page, screenshots) for page in pages}
-        return reports, list(server.missing), browser.version
+    with SiteServer(site) as server, open_browser(chromium, offline=offline) as browser:
+        context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+        page = context.new_page()
+        log = PageLog(page)
+        reports = {path: check_page(page, log, server, path, screenshots) for path in pages}
+        version = page.evaluate("navigator.userAgent")
+        context.close()
+        return reports, list(server.missing), version
 
 
 def main(argv: list[str]) -> int:
@@ -486,11 +345,11 @@ def main(argv: list[str]) -> int:
     site = Path(argv[1]) if len(argv) > 1 else repo / "_build" / "html"
     chromium = find_chromium()
     if chromium is None:
-        print("no Chromium on PATH (apt-get install chromium)", file=sys.stderr)
+        print("no Chromium on PATH (scripts/install-system-deps)", file=sys.stderr)
         return 2
     started = time.monotonic()
     reports, missing, version = crawl(
-        site, toc_pages(repo), site / "_screenshots", chromium=chromium
+        site, toc_pages(repo), site.parent / "screenshots", chromium=chromium
     )
     for page, r in reports.items():
         print(

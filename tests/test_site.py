@@ -7,30 +7,40 @@ no 404, every image loaded with a real alt text, all math typeset by the site's 
 full-page screenshot of each page is saved under ``_build/screenshots/`` for people to look at.
 
 Which site: ``$KSM_SITE_DIR`` (``.ci/run`` sets ``_build/html`` right after ``make book``), else a
-fresh build of the current sources into a temporary folder. Chromium: Debian's ``chromium``
-(``.ci/run`` installs it when root), or ``$CHROMIUM``; without one these tests skip with the reason,
-which CI counts as a failure (tests/conftest.py). Marked slow: ``make slow`` runs them.
+fresh build of the current sources into a temporary folder. The browser: the system's Chromium
+(``scripts/install-system-deps``; a Chrome on PATH or ``$CHROMIUM`` will do) driven by Playwright,
+which downloads no browser of its own; without one these tests skip with the reason, which CI
+counts as a failure (tests/conftest.py). The student notebooks the exercise pages offer must be
+valid nbformat, and open and save in Jupyter (jupyter server's contents API) without the
+"Notebook validation failed" warning. Marked slow: ``make slow`` runs them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
+import socket
 import struct
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 from site_check import (
     OFFLINE_FLAG,
-    Chromium,
+    PageLog,
     SiteServer,
     broken_link,
     crawl,
     find_chromium,
+    open_browser,
     toc_pages,
 )
 
@@ -78,8 +88,8 @@ def chromium() -> str:
     found = find_chromium()
     if found is None:
         pytest.skip(
-            "no Chromium to open the site in: install Debian's chromium "
-            "(apt-get install chromium; .ci/run does it when root) or set $CHROMIUM"
+            "no Chromium to open the site in: run scripts/install-system-deps "
+            "(.ci/run does) or set $CHROMIUM"
         )
     return found
 
@@ -97,9 +107,7 @@ def screenshots(site) -> Path:
 @pytest.fixture(scope="session")
 def browsed(site, chromium, pages, screenshots):
     """Every page through one offline browser: (reports by page, 404'd paths, browser version)."""
-    return crawl(
-        site, pages, screenshots, chromium=chromium, offline=True, log=site.parent / "chromium.log"
-    )
+    return crawl(site, pages, screenshots, chromium=chromium, offline=True)
 
 
 @pytest.fixture(scope="session")
@@ -260,13 +268,21 @@ def test_one_full_page_screenshot_per_page(reports, screenshots):
     print(f"screenshots: {screenshots}")
 
 
-def test_exercise_notebooks_download(site, reports):
-    """Every exercise page links its student notebook, which is served (HTTP 200), is a notebook
-    without a solution or hidden test, and links back to its chapter."""
+@pytest.fixture(scope="session")
+def exercise_pages(reports):
     pages = {p: r for p, r in reports.items() if p.startswith("book/exercises/")}
     assert len(pages) == len(list((REPO / "exercises" / "source").glob("ch*")))
+    return pages
+
+
+@pytest.fixture(scope="session")
+def downloads(site, exercise_pages, tmp_path_factory) -> dict[str, Path]:
+    """The student notebook each exercise page links, fetched from the served site (HTTP 200)
+    into one folder: {name (ch01): file}."""
+    folder = tmp_path_factory.mktemp("downloads")
+    found = {}
     with SiteServer(site) as server:
-        for page, report in pages.items():
+        for page, report in exercise_pages.items():
             name = page.rsplit("/", 1)[1].split(".")[0]
             notebooks = {href for href in report.links
                          if href.split("#")[0].split("?")[0].endswith(f"/{name}.ipynb")
@@ -275,34 +291,125 @@ def test_exercise_notebooks_download(site, reports):
             url = server.url(next(iter(notebooks)).split("/", 3)[3])
             with urllib.request.urlopen(url, timeout=30) as reply:
                 assert reply.status == 200, f"{url}: HTTP {reply.status}"
-                text = reply.read().decode("utf-8")
-            notebook = json.loads(text)
-            assert notebook.get("nbformat") == 4 and isinstance(notebook.get("cells"), list), url
-            assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, url
-            chapter = f"/book/chapters/{name[2:]}_"
-            assert any(chapter in href for href in report.links), f"{page} has no link to its chapter"
+                found[name] = folder / f"{name}.ipynb"
+                found[name].write_bytes(reply.read())
+    return found
+
+
+def test_exercise_notebooks_download(downloads, exercise_pages):
+    """Every exercise page links its student notebook, which is served, is a notebook without a
+    solution or hidden test, and links back to its chapter."""
+    for page, report in exercise_pages.items():
+        name = page.rsplit("/", 1)[1].split(".")[0]
+        text = downloads[name].read_text(encoding="utf-8")
+        notebook = json.loads(text)
+        assert notebook.get("nbformat") == 4 and isinstance(notebook.get("cells"), list), name
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, name
+        chapter = f"/book/chapters/{name[2:]}_"
+        assert any(chapter in href for href in report.links), f"{page} has no link to its chapter"
+
+
+def test_every_download_is_valid_nbformat(downloads):
+    """The schema of the nbformat version each notebook declares (a cell ``id`` needs 4.5 or
+    later): what Jupyter checks on open and on save."""
+    invalid = {}
+    for name, path in sorted(downloads.items()):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            nbformat.validate(notebook)
+        except nbformat.ValidationError as error:
+            where = "/".join(map(str, error.absolute_path)) or "top level"
+            invalid[name] = (f"nbformat {notebook.get('nbformat')}.{notebook.get('nbformat_minor')}:"
+                             f" {error.message} (at {where})")
+    assert not invalid, "downloads that Jupyter rejects:\n" + "\n".join(
+        f"{name}: {why}" for name, why in invalid.items())
+
+
+@pytest.fixture(scope="session")
+def jupyter(downloads, tmp_path_factory):
+    """call(method, path, body=None) -> (status, JSON) on a jupyter server (loopback, a token)
+    whose root is the downloads' folder; stopped after the session."""
+    folder = next(iter(downloads.values())).parent
+    home = tmp_path_factory.mktemp("jupyter-home")
+    port, token = free_port(), secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+               "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+               *(["--allow-root"] if os.geteuid() == 0 else [])]
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"),
+           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - open while the server runs
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def call(method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, {"error": error.read().decode(errors="replace")}
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(OSError):
+                if call("GET", "/api/status")[0] == 200:
+                    break
+            assert server.poll() is None and time.monotonic() < deadline, (
+                "jupyter server did not start:\n" + (home / "server.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield call
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_downloads_open_and_save_in_jupyter_without_a_validation_warning(downloads, jupyter):
+    """Jupyter's own contents API (what JupyterLab calls) opens every download and saves one
+    copy back: neither reply may carry "Notebook validation failed"."""
+    warnings = {}
+    for name in sorted(downloads):
+        status, model = jupyter("GET", f"/api/contents/{name}.ipynb?type=notebook&content=1")
+        assert status == 200 and model["type"] == "notebook", (name, status, model)
+        if model.get("message"):
+            warnings[f"{name} opened"] = model["message"]
+    name = sorted(downloads)[0]
+    _, model = jupyter("GET", f"/api/contents/{name}.ipynb?type=notebook&content=1")
+    status, saved = jupyter("PUT", f"/api/contents/saved-{name}.ipynb",
+                            {"type": "notebook", "format": "json", "content": model["content"]})
+    assert status in (200, 201), (status, saved)
+    if saved.get("message"):
+        warnings[f"{name} saved"] = saved["message"]
+    assert not warnings, "Jupyter's validation warnings:\n" + "\n".join(
+        f"{where}: {message[:400]}" for where, message in warnings.items())
 
 
 def test_math_typesets_with_networking_disabled(site, chromium, reports):
     """One chapter opened in a browser that reaches no host but the site's: the math is typeset,
     with MathJax's own fonts served by the site, and the CDN is really out of reach."""
     page = max((p for p in reports if "/chapters/" in p), key=lambda p: reports[p].math_elements)
-    with SiteServer(site) as server, Chromium(chromium, offline=True) as browser:
-        browser.navigate(server.url(page))
-        typeset = browser.evaluate("""(async () => {
+    with SiteServer(site) as server, open_browser(chromium, offline=True) as browser:
+        tab = browser.new_page()
+        log = PageLog(tab)
+        tab.goto(server.url(page), wait_until="load", timeout=60_000)
+        typeset = tab.evaluate("""(async () => {
             await MathJax.startup.promise;
             await document.fonts.ready;
             return {containers: document.querySelectorAll('mjx-container').length,
                     text: document.body.innerText};
         })()""")
-        fonts = [
-            (e["params"]["response"]["url"], e["params"]["response"]["status"])
-            for e in browser.events
-            if e["method"] == "Network.responseReceived"
-            and e["params"]["type"] == "Font"
-            and "/_static/mathjax/" in e["params"]["response"]["url"]
-        ]
-        cdn = browser.evaluate(
+        fonts = [(url, status) for url, status in log.fonts if "/_static/mathjax/" in url]
+        cdn = tab.evaluate(
             "fetch('https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js',"
             " {mode: 'no-cors'}).then(() => 'reached', () => 'blocked')"
         )
