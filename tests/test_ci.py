@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -145,3 +146,35 @@ def test_shellcheck_fails_on_a_planted_mistake(tmp_path):
     planted.write_text('#!/bin/bash\nfiles=$(ls *.txt)\nrm $files\n[ $1 = x ] && echo "$undefined_var\n"')
     result = shellcheck([planted])
     assert result.returncode != 0 and "SC2086" in result.stdout, result.stdout
+
+
+def step_script(workflow: str, name_start: str) -> str:
+    document = yaml.safe_load((REPO / ".github" / "workflows" / workflow).read_text())
+    steps = [s for job in document["jobs"].values() for s in job["steps"]
+             if s.get("name", "").startswith(name_start)]
+    assert len(steps) == 1, name_start
+    return steps[0]["run"]
+
+
+@pytest.mark.parametrize("cuda, index", [("13.0", None), ("13.1", None), ("12.9", "cu128"),
+                                         ("12.8", "cu128"), ("12.6", "cu126"), ("12.4", "fails"),
+                                         (None, "fails")])
+def test_gpu_workflow_picks_the_torch_build_the_driver_supports(cuda, index, tmp_path):
+    """gpu.yml's step, run with a stand-in nvidia-smi reporting a driver's CUDA version (or no
+    GPU at all): the PyTorch index it sets for pip, or a failure that names the cause."""
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/bash\n" + (f"echo '| NVIDIA-SMI 580.00  Driver Version: 580.00  "
+                                       f"CUDA Version: {cuda}     |'\n" if cuda else "exit 9\n"))
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}",
+           "GITHUB_ENV": str(tmp_path / "github_env")}
+    run = subprocess.run(["bash", "-e", "-c", step_script("gpu.yml", "CUDA builds of torch")],
+                         env=env, capture_output=True, text=True, timeout=30)
+    github_env = (tmp_path / "github_env").read_text() if (tmp_path / "github_env").exists() else ""
+    if index == "fails":
+        assert run.returncode != 0 and "::error::" in run.stdout, run.stdout
+    else:
+        assert run.returncode == 0, run.stdout + run.stderr
+        expected = f"PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/{index}\n" if index else ""
+        assert github_env == expected
