@@ -80,7 +80,7 @@ def bare(tmp_path):
                "STATE": str(state), "FAKE_UID": str(uid), "HOME": str(tmp_path)}
         if restricted:
             env["FAKE_RESTRICTED"] = "1"
-        sandbox = [bwrap, "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+        sandbox = [bwrap, "--dev-bind", "/", "/",
                    "--ro-bind", str(state / "os-release"), "/etc/os-release",
                    "--bind", str(state / "apparmor.d"), "/etc/apparmor.d",
                    "--die-with-parent", "/bin/bash", str(SCRIPT)]
