@@ -10,6 +10,8 @@ from typing import Any
 from convlib.plots import series_styles
 from convlib.plots.style import CONSTRUCTION_LABELS, construction_style
 
+LABEL_MARGIN_PT = 3.0  # room around a point label, kept through a later tight_layout
+
 GIGA = 1e9
 _KIND_OF_LABEL = {label: kind for kind, label in CONSTRUCTION_LABELS.items()}
 
@@ -49,42 +51,38 @@ def roofline_limits(points: Sequence[dict[str, Any]], peaks: Any
     return (low, high), (bottom, top)
 
 
-def _label_box(x: float, y: float, offset: tuple[float, float], width: float
-               ) -> tuple[float, float, float, float]:
-    """The box (points) of a label ``width`` wide written at ``offset`` from ``(x, y)``; a
-    negative x offset puts the label's right end there."""
-    left = x + offset[0] - width if offset[0] < 0 else x + offset[0]
-    return left, y + offset[1], left + width, y + offset[1] + 9
-
-
-def _overlaps(box: tuple[float, float, float, float],
-              boxes: Sequence[tuple[float, float, float, float]]) -> bool:
-    x0, y0, x1, y1 = box
-    return any(not (x1 < a or x0 > c or y1 < b or y0 > d) for a, b, c, d in boxes)
-
-
 def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
     """Write ``p[key]`` next to each point, at the first of a few offsets (right above, right
-    below, left above, left below, ...) where its box overlaps no marker and no label already
-    written (in typographic points on the page: markers as 8 pt squares, labels as boxes of
-    their text's size)."""
-    def screen(p):  # display pixels -> points, the unit of the offsets
-        x, y = ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
-        return x * 72 / ax.figure.dpi, y * 72 / ax.figure.dpi
+    below, left above, left below, further out, ...) where the label, as the renderer draws it
+    and with a margin of :data:`LABEL_MARGIN_PT` for a later change of layout, overlaps no
+    marker and no label already written."""
+    from matplotlib.transforms import Bbox  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
-    boxes = [(x - 4, y - 4, x + 4, y + 4) for x, y in map(screen, points)]
-    offsets = ((5, 2), (5, -11), (-5, 2), (-5, -11), (5, 9), (5, -18), (-5, 9), (-5, -18))
+    get = getattr(ax.figure.canvas, "get_renderer", None)  # a base canvas has none of its own
+    renderer = get() if get is not None else ax.figure._get_renderer()
+    pad = LABEL_MARGIN_PT * ax.figure.dpi / 72
+    half = 4 * ax.figure.dpi / 72  # a marker, as an 8 pt square
+    taken = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in
+             (ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
+              for p in points)]
+    offsets = ((5, 3), (5, -12), (-5, 3), (-5, -12), (5, 12), (5, -22), (-5, 12), (-5, -22),
+               (14, -4), (-14, -4))
     for p in sorted(points, key=lambda p: p["intensity"]):
         if str(p.get(key, "")) == "":
             continue
-        x, y = screen(p)
-        width = 5.5 * len(str(p[key]))
-        offset = next((o for o in offsets if not _overlaps(_label_box(x, y, o, width), boxes)),
-                      offsets[0])
-        boxes.append(_label_box(x, y, offset, width))
-        ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
-                    textcoords="offset points", xytext=offset, fontsize=9,
-                    ha="right" if offset[0] < 0 else "left")
+        for offset in offsets:
+            label = ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
+                                textcoords="offset points", xytext=offset, fontsize=10,
+                                ha="right" if offset[0] < 0 else "left")
+            box = label.get_window_extent(renderer).padded(pad)
+            if not any(box.overlaps(other) for other in taken):
+                break
+            label.remove()
+        else:  # no free place: the first one, where the figure check will name the overlap
+            label = ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
+                                textcoords="offset points", xytext=offsets[0], fontsize=10)
+            box = label.get_window_extent(renderer)
+        taken.append(box)
 
 
 def _log_axes(ax: Any) -> None:
@@ -202,4 +200,4 @@ def plot_speedups(ax: Any, claims: Sequence[dict[str, Any]], kind_of: dict[str, 
     ax.set_ylim(min(low, min(c["speedup"] for c in claims) / 1.5), high)
     ax.set_xlabel("x fewer weights than the plain convolution (ratio)")
     ax.set_ylabel("x faster than the plain convolution (ratio)")
-    ax.legend(handles=handles, loc="upper left", fontsize=9)
+    ax.legend(handles=handles, loc="upper left")
