@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,34 @@ def test_gpu_workflow_picks_the_torch_build_the_driver_supports(cuda, index, tmp
         assert run.returncode == 0, run.stdout + run.stderr
         expected = f"PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/{index}\n" if index else ""
         assert github_env == expected
+
+
+def test_the_cifar10_action_packs_a_tree_that_convlib_loads(tmp_path):
+    """.github/actions/cifar10's pack step on a miniature of the public image tree (train/<class>/,
+    test/<class>/ JPEGs): convlib.data reads the archive it makes, every class in both splits."""
+    import numpy as np
+    from PIL import Image
+
+    from convlib import data
+
+    document = yaml.safe_load((REPO / ".github" / "actions" / "cifar10" / "action.yml").read_text())
+    pack = next(s["run"] for s in document["runs"]["steps"] if s.get("name", "").startswith("Pack"))
+    workspace, rng = tmp_path / "workspace", np.random.default_rng(0)
+    for split, n in (("train", 2), ("test", 1)):
+        for name in data.CLASSES:
+            folder = workspace / ".cifar10-images" / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i:04d}.jpg", quality=75)
+    run = subprocess.run(["bash", "-e", "-c", pack], cwd=workspace, capture_output=True, text=True,
+                         env={**os.environ, "HOME": str(tmp_path)}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert not (workspace / ".cifar10-images").exists(), "the checkout is left in the workspace"
+    with tarfile.open(tmp_path / ".cache" / "ksm-data" / "cifar10-jpeg.tar.gz") as archive:
+        tops = {name.split("/")[0] for name in archive.getnames()}
+    assert tops == {"cifar10-jpeg"}, tops  # the layout of ../shared/data's copy
+    loaded = data.load_cifar10(tmp_path / ".cache" / "ksm-data", download=False,
+                               cache_dir=tmp_path / "cache", allow_subset=True)
+    assert loaded.train_labels.bincount().tolist() == [2] * 10
+    assert loaded.test_labels.bincount().tolist() == [1] * 10
