@@ -245,8 +245,11 @@ def _apart(a: Any, b: Any, gap: float) -> bool:
 
 def _layout_problems(fig: Any, texts: list[Any]) -> list[str]:
     """Texts that overlap one another or another axes' plotting area, or are clipped."""
+    from matplotlib.text import Text  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+
     renderer = _renderer(fig)
-    boxes = [text.get_window_extent(renderer) for text in texts]
+    # the text's own box: an annotation's box would also hold its arrow's bounding rectangle
+    boxes = [Text.get_window_extent(text, renderer) for text in texts]
     problems = []
     for i, (text, box) in enumerate(zip(texts, boxes)):
         name = repr(text.get_text()[:30])
