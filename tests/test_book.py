@@ -275,3 +275,39 @@ def test_every_chapter_closes_with_what_to_remember_then_its_exercises(notebook)
     headings = [line for c in cells if c["cell_type"] == "markdown"
                 for line in "".join(c["source"]).splitlines() if line.startswith("## ")]
     assert headings[-2:] == ["## What to remember", "## Exercises"], headings[-3:]
+
+
+def _figures_outside_the_check(cells: list[dict]) -> tuple[list[str], int]:
+    """(cells showing an image not glued, number of glued images) of a notebook's cells."""
+    direct, glued = [], 0
+    for index, cell in enumerate(cells):
+        for output in cell.get("outputs", []):
+            images = [m for m in output.get("data", {}) if "image/" in m]
+            if images and "scrapbook" in output.get("metadata", {}):
+                glued += 1
+            elif images:
+                direct.append(f"cell {index}")
+    return direct, glued
+
+
+@pytest.mark.parametrize("notebook", toc_notebooks())
+def test_every_figure_on_a_page_went_through_the_figure_check(notebook):
+    """A figure reaches a page only through ``glue`` after ``use_book_style()``, which checks it
+    against the figure rules (convlib.plots.style.figure_problems: sizes, overlaps, clipping,
+    titles, units) and raises on a break; so nbval's re-execution checks every figure of every
+    chapter. An image shown directly (a figure left open at the end of a cell) would escape it."""
+    cells = json.loads((ROOT / notebook).read_text(encoding="utf-8"))["cells"]
+    direct, glued = _figures_outside_the_check(cells)
+    assert not direct, f"{notebook}: figures shown without the figure check: {direct}"
+    if glued:
+        sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        assert any("use_book_style()" in s for s in sources), notebook
+
+
+def test_a_figure_shown_directly_is_found():
+    shown = {"output_type": "display_data", "data": {"image/png": "iVBOR"}, "metadata": {}}
+    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "f"}},
+             "data": {"application/papermill.record/image/png": "iVBOR"}}
+    cells = [{"cell_type": "code", "source": "", "outputs": [glued]},
+             {"cell_type": "code", "source": "", "outputs": [shown]}]
+    assert _figures_outside_the_check(cells) == (["cell 1"], 1)
