@@ -89,8 +89,10 @@ def glue(name: str, value: object, display: bool = True) -> None:
 
     Once :func:`convlib.plots.use_book_style` has installed the book's figure rules in
     :data:`FIGURE_CHECK` (:func:`convlib.plots.style.figure_problems`: text of 9 pt or more at
-    page width, titles, axis labels with units, legends), a glued matplotlib figure that breaks
-    one is a ``ValueError`` naming it, so no chapter publishes one."""
+    page width and 8 CSS px or more on a phone, no text over another text or another axes, none
+    clipped, titles, axis labels with units, legends), a glued matplotlib figure that breaks one
+    is a ``ValueError`` naming it, so no chapter publishes one. Every figure of a chapter is
+    glued (``tests/test_book.py`` checks it), so nbval's re-execution checks every figure."""
     if FIGURE_CHECK is not None and hasattr(value, "savefig") and hasattr(value, "axes"):
         problems = FIGURE_CHECK(value)
         if problems:
