@@ -418,3 +418,34 @@ def test_math_typesets_with_networking_disabled(site, chromium, reports):
     assert typeset["containers"] >= reports[page].math_elements > 10, (page, typeset["containers"])
     assert "\\(" not in typeset["text"] and "$$" not in typeset["text"]
     assert fonts and all(status == 200 for _, status in fonts), f"MathJax fonts: {fonts}"
+
+
+PLANTED = """<!DOCTYPE html><html><head><title>planted</title></head><body>
+<p>Unresolved {glue:text}`ch1_x` and raw math: <span class="math">\\\\(x^2\\\\)</span></p>
+<img src="missing.png" alt=""><img src="https://example.org/remote.png" alt="a remote image">
+<div class="cell_input"><pre style="width: 200px; overflow: auto">%s</pre></div>
+<span class="caption-number">Fig. 3.2 </span>
+<script>console.error("planted error"); setTimeout(() => { throw new Error("planted throw"); });
+</script></body></html>""" % ("x = 1  # " + "long " * 60)
+
+
+def test_the_browser_checks_catch_a_planted_broken_page(chromium, tmp_path):
+    """Each thing the site tests look for, planted in one page, is seen by the Playwright crawl:
+    console errors (logged, thrown, a failed resource), a request to another host, a 404, an
+    image that did not load and has no alt text, math MathJax never typeset, glue residue, a
+    code cell that scrolls sideways, a figure number; and the screenshot is taken."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text(PLANTED)
+    reports, missing, _ = crawl(tmp_path / "site", ["index.html"], tmp_path / "shots",
+                                chromium=chromium)
+    page = reports["index.html"]
+    assert page.error is None and page.title == "planted"
+    errors = "\n".join(page.console_errors)
+    assert "planted error" in errors and "planted throw" in errors and "404" in errors, errors
+    assert page.remote_requests == ["https://example.org/remote.png"]
+    assert "/missing.png" in missing
+    assert [i["natural_width"] for i in page.images] == [0, 0] and page.images[0]["alt"] == ""
+    assert page.math_elements == 1 and not page.mathjax and page.math_untypeset
+    assert "\\(" in page.prose_text and "{glue" in page.inner_text
+    assert page.code_cells == 1 and page.code_overflow and page.caption_numbers == ["Fig. 3.2"]
+    assert page.screenshot.is_file()
