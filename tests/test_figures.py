@@ -299,10 +299,15 @@ def test_cell_values_that_run_together_fail():
 
 
 def test_a_planted_clipped_label_fails():
+    """The page shows a figure's tight bounding box: a label pushed off the figure's size is
+    still shown, one left out of the layout is cut off."""
     fig, ax = _clean_figure()
-    ax.set_ylabel("a y label pushed off the canvas (m)", labelpad=80)
+    ax.set_ylabel("a y label pushed off the figure (m)", labelpad=80)
+    assert figure_problems(fig) == []  # saved tight, the page shows it whole
+    fig.text(1.02, 0.5, "a label left out of the layout", in_layout=False)
     problems = figure_problems(fig)
-    assert any("is clipped by the canvas" in p and "a y label" in p for p in problems), problems
+    assert any("is clipped by the canvas" in p and "a label left out" in p
+               for p in problems), problems
 
 
 def test_a_text_clipped_by_its_axes_fails():

@@ -124,4 +124,22 @@ def plot_shares(ax: Any, shares: Mapping[str, Mapping[str, float]], *, kinds: Se
                         fontsize=10, bbox=dict(facecolor="white", edgecolor="none", pad=1.0))
     ax.set_xlim(0, 100)
     ax.invert_yaxis()
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside: below, it met the x label
+    from matplotlib.transforms import offset_copy  # deferred: matplotlib is heavy
+
+    # under the x label, whatever the figure's height
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-_x_label_depth_pt(), units="points")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below,
+              ncol=min(len(kinds), 3))
+
+
+def _x_label_depth_pt() -> float:
+    """How far below its axes an x axis reaches, in points: ticks, tick labels, the label and
+    their pads (rc settings), plus a small gap."""
+    import matplotlib as mpl  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+    from matplotlib.font_manager import FontProperties  # deferred, as above
+
+    rc = mpl.rcParams
+    def line(size):
+        return 1.2 * FontProperties(size=size).get_size_in_points()
+    return (rc["xtick.major.size"] + rc["xtick.major.pad"] + line(rc["xtick.labelsize"])
+            + rc["axes.labelpad"] + line(rc["axes.labelsize"]) + 4)

@@ -29,8 +29,9 @@ column)``. Two floors:
 
 **Layout.** No text may overlap another text (their boxes, 1 px apart at least, so that cell
 values such as "0.04" "0.04" cannot run together), overlap the plotting area of another axes (a
-title under a colour bar), stick out of the figure's canvas, or stick out of the box it is
-clipped to.
+title under a colour bar), stick out of the canvas the page shows (the notebook saves a figure
+with ``bbox_inches="tight"``: its tight bounding box, which holds every text in its layout), or
+stick out of the box it is clipped to.
 """
 
 from __future__ import annotations
@@ -243,17 +244,30 @@ def _apart(a: Any, b: Any, gap: float) -> bool:
     return a.x1 + gap <= b.x0 or b.x1 + gap <= a.x0 or a.y1 + gap <= b.y0 or b.y1 + gap <= a.y0
 
 
+def _shown_canvas(fig: Any, renderer: Any, bbox: Any) -> Any:
+    """The part of ``fig`` the page shows, in display pixels: the notebook saves a figure with
+    ``bbox_inches="tight"`` (its tight bounding box, padded by ``savefig.pad_inches``), so a
+    text outside the figure's size is still shown, unless it is left out of the layout."""
+    import matplotlib as mpl  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+
+    tight = fig.get_tightbbox(renderer)  # inches
+    pad = float(mpl.rcParams["savefig.pad_inches"])
+    return bbox.from_extents(*(value * fig.dpi for value in tight.extents)).padded(pad * fig.dpi)
+
+
 def _layout_problems(fig: Any, texts: list[Any]) -> list[str]:
     """Texts that overlap one another or another axes' plotting area, or are clipped."""
     from matplotlib.text import Text  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+    from matplotlib.transforms import Bbox  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     renderer = _renderer(fig)
     # the text's own box: an annotation's box would also hold its arrow's bounding rectangle
     boxes = [Text.get_window_extent(text, renderer) for text in texts]
+    canvas = _shown_canvas(fig, renderer, Bbox)
     problems = []
     for i, (text, box) in enumerate(zip(texts, boxes)):
         name = repr(text.get_text()[:30])
-        if not _inside(box, fig.bbox):
+        if not _inside(box, canvas):
             problems.append(f"text {name} is clipped by the canvas")
         clip = text.get_clip_box() if text.get_clip_on() else None
         if clip is not None and not _inside(box, clip):
