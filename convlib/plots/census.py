@@ -110,10 +110,10 @@ def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
 
 
 # Layer kinds (convlib.census.LAYER_KINDS) drawn as the constructions of the style map: a
-# depthwise layer as the depthwise-separable construction, a 1x1 and a full kxk as plain
-# convolutions of their size, a grouped layer as grouped, the classifier as a dense layer.
+# depthwise layer as the depthwise-separable construction, a 1x1 as a plain 1x1, a full kxk as
+# a plain convolution (its base colour, which stands out from the 1x1's), a grouped layer as grouped, the classifier as a dense layer.
 _KIND_STYLES = {"depthwise": ("separable", None), "pointwise": ("plain", 1),
-                "full": ("plain", 3), "grouped": ("grouped", None), "classifier": ("dense", None)}
+                "full": ("plain", None), "grouped": ("grouped", None), "classifier": ("dense", None)}
 KIND_LABELS = {"depthwise": "depthwise k x k", "pointwise": "pointwise 1x1",
                "full": "full k x k (k > 1)", "grouped": "grouped k x k",
                "classifier": "classifier (dense)"}
