@@ -51,11 +51,12 @@ def roofline_limits(points: Sequence[dict[str, Any]], peaks: Any
     return (low, high), (bottom, top)
 
 
-def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
-    """Write ``p[key]`` next to each point, at the first of a few offsets (right above, right
+def label_points(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
+    """Write ``p[key]`` next to each point of a roofline (``intensity``, ``achieved_flops``), at the first of a few offsets (right above, right
     below, left above, left below, further out, ...) where the label, as the renderer draws it
     and with a margin of :data:`LABEL_MARGIN_PT` for a later change of layout, overlaps no
-    marker and no label already written."""
+    marker and no label already written. Call it once the figure's layout is done
+    (``tight_layout``): the labels are placed for the axes' final size."""
     from matplotlib.transforms import Bbox  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     get = getattr(ax.figure.canvas, "get_renderer", None)  # a base canvas has none of its own
@@ -65,8 +66,8 @@ def _annotate(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
     taken = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in
              (ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
               for p in points)]
-    offsets = ((5, 3), (5, -12), (-5, 3), (-5, -12), (5, 12), (5, -22), (-5, 12), (-5, -22),
-               (14, -4), (-14, -4))
+    around = ((5, 3), (5, -12), (-5, 3), (-5, -12), (8, 10), (8, -20), (-8, 10), (-8, -20))
+    offsets = [(dx * reach, dy * reach) for reach in (1, 2, 3) for dx, dy in around]
     for p in sorted(points, key=lambda p: p["intensity"]):
         if str(p.get(key, "")) == "":
             continue
@@ -128,8 +129,8 @@ def plot_roofline(
     ``points`` are dicts with ``intensity`` (FLOP/byte), ``achieved_flops`` (FLOP/s) and a
     ``group`` key (e.g. the layer kind): each group gets one marker style and one legend entry
     (a group named after a construction, e.g. ``"grouped"``, its look in the style map).
-    ``annotate``, if given, names a key whose value is written next to each point (a label that
-    would overlap another goes below its point). ``peaks`` is a
+    ``annotate``, if given, names a key whose value is written next to each point
+    (:func:`label_points`; a figure laid out later had better call it after its layout). ``peaks`` is a
     :class:`convlib.roofline.Peaks`; the roof ``min(P, I * M)`` is drawn solid, with its two
     pieces extended as thin dotted lines, the ridge point dashed, and (``shade_memory_bound``)
     the memory-bound side shaded. ``limits`` (from :func:`roofline_limits` over all panels'
@@ -148,7 +149,7 @@ def plot_roofline(
     ax.set_xlim(low, high)
     ax.set_ylim(bottom, top)
     if annotate is not None:  # after the limits: the overlap test works in screen space
-        _annotate(ax, points, annotate)
+        label_points(ax, points, annotate)
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
     ax.set_ylabel("achieved (GFLOP/s)")
     ax.set_title(title or f"Roofline of {peaks.device}")
@@ -156,7 +157,7 @@ def plot_roofline(
         ax.legend(loc=legend_loc)
 
 
-__all__ = ["plot_roofline", "plot_speedups", "roofline_limits"]
+__all__ = ["label_points", "plot_roofline", "plot_speedups", "roofline_limits"]
 
 
 def plot_speedups(ax: Any, claims: Sequence[dict[str, Any]], kind_of: dict[str, str], *,
