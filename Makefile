@@ -78,7 +78,8 @@ lab: $(STAMP)
 
 # Graded exercises (book/instructors.md). release: student notebooks (nbgrader generate_assignment)
 # into release/ and the website's pages book/exercises/*.md. grade: every student folder of
-# SUBMISSIONS, each submission in its own sandbox, into grading/ (gradebook.csv, feedback/, log).
+# SUBMISSIONS, each submission in a fresh bubblewrap sandbox (seccomp filter, its own cgroup), into
+# grading/ (gradebook.csv, feedback/, log); GRADING_OUT must lie outside SUBMISSIONS.
 release: $(STAMP)
 	$(PY) -m bookgrader release --source exercises/source --out release --pages book/exercises
 
@@ -86,7 +87,7 @@ SUBMISSIONS ?=
 GRADING_OUT ?= grading
 GRADE_FLAGS ?=
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [GRADING_OUT=grading] [GRADE_FLAGS='--jobs 2 --timeout 60'] (needs bubblewrap: exits 2 without it; GRADE_FLAGS=--allow-weak-sandbox grades with weaker isolation)" >&2; exit 2; }
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [GRADING_OUT=grading] [GRADE_FLAGS='--jobs 2 --timeout 60'] (needs bubblewrap and libseccomp: exits 2, with the fix, without them; sudo scripts/install-system-deps installs them)" >&2; exit 2; }
 	$(PY) -m bookgrader grade "$(SUBMISSIONS)" --out "$(GRADING_OUT)" $(GRADE_FLAGS)
 
 # A whole reference set (README, "Reference results"): every experiment with PROFILE, one thread per

@@ -1,7 +1,7 @@
 """How fast ``python -m bookgrader grade`` gets through a folder of chapter-1 submissions.
 
     python benchmarks/grading_throughput.py [-n 60] [--jobs 2] [--chapter ch01] [--keep DIR]
-        [--grade-flag=--allow-weak-sandbox ...] [--per-job 10]
+        [--grade-flag=--timeout=30 ...] [--per-job 10]
 
 Makes N synthetic submissions from the exercise sources the test suite uses (nbgrader's released
 notebook, and the same with the reference solutions): honest ones (full marks), wrong ones
@@ -174,7 +174,7 @@ def _per_job(count: int, chapter: str, cpu) -> None:
         make_submissions(Path(tmp), 1, chapter)
         plan = plan_submission(load_chapter(SOURCE / chapter / f"{chapter}.ipynb"),
                                read_submission(Path(tmp) / "student000" / f"{chapter}.ipynb"))
-    box, _ = detect("auto", Limits())
+    box = detect(Limits())
     for name, job in ((f"honest {chapter}", {"cells": plan.cells}), ("empty", {"cells": []})):
         box.run(job)  # caches warm
         started, before = time.monotonic(), cpu()

@@ -7,7 +7,7 @@ gradescope CHAPTER --out DIR a Gradescope autograder zip for one chapter
 release [--out release]      student notebooks + website pages (make release)
 check-pages                  exit 1 if book/exercises/*.md are out of date with the sources
 selfcheck                    the reference solutions score full points, the released versions zero
-sandbox                      which sandbox this machine gives, and which protections are off
+sandbox                      which sandbox this machine gives (exit 2, with the fix, if none)
 """
 
 from __future__ import annotations
@@ -39,12 +39,6 @@ def _limits(args):
 
 
 def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sandbox", default="auto",
-                        choices=("auto", "bwrap", "bwrap-userns", "rlimits"),
-                        help="isolation to use (default: bubblewrap; refuses to run without it)")
-    parser.add_argument("--allow-weak-sandbox", action="store_true",
-                        help="grade even with weaker isolation than bubblewrap (student code can "
-                             "then read the hidden tests); the log, gradebook and feedback say so")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds per notebook (default 60)"
     )
@@ -124,25 +118,23 @@ def main(argv: list[str] | None = None) -> int:
         return selfcheck(args)
 
     try:
-        box, notes = detect(args.sandbox, _limits(args), allow_weak=args.allow_weak_sandbox)
+        box = detect(_limits(args))
     except SandboxUnavailable as error:
         print(error, file=sys.stderr)
         return 2
-    print(
-        json.dumps({"mode": box.mode, "protections_off": box.protections_off, "unavailable": notes},
-                   indent=2)
-    )
+    box.close()
+    print(json.dumps({"mode": box.mode, "description": box.describe(),
+                      "protections_off": box.protections_off}, indent=2))
     return 0
 
 
 def grade_command(args) -> int:
-    """make grade: exit 2, with one message, when the run is refused (no student folder, no strong
-    sandbox); 0 when graded."""
+    """make grade: exit 2, with one message, when the run is refused (no student folder, no
+    sandbox, an output folder among the submissions); 0 when graded."""
     started = time.monotonic()
     try:
         results = grade(args.submissions, args.out, args.source, args.chapter, jobs=args.jobs,
-                        limits=_limits(args), sandbox_mode=args.sandbox,
-                        allow_weak=args.allow_weak_sandbox, shard=args.shard)
+                        limits=_limits(args), shard=args.shard)
     except (NoSubmissions, SandboxUnavailable, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -189,8 +181,7 @@ def selfcheck(args) -> int:
                 )
         try:
             results = grade(tmp / "submissions", tmp / "out", args.source, jobs=args.jobs,
-                            limits=_limits(args), sandbox_mode=args.sandbox,
-                            allow_weak=args.allow_weak_sandbox)
+                            limits=_limits(args))
         except SandboxUnavailable as error:
             print(error, file=sys.stderr)
             return 2

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bookgrader.cgroups import protect_grader
 from bookgrader.notebook import (
     Chapter,
     Check,
@@ -30,10 +31,12 @@ from bookgrader.notebook import (
     read_submission,
     submission_path,
 )
-from bookgrader.report import atomic_write, clean, fmt, write_outputs
+from bookgrader.report import atomic_write, clean, display_name, fmt, untrusted, write_outputs
 from bookgrader.sandbox import Limits, RunResult, Sandbox, detect
 from bookgrader.values import compare
 from convlib.shards import parse_shard, write_grading_manifest
+
+TOO_LARGE = "output too large"  # the status of a run whose results passed the cap
 
 
 class ReferenceFailure(RuntimeError):
@@ -116,17 +119,22 @@ def reference_values(chapter: Chapter, sandbox: Sandbox) -> dict[str, list[dict]
 def _ending(run: RunResult, sandbox: Sandbox) -> tuple[str, str]:
     """(status, note) for exercises a run never reached."""
     if run.results_overflow:
-        return "malformed", f"the results exceeded {sandbox.limits.results // 2**20} MiB"
+        return (TOO_LARGE, f"output too large: the results sent back exceeded "
+                           f"{sandbox.limits.results / 2**20:g} MiB")
     if run.timed_out or run.signal == "SIGXCPU":
         return "timeout", f"the notebook ran past its {sandbox.limits.timeout:g} s time limit"
+    if run.oom_kills:
+        return "memory", (f"the notebook used more than its {sandbox.limits.memory / 2**30:g} GiB "
+                          "of memory and the system stopped it")
+    if run.sandbox_failure:
+        return "crashed", (f"{clean(run.sandbox_failure, 200)}: not caused by the notebook, "
+                           "which should be graded again")
     if run.signal == "SIGKILL":
         return "memory", "the process was killed by the system (most likely out of memory)"
     if run.signal == "SIGXFSZ":
         return "crashed", "the process wrote a file larger than the limit"
     if run.signal:
         return "crashed", f"the process died of {run.signal}"
-    if run.returncode == -1:
-        return "crashed", f"the sandbox could not start ({clean(run.stderr_head)})"
     return ("crashed",
             f"the process exited (status {run.returncode}) before this exercise was graded")
 
@@ -177,8 +185,8 @@ def _cell_error_feedback(errors: list[tuple[str, dict]], sandbox: Sandbox) -> li
         if error.get("timeout"):
             lines.append(f"{label} ran past the {sandbox.limits.cell_timeout:g} s time limit")
         else:
-            lines.append(f"{label} raised {clean(error.get('type'), 80)}: "
-                         f"`{clean(error.get('message'), 200)}`")
+            lines.append(f"{label} raised {untrusted(error.get('type'), 80)}: "
+                         f"{untrusted(error.get('message'), 200)}")
     return lines
 
 
@@ -193,14 +201,14 @@ def _results_fit(results_list: object, exercise: Exercise) -> bool:
 
 def _probe_error(error: dict, check: Check, sandbox: Sandbox) -> str:
     """Why a check whose probe raised failed, in words (a hidden check shows only the type)."""
-    kind = clean(error.get("type"), 80)
+    kind = untrusted(error.get("type"), 80)
     if kind == "NotPlainData":
         return "did not give plain data (a number, list or tensor)"
     if error.get("timeout"):
         return f"ran past the {sandbox.limits.cell_timeout:g} s time limit"
     if check.hidden:
         return f"raised {kind}"
-    return f"raised {kind}: `{clean(error.get('message'), 200)}`"
+    return f"raised {kind}: {untrusted(error.get('message'), 200)}"
 
 
 def _judge_checks(res: Result, exercise: Exercise, results_list: list[dict],
@@ -226,7 +234,7 @@ def _judge_checks(res: Result, exercise: Exercise, results_list: list[dict],
         elif check.hidden:
             res.feedback.append(f"✗ {label}: wrong {problem[0]}")
         else:
-            res.feedback.append(f"✗ {label}: {clean(problem[1], 300)}")
+            res.feedback.append(f"✗ {label}: {untrusted(problem[1], 300)}")
     if passed == len(exercise.checks):
         res.status, res.points = "passed", exercise.points
     else:
@@ -263,10 +271,35 @@ def judge(chapter: Chapter, student: str, plan: Plan, run: RunResult,
                 res.status, res.note = end_status, end_note
             else:
                 res.status, res.note = "malformed", "the sandbox sent back results that do not fit"
-            res.feedback.append(f"Not graded: {res.note}.")
+            res.feedback.append(f"Not graded: {untrusted(res.note, 400)}.")
             continue
         _judge_checks(res, exercise, results_list, expected[exercise.grade_id], errors, sandbox)
     return results
+
+
+def _read_plan(chapter: Chapter, student_dir: Path) -> tuple[Plan | None, str, str]:
+    """The job of a student's notebook, read as JSON only; or (None, status, note) for why not.
+    A symbolic link on the way (the student's folder, a chapter folder, the notebook) is never
+    followed."""
+    if os.path.islink(student_dir):
+        return None, "malformed", "the student folder is a symbolic link (not followed)"
+    path = submission_path(student_dir, chapter.name)
+    link = next((p for p in path.relative_to(student_dir).parents
+                 if p != Path(".") and os.path.islink(student_dir / p)), None)
+    if link is not None:
+        return None, "malformed", f"{link.as_posix()} is a symbolic link (not followed)"
+    if not os.path.lexists(path):
+        return None, "missing", f"no {chapter.name}.ipynb was submitted"
+    try:
+        nb = read_submission(path)
+    except Malformed as error:
+        return None, "malformed", str(error)
+    except OSError as error:
+        return None, "malformed", f"the notebook cannot be read ({error.strerror})"
+    try:
+        return plan_submission(chapter, nb), "", ""
+    except Exception as error:  # noqa: BLE001 - whatever a notebook holds, it stays its own problem
+        return None, "malformed", f"the notebook's cells cannot be read ({type(error).__name__})"
 
 
 def grade_one(
@@ -277,29 +310,13 @@ def grade_one(
     def all_as(status: str, note: str) -> list[Result]:
         return [
             Result(student, chapter.name, e.grade_id, e.title, e.points, status, note=note,
-                   feedback=[f"Not graded: {note}."])
+                   feedback=[f"Not graded: {untrusted(note, 400)}."])
             for e in chapter.exercises
         ]
 
-    if os.path.islink(student_dir):
-        return all_as("malformed", "the student folder is a symbolic link"), None, ""
-    path = submission_path(student_dir, chapter.name)
-    if not os.path.lexists(path):
-        return all_as("missing", f"no {chapter.name}.ipynb was submitted"), None, ""
-    try:
-        nb = read_submission(path)
-    except Malformed as error:
-        return all_as("malformed", str(error)), None, ""
-    except OSError as error:
-        return all_as("malformed", f"the notebook cannot be read ({error.strerror})"), None, ""
-    try:
-        plan = plan_submission(chapter, nb)
-    except Exception as error:  # noqa: BLE001 - whatever a notebook holds, it stays its own problem
-        return (
-            all_as("malformed", f"the notebook's cells cannot be read ({type(error).__name__})"),
-            None,
-            "",
-        )
+    plan, status, note = _read_plan(chapter, student_dir)
+    if plan is None:
+        return all_as(status, note), None, ""
     run = sandbox.run({"cells": plan.cells}, slot=slot)
     try:
         results = judge(chapter, student, plan, run, expected, sandbox)
@@ -318,7 +335,6 @@ def grade_one(
 
 
 # ----------------------------------------------------------------------------- batch
-OUTPUT_MARKER = ".convlib-grading-output"  # in every output folder: never a student
 LAYOUT = ("one folder per student, each holding that student's notebooks, e.g. "
           "SUBMISSIONS/alice/ch01.ipynb and SUBMISSIONS/bob/ch01.ipynb")
 
@@ -327,29 +343,30 @@ class NoSubmissions(ValueError):
     """The submissions folder holds no student folder (the message gives the expected layout)."""
 
 
-def students_in(folder: Path, out: Path | None = None) -> list[str]:
-    """The student folders of folder: not hidden, not the output folder ``out``, not a folder a
-    grading run wrote (it holds :data:`OUTPUT_MARKER`)."""
-    skip = os.path.realpath(out) if out is not None else None
-    students = []
-    for path in Path(folder).iterdir():
-        if path.name.startswith(".") or not (path.is_dir() or path.is_symlink()):
-            continue
-        if skip and os.path.realpath(path) == skip:
-            continue
-        if not path.is_symlink() and (path / OUTPUT_MARKER).exists():
-            continue
-        students.append(path.name)
-    return sorted(students)
+def students_in(folder: Path) -> list[str]:
+    """The student folders of folder (their names as on disk, any bytes), hidden ones left out.
+    Nothing inside a student's folder decides whether it is a student: the grader's output may
+    not lie in the submissions folder at all (:func:`grade` refuses it)."""
+    return sorted(entry.name for entry in os.scandir(folder)
+                  if not entry.name.startswith(".")
+                  and (entry.is_dir(follow_symlinks=False) or entry.is_symlink()))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    real, parent = os.path.realpath(path), os.path.realpath(folder)
+    return real == parent or real.startswith(parent.rstrip(os.sep) + os.sep)
 
 
 def _students_or_fail(submissions: Path, out: Path) -> list[str]:
     if not Path(submissions).is_dir():
         raise NoSubmissions(f"no such folder: {submissions}; expected {LAYOUT}")
-    students = students_in(submissions, out)
+    if _inside(out, submissions) or _inside(submissions, out):
+        raise ValueError(f"the output folder ({out}) must lie outside the submissions folder "
+                         f"({submissions}), and the submissions outside it: choose another --out")
+    students = students_in(submissions)
     if not students:
         raise NoSubmissions(f"no student folder in {submissions}: expected {LAYOUT} (hidden "
-                            f"folders and the grader's own output folders are not students)")
+                            f"folders are not students)")
     return students
 
 
@@ -367,13 +384,15 @@ def _chapter_names(sources: dict, chapters: list[str] | None, submissions: Path,
 
 def _safe_grade_one(chapter: Chapter, expected: dict, student: str, folder: Path,
                     sandbox: Sandbox, slots: queue.Queue):
+    """grade_one, where even a grader bug stays this submission's status (and is logged)."""
     slot = slots.get()
     try:
         return grade_one(chapter, expected, student, folder, sandbox, slot)
     except Exception as error:  # noqa: BLE001 - a grader bug is logged, the batch goes on
         note = f"internal grading error ({type(error).__name__}: {clean(error, 150)})"
         rows = [Result(student, chapter.name, e.grade_id, e.title, e.points, "crashed", note=note,
-                       feedback=[f"Not graded: {note}."]) for e in chapter.exercises]
+                       feedback=[f"Not graded: {untrusted(note, 400)}."])
+                for e in chapter.exercises]
         return rows, None, traceback.format_exc(limit=5)
     finally:
         slots.put(slot)
@@ -395,8 +414,9 @@ def _log_line(name: str, student: str, rows: list[Result], run: RunResult | None
             f"{detail}{'; ' + clean(extra, 2000) if extra else ''}")
 
 
-def _grade_chapter(path: Path, submissions: Path, students: list[str], sandbox: Sandbox,
+def _grade_chapter(path: Path, submissions: Path, students: dict[str, str], sandbox: Sandbox,
                    jobs: int, log) -> list[Result]:
+    """One chapter for every student (folder name on disk -> name shown), jobs at a time."""
     chapter = load_chapter(path)
     t0 = time.monotonic()
     expected = reference_values(chapter, sandbox)
@@ -406,46 +426,45 @@ def _grade_chapter(path: Path, submissions: Path, students: list[str], sandbox: 
         slots.put(slot)
     results: list[Result] = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        graded = pool.map(lambda student: _safe_grade_one(
-            chapter, expected, student, submissions / student, sandbox, slots), students)
-        for student, (rows, run, extra) in zip(students, graded, strict=True):
+        graded = pool.map(lambda folder: _safe_grade_one(
+            chapter, expected, students[folder], submissions / folder, sandbox, slots), students)
+        for student, (rows, run, extra) in zip(students.values(), graded, strict=True):
             results.extend(rows)
             log(_log_line(chapter.name, student, rows, run, extra))
     return results
 
 
 def _prepare(submissions: Path, out: Path, source_root: Path, sandbox: Sandbox | None,
-             limits: Limits | None, sandbox_mode: str, allow_weak: bool):
+             limits: Limits | None) -> tuple[list[str], Sandbox]:
     """Everything that can refuse the run, before anything is written: students, sandbox."""
-    if os.path.realpath(out) == os.path.realpath(submissions):
-        raise ValueError(f"out must be another folder than the submissions ({submissions})")
     students = _students_or_fail(submissions, out)
     hidden = (source_root, submissions, out)
-    notes: list[str] = []
     if sandbox is None:
-        sandbox, notes = detect(sandbox_mode, limits, allow_weak=allow_weak, hidden=hidden)
+        sandbox = detect(limits, hidden=hidden)
     else:
         sandbox.protect(*hidden)
-    return students, sandbox, notes
+    return students, sandbox
 
 
 def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] | None = None,
           jobs: int = 2, sandbox: Sandbox | None = None, limits: Limits | None = None,
-          sandbox_mode: str = "auto", allow_weak: bool = False, shard=None) -> list[Result]:
+          shard=None) -> list[Result]:
     """Grade the student folders of ``submissions`` (of ``shard`` "i/n" only); write the outputs.
 
-    Before writing anything: :class:`NoSubmissions` without a student folder, and
-    :class:`~bookgrader.sandbox.SandboxUnavailable` without the strong sandbox (unless
-    ``allow_weak``). The output folder is marked so that no later run takes it for a student."""
+    Before writing anything: :class:`NoSubmissions` without a student folder, ValueError when the
+    output folder and the submissions overlap, and :class:`~bookgrader.sandbox.SandboxUnavailable`
+    without the sandbox (bubblewrap and the seccomp filter). A student folder whose name cannot be
+    shown as it is (not UTF-8, control characters, too long) is graded under
+    :func:`~bookgrader.report.display_name`."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     shard = parse_shard(shard) if shard is not None else None
     started = time.monotonic()
     submissions, out = Path(submissions), Path(out)
-    students, sandbox, notes = _prepare(submissions, out, Path(source_root), sandbox, limits,
-                                        sandbox_mode, allow_weak)
+    own_sandbox = sandbox is None  # the caller's own sandbox stays open for its next run
+    folders, sandbox = _prepare(submissions, out, Path(source_root), sandbox, limits)
+    protect_grader()  # a submission that exhausts memory is killed before the grader
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / OUTPUT_MARKER, "written by python -m bookgrader grade: not a student\n")
     log_lines: list[str] = []
 
     def log(message: str) -> None:
@@ -453,11 +472,10 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
 
     try:
         log(sandbox.describe())
-        for note in notes:
-            log(f"stronger sandbox unavailable: {note}")
         sources = {p.stem: p for p in find_chapters(Path(source_root))}
-        names = _chapter_names(sources, chapters, submissions, students, source_root)
-        students = [s for s in students if shard is None or shard.holds(s)]
+        names = _chapter_names(sources, chapters, submissions, folders, source_root)
+        students = {f: display_name(f) for f in folders}
+        students = {f: s for f, s in students.items() if shard is None or shard.holds(s)}
         log(f"{len(students)} students{f' of shard {shard}' if shard else ''}, chapters {names}, "
             f"{jobs} in parallel")
         results: list[Result] = []
@@ -466,7 +484,6 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
         results.sort(key=lambda r: (r.student, names.index(r.chapter)))
         write_outputs(out, results, sandbox.protections_off)
         write_grading_manifest(out, shard, names, results, sandbox.protections_off)
-        atomic_write(out / "feedback" / OUTPUT_MARKER, "written by the grader: not a student\n")
         log(f"done: {len(students)} students graded in {time.monotonic() - started:.1f} s; "
             f"gradebook {out / 'gradebook.csv'}")
         return results
@@ -474,4 +491,6 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
         log(f"ERROR: {error}")
         raise
     finally:
+        if own_sandbox:
+            sandbox.close()
         atomic_write(out / "grading.log", "\n".join(log_lines) + "\n")

@@ -15,7 +15,8 @@
 In the container there is no bubblewrap (Docker forbids the namespaces it needs). Before any
 student code runs, :func:`lock_down` makes the source, the submission and the results folders
 root-only (mode 0700); the student's code then runs in the ``rlimits`` sandbox as a separate
-unprivileged uid with no capabilities (fail closed: no uid switch, no grading), reads its job on
+unprivileged uid with no capabilities, under the seccomp filter (fail closed: no uid switch or no
+filter, no grading), reads its job on
 stdin, and its claims are judged against reference values that stay in the grader's memory; every
 process it left behind is killed before ``/autograder/results/results.json`` is written.
 
@@ -44,7 +45,7 @@ from pathlib import Path
 from bookgrader.grader import ReferenceFailure, Result, grade
 from bookgrader.notebook import MAX_NOTEBOOK_BYTES, Chapter, find_chapters, load_chapter
 from bookgrader.report import atomic_write, fmt
-from bookgrader.sandbox import UID_BASE, Limits, SandboxUnavailable, detect
+from bookgrader.sandbox import UID_BASE, Limits, Sandbox, SandboxUnavailable, detect
 from convlib.io import atomic_writer
 
 CONTAINER_ROOT = Path("/autograder")
@@ -61,7 +62,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux libseccomp2
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     echo "the pinned dependencies need Python 3.11 or newer: choose a base image that has it" \\
          "(Ubuntu 24.04 ships 3.12) in the autograder settings" >&2
@@ -203,15 +204,23 @@ def _stage(notebook: Path, target: Path) -> str:
     return ""
 
 
-def container_sandbox(limits: Limits):
-    """The strongest sandbox the container gives (bubblewrap where it works, else rlimits);
-    SandboxUnavailable unless student code runs as a separate unprivileged uid."""
-    box, notes = detect("auto", limits, allow_weak=True)
-    if box.mode == "rlimits" and not box.drop_uid:
-        raise SandboxUnavailable("student code would run as root (no setpriv, not root, or the "
-                                 "Python installation is not readable by other users): refusing "
-                                 f"to grade; {'; '.join(notes)}")
-    return box, notes
+def container_sandbox(limits: Limits) -> tuple[Sandbox, list[str]]:
+    """The sandbox in Gradescope's container: bubblewrap where it works; else (Docker forbids its
+    namespaces) the rlimits sandbox, which this fresh container per submission bounds, under the
+    same seccomp filter, as a separate unprivileged uid (lock_down made the secrets root-only).
+    SandboxUnavailable when even that cannot be had: no seccomp filter, or no uid switch."""
+    try:
+        return detect(limits), []
+    except SandboxUnavailable as error:
+        why = str(error)
+    box = Sandbox("rlimits", limits)
+    reason = box.unavailable()
+    if reason is None and not box.drop_uid:
+        reason = ("student code would run as root (no setpriv, not root, or the Python "
+                  "installation is not readable by other users)")
+    if reason is not None:
+        raise SandboxUnavailable(f"refusing to grade: {reason}; {why}")
+    return box, [why]
 
 
 def kill_leftovers(first_uid: int = UID_BASE, rounds: int = 50) -> int:

@@ -24,6 +24,8 @@ class RunResult:
     stderr_bytes: int = 0
     stderr_head: str = ""
     duration: float = 0.0
+    sandbox_failure: str = ""  # the sandbox could not start, or was killed from outside
+    oom_kills: int = 0  # processes the kernel killed in the submission's cgroup (memory)
 
     @property
     def done(self) -> bool:
@@ -48,7 +50,7 @@ def pump(proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult
     sel = _selector(proc, read_fd)
     sent, kept = 0, _Kept(results_limit)
     deadline, drain_until = start + timeout, None
-    while sel.get_map():
+    while sel.get_map() and not result.results_overflow:
         now = time.monotonic()
         drain_until = _drain_until(proc, result, now, deadline, drain_until)
         if drain_until is not None and now >= drain_until:
@@ -59,7 +61,10 @@ def pump(proc: subprocess.Popen, payload: bytes, read_fd: int, result: RunResult
                 sent = _feed(sel, proc, key.fd, payload, sent)
             else:
                 _drain(sel, key.fd, key.data, kept, result)
-    _finish(proc, result.timed_out)
+    if result.results_overflow:  # output too large: stop it now, keep nothing of it
+        kill(proc)
+        kept.chunks.clear()
+    _finish(proc, result.timed_out or result.results_overflow)
     result.stderr_head = kept.stderr.decode("utf-8", "replace")
     return b"".join(kept.chunks)
 

@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+
 from bookgrader.notebook import (
     BEGIN_SOLUTION,
     END_SOLUTION,
@@ -83,10 +85,23 @@ def generate(source_root: Path, out_root: Path, chapters: list[str] | None = Non
 
 def _add_launch_cell(notebook_path: Path) -> None:
     """The chapters' launch cell (convlib.book), so that a student notebook downloaded from the
-    website runs on Colab or Binder too; in the grader's sandbox convlib is there and it does nothing."""
+    website runs on Colab or Binder too; in the grader's sandbox convlib is there and it does
+    nothing. The notebook stays valid nbformat (:func:`valid_notebook`)."""
     notebook = json.loads(notebook_path.read_text(encoding="utf-8"))
     sync_launch_cell(notebook)
-    notebook_path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(valid_notebook(notebook), indent=1, ensure_ascii=False) + "\n"
+    notebook_path.write_text(text, encoding="utf-8")
+
+
+def valid_notebook(notebook: dict) -> dict:
+    """notebook as Jupyter accepts it: cell ids exist from nbformat 4.5 on only, so a 4.4 notebook
+    (nbgrader's output) loses the launch cell's ``id``; then ``nbformat.validate`` must pass (a
+    ValidationError otherwise: Jupyter would say "Notebook validation failed" on open)."""
+    if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) < (4, 5):
+        for cell in notebook.get("cells", []):
+            cell.pop("id", None)
+    nbformat.validate(notebook)
+    return notebook
 
 
 def _chapter_link(chapter: str) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import re
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,32 @@ def clean(text: object, limit: int = 300) -> str:
     """Student-controlled text made safe for one line of a log or a feedback file."""
     flat = re.sub(r"[\x00-\x1f\x7f`]", " ", str(text))
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# Markdown's inline syntax (emphasis, code, links, images, math, tables, headings, escapes)
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+
+
+def untrusted(text: object, limit: int = 300) -> str:
+    """Student-originated text for a feedback file: one line (:func:`clean`), HTML escaped and
+    Markdown's syntax backslash-escaped, so that it shows as the characters it is."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(clean(text, limit), quote=False))
+
+
+def display_name(folder: str) -> str:
+    """A student folder's name as the gradebook, feedback, log and shards show it: valid UTF-8 (bytes
+    that are not become ``\\xNN``), no control or format characters (``?``), at most 80
+    characters. A name changed to fit gets ``~`` and a hash of the original, so that two folders
+    never share one."""
+    text = folder.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    text = "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+                   for c in text)
+    if len(text) > 80:
+        text = text[:64]
+    if text != folder:
+        digest = hashlib.sha256(folder.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        text += f"~{digest}"
+    return text
 
 
 def fmt(points: float) -> str:
@@ -72,7 +100,7 @@ def write_outputs(out: Path, results: list[Result], off: list[str]) -> None:
     written = set()
     for student in dict.fromkeys(r.student for r in results):
         mine = [r for r in results if r.student == student]
-        lines = [f"# Feedback for {clean(student, 100)}", ""]
+        lines = [f"# Feedback for {untrusted(student, 100)}", ""]
         if off:
             lines += [f"*Graded with reduced isolation: {'; '.join(off)}.*", ""]
         for chapter in dict.fromkeys(r.chapter for r in mine):

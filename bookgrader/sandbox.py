@@ -1,31 +1,35 @@
-"""Run one job in a separate, unprivileged, resource-limited process, and read back plain data.
+"""Run one job in a fresh, unprivileged, resource-limited sandbox, and read back plain data.
 
-Three modes. :func:`detect` fails closed: it gives the strongest mode this user can have (``bwrap``
-as root, ``bwrap-userns`` otherwise), checked by actually starting the interpreter in it, or raises
-:class:`SandboxUnavailable` with what is missing, why and the fix; a weaker mode only with
-``allow_weak=True`` (``--allow-weak-sandbox``), and then :attr:`Sandbox.protections_off` says what
-is off, for the log, the gradebook and every feedback file.
+:func:`detect` fails closed: it gives the sandbox for this user (``bwrap`` as root,
+``bwrap-userns`` otherwise), checked by actually starting the interpreter in it, or raises
+:class:`SandboxUnavailable` with what is missing, why and the fix. There is no weaker fallback
+for grading: no bubblewrap, no seccomp filter, no grading.
 
 ``bwrap``
-    bubblewrap as root: new mount, PID, network, IPC and UTS namespaces; a root made of read-only
-    binds of the system (``/usr``), the Python installation, the virtualenv, the sandboxed
-    interpreter's own ``sys.path`` and the ``convlib`` package only (real paths, bound again at the
-    paths Python knows them by, so symbolic links and a venv or checkout anywhere work), never a
-    folder that holds the exercise sources, the submissions or the grader's output (those are
-    hidden under empty read-only tmpfs where a bound folder contains them); private size-limited
-    tmpfs ``/scratch`` (working folder), ``/tmp`` and ``/dev/shm``; then ``prlimit`` sets the
-    rlimits and ``setpriv`` switches to a dedicated uid (one per parallel slot) with no
-    capabilities, no supplementary groups and ``no_new_privs``.
-    Every job gets a fresh sandbox and a fresh interpreter: nothing is shared between two
-    submissions but the read-only binds.
+    bubblewrap as root, one fresh sandbox per job: new mount, PID, network, IPC, UTS and cgroup
+    namespaces; a root made of read-only binds of the system (``/usr``), the Python installation,
+    the virtualenv, the sandboxed interpreter's own ``sys.path`` and the ``convlib`` and
+    ``bookgrader`` packages only (real paths, bound again at the paths Python knows them by, so
+    symbolic links and a venv or checkout anywhere work), never a folder that holds the exercise
+    sources, the submissions or the grader's output (those are hidden under empty read-only tmpfs
+    where a bound folder contains them); a fresh ``/proc`` (``/proc/sys`` read-only); private
+    size-limited tmpfs ``/scratch`` (working folder), ``/tmp`` and ``/dev/shm``; the seccomp
+    filter of :mod:`.seccomp` (bubblewrap's ``--seccomp``); then ``prlimit`` sets the rlimits and
+    ``setpriv`` switches to a dedicated uid (one per parallel slot) with no capabilities, an
+    empty bounding set, no supplementary groups and ``no_new_privs``, before any student code.
 ``bwrap-userns``
-    the same without root: the process keeps the grader's uid (mapped in a
-    user namespace).
+    the same without root: the process keeps the grader's uid (mapped in a user namespace).
 ``rlimits``
-    no bubblewrap: only the rlimits, a fresh working folder and a clean environment.
+    Gradescope's container only (:mod:`.gradescope`), where Docker forbids bubblewrap's
+    namespaces and a fresh container per submission is the outer boundary: the rlimits, the same
+    seccomp filter (loaded in the child before exec), a separate uid without capabilities, and
+    root-only folders for everything secret. :func:`detect` never gives it.
 
-In every mode the job goes in on stdin and the results come back on a pipe, both as JSON; stdout
-and stderr are drained with a size cap; a wall-clock timeout kills the whole process group.
+Every mode runs each job in its own cgroup where one can be made (:mod:`.cgroups`: memory with
+swap off, processes), with the students' high ``oom_score_adj``. The job goes in on stdin and the
+results come back on a pipe, both as JSON; stdout and stderr are drained with a size cap, the
+results too (beyond it the process is stopped: "output too large"); a wall-clock timeout kills the
+whole process group.
 """
 
 from __future__ import annotations
@@ -46,25 +50,29 @@ from pathlib import Path
 
 import bookgrader
 import convlib
+from bookgrader import seccomp
+from bookgrader.cgroups import Cgroup, Cgroups, open_cgroups
 from bookgrader.mounts import bind_args, interpreter_sys_path, mounts
 from bookgrader.pipes import RunResult, parse, pump
 
 UID_BASE = 61000
 MODES = ("bwrap", "bwrap-userns", "rlimits")
 PROBE_IMPORTS = ("numpy", "torch")  # what the exercises' locked set-up cells import
-WEAK_FLAG = "--allow-weak-sandbox"
+INSTALL = "sudo scripts/install-system-deps"  # the project's one list of system packages
 USERNS_SETTINGS = ("/proc/sys/kernel/unprivileged_userns_clone",
                    "/proc/sys/user/max_user_namespaces",
                    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+# what bubblewrap prints when the kernel or AppArmor refuses it a user namespace
+USERNS_ERRORS = ("uid map", "gid map", "new namespace", "user namespace", "unshare")
 
 
 class SandboxUnavailable(RuntimeError):
-    """The strong sandbox cannot run here (or a weaker one was asked for without the opt-in);
-    the message says which protection is missing, why, and the fix."""
+    """The sandbox cannot run here: the message says which protection is missing, why, and the
+    fix. Grading stops (exit 2): it never goes on with weaker isolation."""
 
 
 def strong_mode() -> str:
-    """The strongest mode for this user: bwrap with a uid switch needs root."""
+    """The mode for this user: bwrap with a uid switch needs root."""
     return "bwrap" if os.geteuid() == 0 else "bwrap-userns"
 
 
@@ -80,35 +88,42 @@ def _userns_state() -> str:
 
 
 def fix_for(reason: str) -> str:
-    """How an administrator makes the strong sandbox available, for a reason of unavailable()."""
+    """How an administrator makes the sandbox available, for a reason of unavailable()."""
     if "bwrap is not installed" in reason:
-        return "install bubblewrap: apt-get install bubblewrap (dnf install bubblewrap on Fedora)"
+        return f"install bubblewrap: {INSTALL} (or apt-get install bubblewrap)"
+    if "seccomp" in reason:
+        return seccomp.FIX
     if "util-linux" in reason:
         return "install util-linux (apt-get install util-linux), which provides setpriv and prlimit"
     if "inside the sandbox" in reason:
         return ("keep the virtualenv and the folders Python imports from apart from the exercise "
                 "sources, the submissions and the output folder, which the sandbox hides")
-    userns = ("sysctl -w kernel.unprivileged_userns_clone=1 (Debian), sysctl -w "
-              "user.max_user_namespaces=15000, and on Ubuntu 24.04+ sysctl -w "
-              f"kernel.apparmor_restrict_unprivileged_userns=0 (now: {_userns_state()})")
+    if any(sign in reason.lower() for sign in USERNS_ERRORS):
+        return ("bubblewrap was refused a user namespace. On Ubuntu 23.10 and later AppArmor "
+                "restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_"
+                f"userns=1) to programs with a profile that allows them; run {INSTALL}, which "
+                "installs a per-application AppArmor profile for /usr/bin/bwrap (flags="
+                "(unconfined) { userns, }) and checks that bwrap starts. Elsewhere: allow "
+                "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 on "
+                f"Debian, user.max_user_namespaces > 0). Now: {_userns_state()}")
     if os.geteuid() == 0:
         return ("bubblewrap could not start the interpreter as root: grade where new namespaces "
                 "are allowed (a VM, or a container with CAP_SYS_ADMIN and no seccomp filter "
-                f"against unshare), or as another user with unprivileged user namespaces: {userns}")
-    return f"allow unprivileged user namespaces, which bubblewrap needs without root: {userns}"
+                f"against unshare), or as another user ({INSTALL} sets that up)")
+    return f"bubblewrap could not start the interpreter: run {INSTALL}"
 
 
 @dataclass
 class Limits:
     timeout: float = 60.0  # wall-clock seconds for one notebook
     cell_timeout: float = 10.0  # soft limit per cell and per probe
-    memory: int = 2 * 2**30  # RLIMIT_DATA (heap and anonymous mappings)
+    memory: int = 2 * 2**30  # the submission's cgroup (swap off), and RLIMIT_DATA per process
     address_space: int = 8 * 2**30  # RLIMIT_AS (torch alone maps ~3.3 GB of libraries)
-    processes: int = 64  # RLIMIT_NPROC (threads count)
+    processes: int = 64  # the cgroup's pids.max, and RLIMIT_NPROC (threads count)
     file_size: int = 16 * 2**20  # RLIMIT_FSIZE
     open_files: int = 128  # RLIMIT_NOFILE
     output: int = 2**20  # stdout + stderr passed through, each
-    results: int = 32 * 2**20  # bytes of JSON results accepted
+    results: int = 4 * 2**20  # bytes of JSON results accepted (beyond: output too large)
     scratch: int = 64 * 2**20  # each tmpfs
 
     def prlimit_args(self) -> list[str]:
@@ -188,6 +203,8 @@ class Sandbox:
         # switch to a dedicated uid: always under bwrap as root; in rlimits mode when root and
         # the interpreter is readable by that uid (unavailable() checks and may turn it off)
         self.drop_uid = os.geteuid() == 0 and bool(self.setpriv) and mode != "bwrap-userns"
+        self.cgroups: Cgroups | None = None  # open_cgroups(), by unavailable()
+        self.cgroup_note = ""  # why there is no cgroup per submission ("" when there is)
 
     def protect(self, *paths: os.PathLike | str) -> None:
         """Keep these folders out of the sandbox (by real path and by the path given)."""
@@ -199,32 +216,36 @@ class Sandbox:
     # ------------------------------------------------------------------ description
     @property
     def protections_off(self) -> list[str]:
+        """What this sandbox lacks, for the log, the gradebook's notes and every feedback file."""
+        off = [self.cgroup_note] if self.cgroup_note else []
         if self.mode == "bwrap":
-            return []
-        off = []
+            return off
         if not self.drop_uid:
             who = "root" if os.geteuid() == 0 else "the grader's own user"
             off.append(f"student code runs as {who}, not as a separate unprivileged user")
         if self.mode == "rlimits":
-            off += ["no filesystem isolation: student code can read what the grader can (hidden "
-                    "tests, solutions, other submissions, the gradebook) and write where it can",
-                    "no network isolation", "no PID namespace: processes a submission leaves "
-                    "behind in a new session may outlive it"]
-            if os.geteuid() == 0 and not self.drop_uid:
-                off.append("the process-count limit does not apply to root")
+            off += ["no bubblewrap (Gradescope's container: the container is the boundary, "
+                    "secret folders are root-only)", "no PID or network namespace"]
             if not self.prlimit:
                 off.append("rlimits set from Python (prlimit not found)")
         return off
 
     def describe(self) -> str:
         off = self.protections_off
-        return f"sandbox: {self.mode}" + ("" if not off else "; OFF: " + "; ".join(off))
+        groups = f"; {self.cgroups.describe()}" if self.cgroups else ""
+        return (f"sandbox: {self.mode}, seccomp filter, fresh sandbox per submission{groups}"
+                + ("" if not off else "; OFF: " + "; ".join(off)))
 
     def unavailable(self) -> str | None:
-        """None when this mode works here (Python really starts in it), else why not."""
+        """None when this mode works here (Python really starts in it, under the seccomp filter),
+        else why not. Opens the cgroups each job will get (or says why there are none)."""
         missing = self._missing_tool()
         if missing is not None:
             return missing
+        try:
+            seccomp.program()
+        except seccomp.SeccompUnavailable as error:
+            return str(error)
         probe = Sandbox(self.mode, Limits(timeout=60, cell_timeout=5))
         probe.drop_uid, probe.hidden = self.drop_uid, set(self.hidden)
         # what the exercises import must import inside too (a site folder left out would only
@@ -238,18 +259,10 @@ class Sandbox:
             # process would start with another standard library, or not at all
             self.drop_uid = probe.drop_uid = False
             result = probe.run(job)
-        if not result.done:
-            detail = result.stderr_head.strip().splitlines()[-1:] or [
-                f"exit status {result.returncode}"
-            ]
-            return f"a test start failed ({detail[0][:200]})"
-        done = next(e for e in result.events if e.get("event") == "done")
-        if done.get("import_errors"):
-            return f"a test start failed (inside the sandbox: {done['import_errors'][0][:200]})"
-        uid = done.get("uid")
-        if self.drop_uid and uid in (0, os.geteuid()):
-            return "the process did not switch to a separate uid"
-        return None
+        problem = _probe_problem(result, self.drop_uid)
+        if problem is None:
+            self.cgroups, self.cgroup_note = open_cgroups(self.limits.memory, self.limits.processes)
+        return problem
 
     def _missing_tool(self) -> str | None:
         """What this mode needs and this machine lacks (bwrap, root, setpriv, prlimit), or None."""
@@ -265,6 +278,11 @@ class Sandbox:
             return "prlimit (util-linux) is not installed"
         return None
 
+    def close(self) -> None:
+        """Remove this run's parent cgroups (each job's own went when it ended)."""
+        if self.cgroups is not None:
+            self.cgroups.close()
+
     # ------------------------------------------------------------------ command line
     def _binds(self) -> list[str]:
         if self._sys_path is None:  # once per sandbox: a subprocess
@@ -275,138 +293,162 @@ class Sandbox:
     def _flags(self) -> list[str]:
         return ["-E", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
 
-    def _bwrap_args(self) -> list[str]:
-        """bubblewrap's namespaces, environment, private folders and binds (up to the caps)."""
+    def _bwrap_args(self, filter_fd: int) -> list[str]:
+        """bubblewrap's namespaces, seccomp filter, environment, private folders and binds."""
         size = str(self.limits.scratch)
         args = [self.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
                 "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent",
-                "--new-session", "--clearenv"]
+                "--new-session", "--clearenv", "--seccomp", str(filter_fd)]
         for key, value in _env("/scratch").items():
             args.extend(["--setenv", key, value])
         # Private folders first, read-only binds after: a checkout or venv under /tmp stays visible.
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        # /proc/sys: bubblewrap leaves it writable (its check skips the sysctl root, whose folder
+        # refuses write access even to root), and a bind of it would show the host's values;
+        # an empty read-only tmpfs over it leaves nothing to read or write there.
+        args += ["--proc", "/proc", "--tmpfs", "/proc/sys", "--remount-ro", "/proc/sys",
+                 "--dev", "/dev"]
         for tmpfs in ("/dev/shm", "/tmp", "/scratch"):
             args += ["--size", size, "--perms", "1777", "--tmpfs", tmpfs]
         args += self._binds()
         return args + ["--chdir", "/scratch"]
 
-    def command(self, slot: int, result_fd: int) -> list[str]:
+    def command(self, slot: int, result_fd: int, filter_fd: int | None = None) -> list[str]:
+        """The job's command line; filter_fd: the seccomp program, for bubblewrap."""
         runner = [self.python, *self._flags(), "-m", "bookgrader.runner",
                   "--result-fd", str(result_fd)]
         limits = [self.prlimit or "prlimit", *self.limits.prlimit_args(), "--"]
         uid = str(_free_uid(slot))
         drop = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                 "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
-        if self.mode == "rlimits":
+        if self.mode == "rlimits":  # the seccomp filter: loaded by _child_setup
             return (limits if self.prlimit else []) + (drop if self.drop_uid else []) + runner
-        args = self._bwrap_args()
+        if filter_fd is None:
+            raise ValueError("filter_fd must be the seccomp program's file descriptor under bwrap")
+        args = self._bwrap_args(filter_fd)
         if self.mode == "bwrap-userns":
             return args + ["--unshare-user", "--"] + limits + runner
+        # setpriv needs these three to switch uid; it then drops them (and the bounding set)
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP",
                  "--"]
         return args + limits + drop + runner
 
     # ------------------------------------------------------------------ running
     def run(self, job: dict, slot: int = 0) -> RunResult:
-        """Run one job; never raises for anything the job's code does."""
+        """Run one job in a fresh sandbox; never raises for anything the job's code does."""
         job = dict(job, soft_timeout=self.limits.cell_timeout, output_limit=self.limits.output)
         payload = json.dumps(job).encode("utf-8")
         result = RunResult()
-        scratch = tempfile.mkdtemp(prefix="convlib-grading-") if self.mode == "rlimits" else None
+        scratch = tempfile.mkdtemp(prefix="bookgrader-") if self.mode == "rlimits" else None
         read_fd, write_fd = os.pipe()
+        cgroup: Cgroup | None = None
         try:
             try:
-                proc = self._start(slot, write_fd, scratch)
-            except OSError as error:
-                result.returncode, result.stderr_head = -1, f"could not start the sandbox: {error}"
+                cgroup = self.cgroups.new() if self.cgroups is not None else None
+                proc = self._start(slot, write_fd, scratch, cgroup)
+            except (OSError, seccomp.SeccompUnavailable) as error:
+                result.sandbox_failure = f"the sandbox could not start ({error})"
                 return result
             finally:
                 os.close(write_fd)
             start = time.monotonic()
             raw = pump(proc, payload, read_fd, result, start, self.limits.timeout,
                        self.limits.results)
+            result.duration = time.monotonic() - start
         finally:
             os.close(read_fd)
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
-        if getattr(proc, "failure", ""):
-            result.stderr_head = f"{proc.failure}\n{result.stderr_head}"
+            if cgroup is not None:
+                result.oom_kills = cgroup.oom_kills()
+                cgroup.remove()
         if self.drop_uid:
             _wait_for_uid_to_end(_free_uid(slot))  # the slot's next run starts with no leftovers
-        result.duration = time.monotonic() - start
-        code = proc.returncode
-        result.returncode = code
-        signum = (-code if code is not None and code < 0
-                  else (code - 128 if code and 128 < code < 160 else 0))
-        if signum:
-            try:
-                result.signal = signal.Signals(signum).name
-            except ValueError:
-                result.signal = f"signal {signum}"
-        parse(raw, result)
+        _exit_status(proc.returncode, self.mode != "rlimits", result)
+        if not result.results_overflow:
+            parse(raw, result)
         return result
 
-    def _start(self, slot: int, result_fd: int,
-               scratch: str | None) -> subprocess.Popen:
-        """The process of one job: a fresh sandbox."""
+    def _start(self, slot: int, result_fd: int, scratch: str | None,
+               cgroup: Cgroup | None) -> subprocess.Popen:
+        """The process of one job: a fresh sandbox, in its cgroup."""
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         if scratch:
             env = dict(_env(scratch), TMPDIR=scratch, MPLCONFIGDIR=scratch)
             if self.drop_uid:
                 os.chown(scratch, _free_uid(slot), _free_uid(slot))
-        preexec = self._python_rlimits if (self.mode == "rlimits" and not self.prlimit) else None
-        return subprocess.Popen(self.command(slot, result_fd), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=(result_fd,), cwd=scratch or "/", env=env,
-                                start_new_session=True, preexec_fn=preexec)
+        preexec = self._child_setup if self.mode == "rlimits" else None
+        if preexec is not None:
+            seccomp.rules()  # built here, loaded in the child
+        filter_fd = seccomp.program_fd() if self.mode != "rlimits" else None
+        try:
+            command = self.command(slot, result_fd, filter_fd)
+            if cgroup is not None:
+                command = cgroup.wrap(command)
+            fds = (result_fd,) if filter_fd is None else (result_fd, filter_fd)
+            return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, pass_fds=fds, cwd=scratch or "/",
+                                    env=env, start_new_session=True, preexec_fn=preexec)
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
 
-    def _python_rlimits(self) -> None:  # pragma: no cover - only without prlimit
-        for name, soft, hard in self.limits.rlimits():
-            resource.setrlimit(getattr(resource, name), (soft, hard))
-
-
-def _weak_refusal(mode: str, strong: str, reason: str | None) -> str:
-    """The one message for a refused grading run: what is missing, why, the fix, the opt-in."""
-    tried = strong if reason is None else mode
-    what = ("filesystem, network and process isolation"
-            + (" and a separate unprivileged uid" if tried == "bwrap" else ""))
-    if reason is None:  # a weaker mode was asked for by name
-        head = (f"refusing to grade with the {mode} sandbox: it is weaker than the {strong} "
-                f"sandbox this machine can give ({what})")
-        fix = f"drop --sandbox {mode}"
-    else:
-        head = f"refusing to grade: the {mode} sandbox ({what}) is not available: {reason}"
-        fix = fix_for(reason)
-    return (f"{head}. Fix: {fix}. To grade anyway with weaker isolation (student code can then "
-            f"read the hidden tests and solutions, and write wherever the grader can), pass "
-            f"{WEAK_FLAG} (make grade GRADE_FLAGS={WEAK_FLAG}); the log, the gradebook's notes and "
-            f"every feedback file then say which protections were off.")
+    def _child_setup(self) -> None:  # pragma: no cover - runs in the child, before exec
+        """The rlimits sandbox's child: the rlimits where prlimit is missing, then the seccomp
+        filter (libseccomp also sets no_new_privs), for everything the child executes."""
+        if not self.prlimit:
+            for name, soft, hard in self.limits.rlimits():
+                resource.setrlimit(getattr(resource, name), (soft, hard))
+        seccomp.rules().load()
 
 
-def detect(requested: str = "auto", limits: Limits | None = None, allow_weak: bool = False,
-           hidden: tuple = ()) -> tuple[Sandbox, list[str]]:
-    """The strong mode (:func:`strong_mode`) if it really starts Python here, with notes on what
-    was not available; raises :class:`SandboxUnavailable` otherwise. A weaker mode (by request or
-    as a fallback) only with ``allow_weak``. ``hidden``: folders kept out of the sandbox (the
-    submissions, the output), already during the test start."""
-    if requested != "auto" and requested not in MODES:
-        raise ValueError(f"requested must be 'auto' or one of {MODES}, got {requested!r}")
-    strong = strong_mode()
-    if requested != "auto" and MODES.index(requested) > MODES.index(strong) and not allow_weak:
-        raise SandboxUnavailable(_weak_refusal(requested, strong, None))
-    notes: list[str] = []
-    if requested != "auto":
-        candidates: tuple[str, ...] = (requested,)
-    else:
-        candidates = MODES[MODES.index(strong):] if allow_weak else (strong,)
-    for mode in candidates:
-        box = Sandbox(mode, limits)
-        box.protect(*hidden)
-        reason = box.unavailable()
-        if reason is None:
-            return box, notes
-        notes.append(f"{mode}: {reason}")
-    if not allow_weak or (requested != "auto" and MODES.index(requested) <= MODES.index(strong)):
-        raise SandboxUnavailable(_weak_refusal(candidates[0], strong, notes[0].split(": ", 1)[1]))
-    raise SandboxUnavailable("no sandbox mode works here: " + "; ".join(notes)
-                             + f". Fix: {fix_for(notes[0])}.")
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _exit_status(code: int | None, bubblewrap: bool, result: RunResult) -> None:
+    """The run's exit, told apart: the submission's process died of a signal (bubblewrap exits
+    with 128 + its number) or the sandbox itself was killed from outside (bubblewrap's own
+    negative status: the system, never the submission, unless the grader's timeout did it)."""
+    result.returncode = code
+    if code is None:
+        return
+    if code < 0 and bubblewrap:
+        if not (result.timed_out or result.results_overflow):  # not the grader's own kill
+            result.sandbox_failure = f"the sandbox itself was killed by {_signal_name(-code)}"
+        return
+    signum = -code if code < 0 else (code - 128 if 128 < code < 160 else 0)
+    if signum:
+        result.signal = _signal_name(signum)
+
+
+def _probe_problem(result: RunResult, drop_uid: bool) -> str | None:
+    """Why a test start failed (None when it worked)."""
+    if not result.done:
+        lines = (result.sandbox_failure or result.stderr_head).strip().splitlines()
+        return f"a test start failed ({(lines[-1:] or [f'exit status {result.returncode}'])[0][:200]})"
+    done = next(e for e in result.events if e.get("event") == "done")
+    if done.get("import_errors"):
+        return f"a test start failed (inside the sandbox: {done['import_errors'][0][:200]})"
+    if drop_uid and done.get("uid") in (0, os.geteuid()):
+        return "the process did not switch to a separate uid"
+    return None
+
+
+def detect(limits: Limits | None = None, *, hidden: tuple = ()) -> Sandbox:
+    """The sandbox for this user (:func:`strong_mode`) if it really starts Python here under the
+    seccomp filter; raises :class:`SandboxUnavailable` (what is missing, why, the fix) otherwise.
+    ``hidden``: folders kept out of the sandbox (the submissions, the output), already during the
+    test start."""
+    mode = strong_mode()
+    box = Sandbox(mode, limits)
+    box.protect(*hidden)
+    reason = box.unavailable()
+    if reason is not None:
+        what = ("filesystem, network and process isolation, a seccomp filter"
+                + (" and a separate unprivileged uid" if mode == "bwrap" else ""))
+        raise SandboxUnavailable(f"refusing to grade: the {mode} sandbox ({what}) is not "
+                                 f"available: {reason}. Fix: {fix_for(reason)}.")
+    return box

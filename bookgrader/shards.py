@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from bookgrader.grader import OUTPUT_MARKER, Result
+from bookgrader.grader import Result
 from bookgrader.report import atomic_write, write_outputs
 from convlib.shards import SHARD_FILE, ShardError, check_complete, parse_shard
 
@@ -75,9 +75,7 @@ def merge(out: Path, shard_dirs: list[Path]) -> list[Result]:
     off = _same(manifests, "protections_off") or []
     results = _results(manifests)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / OUTPUT_MARKER, "written by python -m bookgrader merge: not a student\n")
     write_outputs(out, results, list(off))
-    atomic_write(out / "feedback" / OUTPUT_MARKER, "written by the grader: not a student\n")
     logs = []
     for where, manifest in manifests:
         log = Path(where) / "grading.log"

@@ -21,7 +21,6 @@ One module per concept, in the chapters' vocabulary:
 - ``convlib.claims``     every quantitative claim of the article, checked
 - ``convlib.bench`` / ``convlib.latency`` / ``convlib.roofline``  measured time against weights
   and FLOPs
-- ``convlib.grading``    the sandboxed autograder of the exercises
 - ``convlib.profiles``   the experiment budgets (``CONVLIB_PROFILE``)
 - ``convlib.device``     device choice, synchronisation and training precision (``CONVLIB_PRECISION``)
 - ``convlib.io``         atomic writes (fsync), git commit and provenance helpers
@@ -42,7 +41,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "params", "dense", "receptive", "blocks", "flops", "census", "zoo", "identities", "connectivity",
     "compare", "data", "models", "train", "experiments", "results", "claims", "bench", "latency",
-    "roofline", "profiles", "book", "plots", "grading", "device", "io", "store", "reparam",
+    "roofline", "profiles", "book", "plots", "device", "io", "store", "reparam",
     "memory",
 }
 

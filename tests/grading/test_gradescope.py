@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import bookgrader
 import convlib
 from bookgrader import gradescope as G
 from bookgrader.grader import Result
@@ -249,8 +250,8 @@ def container_command(autograder: Path) -> list[str]:
     the venv at /opt/convlib/venv, /autograder writable, no bubblewrap, a PID namespace."""
     python = os.path.join(os.path.dirname(sys.executable), "python")
     hidden = {str(ROOT / "exercises"), str(ROOT / ".git"), str(autograder)}
-    package = os.path.dirname(convlib.__file__)
-    binds = mounts(python, package, interpreter_sys_path(python), hidden)
+    packages = [os.path.dirname(p.__file__) for p in (convlib, bookgrader)]
+    binds = mounts(python, packages, interpreter_sys_path(python), hidden)
     args = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
             "--hostname", "gradescope", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     args += bind_args(binds, hidden)
