@@ -57,7 +57,8 @@ def label_points(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
     and with a margin of :data:`LABEL_MARGIN_PT` for a later change of layout, overlaps no
     marker and no label already written. Call it once the figure's layout is done
     (``tight_layout``): the labels are placed for the axes' final size."""
-    from matplotlib.transforms import Bbox  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+    from matplotlib.text import Text  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+    from matplotlib.transforms import Bbox  # deferred, as above
 
     get = getattr(ax.figure.canvas, "get_renderer", None)  # a base canvas has none of its own
     renderer = get() if get is not None else ax.figure._get_renderer()
@@ -66,23 +67,27 @@ def label_points(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
     taken = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in
              (ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
               for p in points)]
-    around = ((5, 3), (5, -12), (-5, 3), (-5, -12), (8, 10), (8, -20), (-8, 10), (-8, -20))
+    around = ((6, 7), (6, -7), (-6, 7), (-6, -7), (9, 14), (9, -14), (-9, 14), (-9, -14))
     offsets = [(dx * reach, dy * reach) for reach in (1, 2, 3) for dx, dy in around]
     for p in sorted(points, key=lambda p: p["intensity"]):
         if str(p.get(key, "")) == "":
             continue
         for offset in offsets:
+            far = max(abs(offset[0]), abs(offset[1])) > 12  # a thin leader line to its point
             label = ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
                                 textcoords="offset points", xytext=offset, fontsize=10,
-                                ha="right" if offset[0] < 0 else "left")
-            box = label.get_window_extent(renderer).padded(pad)
+                                ha="right" if offset[0] < 0 else "left", va="center",
+                                arrowprops=dict(arrowstyle="-", color="0.5", linewidth=0.6,
+                                                shrinkA=1, shrinkB=4) if far else None)
+            box = Text.get_window_extent(label, renderer).padded(pad)  # the text, not its line
             if not any(box.overlaps(other) for other in taken):
                 break
             label.remove()
         else:  # no free place: the first one, where the figure check will name the overlap
             label = ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
-                                textcoords="offset points", xytext=offsets[0], fontsize=10)
-            box = label.get_window_extent(renderer)
+                                textcoords="offset points", xytext=offsets[0], fontsize=10,
+                                va="center")
+            box = Text.get_window_extent(label, renderer)
         taken.append(box)
 
 
