@@ -52,43 +52,52 @@ def roofline_limits(points: Sequence[dict[str, Any]], peaks: Any
 
 
 def label_points(ax: Any, points: Sequence[dict[str, Any]], key: str) -> None:
-    """Write ``p[key]`` next to each point of a roofline (``intensity``, ``achieved_flops``), at the first of a few offsets (right above, right
-    below, left above, left below, further out, ...) where the label, as the renderer draws it
-    and with a margin of :data:`LABEL_MARGIN_PT` for a later change of layout, overlaps no
-    marker and no label already written. Call it once the figure's layout is done
-    (``tight_layout``): the labels are placed for the axes' final size."""
-    from matplotlib.text import Text  # deferred: matplotlib is heavy (ARCHITECTURE.md)
-    from matplotlib.transforms import Bbox  # deferred, as above
+    """Write ``p[key]`` next to each point of a roofline (``intensity``, ``achieved_flops``),
+    at the first of 24 offsets (right above, right below, left above, left below, then further
+    out, with a thin leader line) where the label, as the renderer draws it, overlaps no marker
+    and no label already written: first with a margin of :data:`LABEL_MARGIN_PT`, then without.
+    Call it once the figure's layout is done (``tight_layout``): the labels are placed for the
+    axes' final size."""
+    from matplotlib.transforms import Bbox  # deferred: matplotlib is heavy (ARCHITECTURE.md)
 
     get = getattr(ax.figure.canvas, "get_renderer", None)  # a base canvas has none of its own
     renderer = get() if get is not None else ax.figure._get_renderer()
-    pad = LABEL_MARGIN_PT * ax.figure.dpi / 72
     half = 4 * ax.figure.dpi / 72  # a marker, as an 8 pt square
     taken = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in
              (ax.transData.transform((p["intensity"], p["achieved_flops"] / GIGA))
               for p in points)]
-    around = ((6, 7), (6, -7), (-6, 7), (-6, -7), (9, 14), (9, -14), (-9, 14), (-9, -14))
-    offsets = [(dx * reach, dy * reach) for reach in (1, 2, 3) for dx, dy in around]
     for p in sorted(points, key=lambda p: p["intensity"]):
-        if str(p.get(key, "")) == "":
-            continue
-        for offset in offsets:
+        if str(p.get(key, "")) != "":
+            taken.append(_place_label(ax, renderer, p, str(p[key]), taken))
+
+
+_AROUND = ((6, 7), (6, -7), (-6, 7), (-6, -7), (9, 14), (9, -14), (-9, 14), (-9, -14))
+LABEL_OFFSETS = tuple((dx * reach, dy * reach) for reach in (1, 2, 3) for dx, dy in _AROUND)
+
+
+def _place_label(ax: Any, renderer: Any, point: dict[str, Any], text: str,
+                 taken: list[Any]) -> Any:
+    """Annotate ``point`` with ``text`` at the first free offset of :data:`LABEL_OFFSETS`
+    (with the margin, then without; else the first offset, where the figure check names the
+    overlap); returns the label's box in display pixels."""
+    from matplotlib.text import Text  # deferred: matplotlib is heavy (ARCHITECTURE.md)
+
+    where = (point["intensity"], point["achieved_flops"] / GIGA)
+    margin = LABEL_MARGIN_PT * ax.figure.dpi / 72
+    for pad in (margin, 0.0, None):
+        for offset in LABEL_OFFSETS if pad is not None else LABEL_OFFSETS[:1]:
             far = max(abs(offset[0]), abs(offset[1])) > 12  # a thin leader line to its point
-            label = ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
-                                textcoords="offset points", xytext=offset, fontsize=10,
-                                ha="right" if offset[0] < 0 else "left", va="center",
+            label = ax.annotate(text, where, textcoords="offset points", xytext=offset,
+                                fontsize=10, ha="right" if offset[0] < 0 else "left",
+                                va="center",
                                 arrowprops=dict(arrowstyle="-", color="0.5", linewidth=0.6,
                                                 shrinkA=1, shrinkB=4) if far else None)
-            box = Text.get_window_extent(label, renderer).padded(pad)  # the text, not its line
-            if not any(box.overlaps(other) for other in taken):
-                break
+            label.update_positions(renderer)  # where the offset puts it, before any draw
+            box = Text.get_window_extent(label, renderer)  # the text, not its leader line
+            if pad is None or not any(box.padded(pad).overlaps(other) for other in taken):
+                return box
             label.remove()
-        else:  # no free place: the first one, where the figure check will name the overlap
-            label = ax.annotate(str(p[key]), (p["intensity"], p["achieved_flops"] / GIGA),
-                                textcoords="offset points", xytext=offsets[0], fontsize=10,
-                                va="center")
-            box = Text.get_window_extent(label, renderer)
-        taken.append(box)
+    raise AssertionError("unreachable: the last pass keeps its label")
 
 
 def _log_axes(ax: Any) -> None:
