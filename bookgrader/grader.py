@@ -405,7 +405,9 @@ def _log_line(name: str, student: str, rows: list[Result], run: RunResult | None
     if run is not None:
         detail = (f" [{run.duration:.1f} s, exit {run.returncode}"
                   f"{', ' + run.signal if run.signal else ''}"
-                  f"{', timed out' if run.timed_out else ''}, output "
+                  f"{', timed out' if run.timed_out else ''}"
+                  f"{f', {run.oom_kills} killed for memory' if run.oom_kills else ''}"
+                  f"{', ' + run.sandbox_failure if run.sandbox_failure else ''}, output "
                   f"{run.stdout_bytes + run.stderr_bytes} B"
                   f"{f', {run.bad_lines} bad result lines' if run.bad_lines else ''}]")
         if run.stderr_head and not run.done:
