@@ -355,6 +355,82 @@ def make_block(
     return nn.Sequential(OrderedDict((f"repeat{r + 1}", unit) for r, unit in enumerate(units)))
 
 
+# ---------------------------------------------------------------------------- published blocks
+
+
+class ConvNeXtBlock(nn.Module):
+    """ConvNeXt's block (Liu et al., "A ConvNet for the 2020s", 2022), ``c`` channels in and out:
+
+        y = x + W_2 GELU(W_1 N(DW_k(x)))
+
+    a depthwise ``k x k`` convolution (``DW_k``, ConvNeXt: k = 7), a norm ``N``, a 1x1
+    expansion ``W_1`` to ``e c`` channels (ConvNeXt: e = 4), GELU, a 1x1 projection ``W_2``
+    back to ``c``, and the identity shortcut. Every convolution has a bias. Weights:
+
+        c k^2 + c  +  2c  +  e c^2 + e c  +  e c^2 + c  =  c k^2 + 2 e c^2 + (4 + e) c.
+
+    Two changes for the book's small networks, both stated where it is used: BatchNorm stands
+    for ConvNeXt's LayerNorm (the other networks of a comparison use BatchNorm), and the
+    projection starts at zero (weights and bias) instead of ConvNeXt's layer scale of 1e-6, so that the
+    block starts as the identity (as :class:`Residual` does for the ResNet blocks).
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 7, expansion: int = 4) -> None:
+        super().__init__()
+        c, k = as_int("channels", channels), as_odd_kernel("kernel_size", kernel_size)
+        e = as_int("expansion", expansion)
+        self.depthwise = nn.Conv2d(c, c, k, padding=k // 2, groups=c)
+        self.norm = nn.BatchNorm2d(c)
+        self.expand = nn.Conv2d(c, e * c, 1)
+        self.act = nn.GELU()
+        self.project = nn.Conv2d(e * c, c, 1)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, x):
+        return x + self.project(self.act(self.expand(self.norm(self.depthwise(x)))))
+
+
+def convnext_block_params(channels: int, kernel_size: int = 7, expansion: int = 4) -> int:
+    """Weights of :class:`ConvNeXtBlock`: ``c k^2 + 2 e c^2 + (4 + e) c``."""
+    c, k, e = channels, kernel_size, expansion
+    return c * k * k + 2 * e * c * c + (4 + e) * c
+
+
+FRAME_KINDS = (*BLOCK_KINDS, "convnext", "plain-1x1")
+FRAME_LAYERS = {"norm": "batch", "activation": "relu"}  # after every convolution of the frame
+
+
+def make_frame_block(kind: str, c_in: int, c_out: int, kernel_size: int = 3,
+                     **options: object) -> nn.Module:
+    """A block of the book's comparison frame (:class:`convlib.models.FrameNet`), every
+    convolution followed by BatchNorm and ReLU (:data:`FRAME_LAYERS`): the kinds of
+    :func:`make_block`, and two more:
+
+    - ``"convnext"``: a 1x1 convolution + BatchNorm + ReLU from ``c_in`` to ``c_out`` when they
+      differ (the frame's pooling does ConvNeXt's downsampling), then a :class:`ConvNeXtBlock`
+      of ``kernel_size`` (``expansion`` option, default 4);
+    - ``"plain-1x1"``: a plain ``k x k`` convolution followed by a 1x1 convolution, each with
+      BatchNorm and ReLU: the depth control of a stack of two 3x3 (as many convolutions and
+      non-linearities, one large kernel).
+    """
+    as_choice("kind", kind, FRAME_KINDS)
+    if kind == "plain-1x1":
+        return nn.Sequential(OrderedDict([
+            ("large", make_block("plain", c_in, c_out, kernel_size, **FRAME_LAYERS, **options)),
+            ("pointwise", make_block("plain", c_out, c_out, 1, **FRAME_LAYERS, **options))]))
+    if kind == "convnext":
+        expansion = options.pop("expansion", 4)
+        if options:
+            raise ValueError(f"options of 'convnext' must be only 'expansion'; got {sorted(options)}")
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        if c_in != c_out:
+            layers["project"] = make_block("plain", c_in, c_out, 1, **FRAME_LAYERS)
+        layers["convnext"] = ConvNeXtBlock(c_out, kernel_size, expansion)
+        return nn.Sequential(layers)
+    return make_block(kind, c_in, c_out, kernel_size, **FRAME_LAYERS, **options)
+
+
 # ---------------------------------------------------------------------------- counting
 
 
@@ -404,6 +480,6 @@ def describe_block(
     return text
 
 
-__all__ = ["ACTIVATIONS", "BLOCKS", "BLOCK_KINDS", "NORMS", "BlockKind", "BlockSpec", "ConvPlan",
-           "Residual", "block_kind", "block_params", "block_spec", "default_mid_channels",
+__all__ = ["ACTIVATIONS", "BLOCKS", "BLOCK_KINDS", "FRAME_KINDS", "NORMS", "BlockKind", "BlockSpec",
+           "ConvNeXtBlock", "ConvPlan", "FRAME_LAYERS", "Residual", "convnext_block_params", "make_frame_block", "block_kind", "block_params", "block_spec", "default_mid_channels",
            "describe_block", "make_block", "number_word", "stacked_depth"]

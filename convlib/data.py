@@ -414,12 +414,29 @@ def subset(images: torch.Tensor, labels: torch.Tensor, size: int | None,
         return images, labels
     if not isinstance(size, int) or size <= 0:
         raise ValueError(f"size must be a positive int or None; got {size!r}")
+    chosen = _balanced_indices(labels, size, seed).sort().values
+    return images[chosen], labels[chosen]
+
+
+def _balanced_indices(labels: torch.Tensor, size: int, seed: int) -> torch.Tensor:
+    """``size`` indices drawn at random, as evenly over the classes as ``size`` allows."""
     generator = torch.Generator().manual_seed(seed)
     n_classes = int(labels.max()) + 1
-    per_class = [torch.nonzero(labels == c).flatten() for c in range(n_classes)]
     picks = []
-    for c, idx in enumerate(per_class):
+    for c in range(n_classes):
+        idx = torch.nonzero(labels == c).flatten()
         take = size // n_classes + (1 if c < size % n_classes else 0)
         picks.append(idx[torch.randperm(len(idx), generator=generator)[:take]])
-    chosen = torch.cat(picks).sort().values
-    return images[chosen], labels[chosen]
+    return torch.cat(picks)
+
+
+def holdout(images: torch.Tensor, labels: torch.Tensor, size: int,
+            seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Split a set into ``(rest, held)``: ``held`` a class-balanced random ``size`` examples (as
+    :func:`subset` picks them), ``rest`` every other example, both in their original order.
+    The learning-rate grid trains on ``rest`` and scores on ``held``, both training images."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size < len(labels):
+        raise ValueError(f"size must be an int in [1, {len(labels) - 1}]; got {size!r}")
+    held = torch.zeros(len(labels), dtype=torch.bool)
+    held[_balanced_indices(labels, size, seed)] = True
+    return (images[~held], labels[~held]), (images[held], labels[held])

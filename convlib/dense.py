@@ -12,6 +12,7 @@ Both functions build the matrix by pushing a one-hot basis of the input through 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convlib._checks import as_module, as_pair
+from convlib._checks import as_int, as_module, as_odd_kernel, as_pair
 from convlib.flops import conv2d_output_size
 
 # The one-hot basis is pushed in chunks of about this many elements (32 MiB in float64).
@@ -139,3 +140,53 @@ def dense_structure(conv: nn.Conv2d, input_size: int | tuple[int, int]) -> Dense
         free_weights=free,
         used_weights=int(torch.unique(weight_index[weight_index >= 0]).numel()),
     )
+
+
+class LocallyConnected2d(nn.Module):
+    """A convolution without weight sharing: every output pixel has its own kernel.
+
+    The dense matrix of a convolution keeps its structural zeros (each output sees only its
+    ``k x k`` window) and loses its ties (the windows' weights are free). On a ``H x W`` output
+    it holds ``H W`` times the convolution's weights:
+
+        weights = H_out W_out * C_out * C_in * k^2  +  C_out H_out W_out (biases).
+
+    Computed as ``F.unfold`` (every window as a column) and one batched product per pixel.
+    Stride 1 and "same" padding (``k // 2``), the geometry of the book's blocks.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 input_size: int | tuple[int, int], bias: bool = True) -> None:
+        super().__init__()
+        c_in, c_out = as_int("in_channels", in_channels), as_int("out_channels", out_channels)
+        k = as_odd_kernel("kernel_size", kernel_size, minimum=1)
+        self.size, self.kernel_size, self.out_channels = as_pair("input_size", input_size), k, c_out
+        pixels, fan_in = self.size[0] * self.size[1], c_in * k * k
+        bound = 1 / math.sqrt(fan_in)  # nn.Conv2d's default initialisation, per pixel
+        self.weight = nn.Parameter(torch.empty(pixels, c_out, fan_in).uniform_(-bound, bound))
+        self.bias = (nn.Parameter(torch.empty(c_out, pixels).uniform_(-bound, bound))
+                     if bias else None)
+
+    @classmethod
+    def untied(cls, conv: nn.Conv2d, input_size: int | tuple[int, int]) -> LocallyConnected2d:
+        """The locally connected layer whose every pixel copies ``conv``'s kernel (and bias):
+        the same map as ``conv`` until training unties them."""
+        k = conv.kernel_size[0]
+        if conv.stride != (1, 1) or conv.groups != 1 or conv.padding != (k // 2, k // 2):
+            raise ValueError("conv must have stride 1, groups 1 and 'same' padding k // 2")
+        layer = cls(conv.in_channels, conv.out_channels, k, input_size, conv.bias is not None)
+        with torch.no_grad():
+            layer.weight.copy_(conv.weight.flatten(1).expand_as(layer.weight))
+            if conv.bias is not None:
+                layer.bias.copy_(conv.bias[:, None].expand_as(layer.bias))
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != self.size:
+            raise ValueError(f"x must be {self.size[0]}x{self.size[1]} images (input_size); "
+                             f"got {tuple(x.shape[-2:])}")
+        columns = F.unfold(x, self.kernel_size, padding=self.kernel_size // 2)  # (N, fan_in, L)
+        out = torch.einsum("nfl,lof->nol", columns, self.weight.to(columns.dtype))
+        if self.bias is not None:
+            out = out + self.bias.to(out.dtype)
+        return out.reshape(len(x), self.out_channels, *self.size)

@@ -37,19 +37,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from convlib import data as data_module
 from convlib import shards, stats, store
 from convlib.device import as_device, device_name, resolve_precision
+from convlib.erf import effective_receptive_field, rounded_map
 from convlib.io import REPO_ROOT as REPO_ROOT  # re-exported: tests and scripts use it
 from convlib.io import atomic_write_json, git_commit
-from convlib.models import MLP, ArticleNet
+from convlib.models import MLP, ArticleNet, FrameNet, LocallyConnectedNet
 from convlib.profiles import PROFILE_NAMES, active_profile_name, get_profile
-from convlib.train import TrainConfig, seed_everything, train
+from convlib.train import CIFAR10_MEAN, CIFAR10_STD, TrainConfig, seed_everything, train
+from convlib.tuning import select_learning_rate
 
 VERDICTS = stats.VERDICTS  # holds, contradicted, inconclusive at this budget
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2  # 2: the fair frame, a learning rate per variant; 1: the article's frame
+READABLE_FORMATS = (1, 2)  # format 1 files (the sets made before the fair frame) are read only
+ERF_IMAGES = 64  # test images the effective receptive field is averaged over
 # Where results files live is the results store's business (convlib.store); these names stay.
 reference_dir = store.reference_dir
 set_folder = store.set_folder
@@ -84,19 +89,31 @@ Claim = ExperimentClaim
 @dataclass(frozen=True)
 class Experiment:
     """Variants trained on the same data with the same budget, and the claims they test.
+
     ``budgets`` overrides the profile's budget for this experiment, per profile name
-    (``train_size``, ``epochs``, ``augment``): the overfitting experiment trains a small set long."""
+    (``train_size``, ``epochs``, ``augment``): the overfitting experiment trains a small set long.
+    ``epoch_factor`` scales the epochs (the epoch sweep), ``recipe_from`` names the experiment
+    whose learning-rate choices it keeps, and ``erf`` the variants whose effective receptive
+    field (:mod:`convlib.erf`) is stored before and after training."""
 
     name: str
     description: str
     variants: tuple[Variant, ...]
     claims: tuple[ExperimentClaim, ...]
     budgets: dict[str, dict] = field(default_factory=dict)
+    epoch_factor: float = 1.0
+    recipe_from: str | None = None
+    erf: tuple[str, ...] = ()
 
     def budget(self, profile) -> dict:
-        """``train_size``, ``epochs`` and ``augment`` of a run with ``profile``."""
+        """``train_size``, ``epochs``, ``augment`` and the learning-rate grid's ``grid_epochs``
+        of a run with ``profile``. The grid trains for the profile's share of the experiment's
+        own epochs (half, on the cpu profile), before any epoch factor."""
         chosen = {"train_size": profile.train_size, "epochs": profile.epochs, "augment": True}
-        return {**chosen, **self.budgets.get(profile.name, {})}
+        chosen.update(self.budgets.get(profile.name, {}))
+        grid = max(1, round(chosen["epochs"] * profile.grid_epochs / profile.epochs))
+        epochs = max(1, round(chosen["epochs"] * self.epoch_factor))
+        return {**chosen, "epochs": epochs, "grid_epochs": grid}
 
 
 def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
@@ -114,113 +131,221 @@ def _mlp(**options) -> Callable:
 
 
 # Provenance keys that must agree for two runs to be the same computation (see _reused_run).
-SAME_RUN_KEYS = ("dataset", "profile", "train_size", "test_size", "epochs", "augment", "batch_size", "lr",
-                 "device", "threads", "precision", "torch")
+SAME_RUN_KEYS = ("dataset", "profile", "train_size", "test_size", "epochs", "augment", "batch_size",
+                 "lr_grid", "grid_epochs", "device", "threads", "precision", "torch")
 
 
-def _reused_run(out: Path, name: str, variant: Variant, seed: int, provenance: dict) -> dict | None:
-    """A run of the same model (same builder and options), seed and budget already made by another
-    experiment in the folder ``out``: training it again would repeat the same computation (the
-    seed fixes initialisation, batch order and augmentation), so the record is copied, marked
-    ``reused_from``."""
+def _twins(out: Path, name: str, variant: Variant, provenance: dict,
+           keys: tuple[str, ...]) -> Iterator[tuple[str, dict, str]]:
+    """``(experiment, results, variant name)`` of every variant of another experiment's results
+    file in the folder ``out`` built by the same builder with the same options, whose provenance
+    agrees with ``provenance`` on ``keys``."""
     spec = getattr(variant.build, "spec", None)
     if spec is None:
-        return None
+        return
     for path in sorted(out.glob("*.json")):
         other_name = path.stem
         if other_name == name or other_name not in EXPERIMENTS:
             continue
         other = load_results(path)
-        if any(other["provenance"].get(k) != provenance.get(k) for k in SAME_RUN_KEYS):
+        if other["format"] != RESULTS_FORMAT or any(
+                other["provenance"].get(k) != provenance.get(k) for k in keys):
             continue
         for twin in EXPERIMENTS[other_name].variants:
-            if getattr(twin.build, "spec", None) != spec:
-                continue
-            for run in other["runs"]:
-                if run["variant"] == twin.name and run["seed"] == seed and "reused_from" not in run:
-                    return {**run, "variant": variant.name, "reused_from": f"{other_name}/{twin.name}"}
+            if getattr(twin.build, "spec", None) == spec:
+                yield other_name, other, twin.name
+
+
+def _reused_run(out: Path, name: str, variant: Variant, seed: int, provenance: dict,
+                lr: float) -> dict | None:
+    """A run of the same model (same builder and options), seed, learning rate and budget already
+    made by another experiment in the folder ``out``: training it again would repeat the same
+    computation (the seed fixes initialisation, batch order and augmentation), so the record is
+    copied, marked ``reused_from``."""
+    for other_name, other, twin in _twins(out, name, variant, provenance, SAME_RUN_KEYS):
+        for run in other["runs"]:
+            if (run["variant"] == twin and run["seed"] == seed and run["lr"] == lr
+                    and "reused_from" not in run):
+                return {**run, "variant": variant.name, "reused_from": f"{other_name}/{twin}"}
     return None
+
+
+# What must agree for another experiment's learning-rate choice to be this one's: the data, the
+# grid's budget and the machine (the sweep's epochs do not enter: it keeps its base's choice).
+SAME_RECIPE_KEYS = ("dataset", "profile", "train_size", "augment", "batch_size", "lr_grid",
+                    "grid_epochs", "device", "threads", "precision", "torch")
+
+
+def _reused_recipe(out: Path, name: str, variant: Variant, provenance: dict) -> dict | None:
+    """The learning-rate choice another experiment in ``out`` made for the same model and
+    grid budget, marked ``reused_from``."""
+    for other_name, other, twin in _twins(out, name, variant, provenance, SAME_RECIPE_KEYS):
+        recipe = other.get("lr_selection", {}).get(twin)
+        if recipe is not None and "reused_from" not in recipe:
+            return {**recipe, "reused_from": f"{other_name}/{twin}"}
+    return None
+
+
+# The frames of the comparisons (convlib.models.FrameNet): the same stem, pooling and head for
+# every network of an experiment. SMALL: the kernel-size experiments; WIDE: the 1x1, grouped and
+# bottleneck ones, whose blocks need a real width in and out. Matched widths are typed here and
+# checked by tests/test_experiments.py (total weights within 3 % of the reference network).
+SMALL = {"stem": 32, "widths": (32, 64)}
+WIDE = {"stem": 64, "widths": (64, 64)}
+RESNEXT = {**WIDE, "residual": True}  # 1x1 -> grouped 3x3 -> 1x1 with the identity shortcut
+MOBILENET = {"repeats": 2, "inner_activation": True}  # depthwise -> BN -> ReLU -> 1x1 -> BN -> ReLU
+
+
+def _frame(kind: str, kernel_size: int = 3, **options) -> Callable:
+    def build():
+        return FrameNet(kind, kernel_size, **options)
+    build.spec = ("FrameNet", kind, kernel_size, tuple(sorted(options.items())))
+    return build
+
+
+def _lcn(**options) -> Callable:
+    def build():
+        return LocallyConnectedNet(**options)
+    build.spec = ("LocallyConnectedNet", tuple(sorted(options.items())))
+    return build
+
+
+_STACKING = (
+    Variant("5x5", "one 5x5 per block", _frame("plain", 5, **SMALL)),
+    Variant("2x3x3", "two stacked 3x3 per block", _frame("stacked", 5, **SMALL)),
+    Variant("7x7", "one 7x7 per block", _frame("plain", 7, **SMALL)),
+    Variant("3x3x3", "three stacked 3x3 per block", _frame("stacked", 7, **SMALL)))
+_STACKING_CLAIMS = (
+    ExperimentClaim("2x3x3", "5x5", "test_acc",
+                    "two stacked 3x3 convolutions beat one 5x5 (the article's orange vs blue)"),
+    ExperimentClaim("3x3x3", "7x7", "test_acc", "three stacked 3x3 convolutions beat one 7x7"))
+_BOTTLENECK_DEEP = (
+    Variant("3x3", "plain 3x3", _frame("plain", 3, **WIDE)),
+    Variant("bottleneck-deep", "8 residual bottlenecks per block",
+            _frame("bottleneck", 3, stem=64, widths=(66, 66), mid_channels=16, repeats=8,
+                   residual=True)))
+_BOTTLENECK_DEEP_CLAIMS = (
+    ExperimentClaim("bottleneck-deep", "3x3", "test_acc",
+                    "at equal weights, a deeper bottleneck network beats the plain 3x3 (ResNet's trade)"),)
+# The epoch sweep: how the budget moves a verdict. Half and twice the profile's epochs, for the
+# two variants of the stacking claim and of ResNet's trade; the learning rate each variant chose
+# at the profile's budget is kept, so only the number of epochs changes.
+SWEEP = {"short": 0.5, "long": 2.0}
+
+
+def _sweep(name: str, variants: tuple[Variant, ...], claims: tuple[ExperimentClaim, ...],
+           what: str) -> tuple[Experiment, ...]:
+    keep = {v for claim in claims[:1] for v in (claim.better, claim.worse)}
+    return tuple(Experiment(f"{name}_{label}", f"{what} at {factor:g} times the profile's epochs "
+                            "(the epoch sweep).", tuple(v for v in variants if v.name in keep),
+                            claims[:1], epoch_factor=factor, recipe_from=name)
+                 for label, factor in SWEEP.items())
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment(
-        "stacking", "One large kernel per block against the stack of 3x3 convolutions that sees as far.",
-        (Variant("5x5", "one 5x5 per block", _net("plain", 5)),
-         Variant("2x3x3", "two stacked 3x3 per block", _net("stacked", 5)),
-         Variant("7x7", "one 7x7 per block", _net("plain", 7)),
-         Variant("3x3x3", "three stacked 3x3 per block", _net("stacked", 7))),
-        (ExperimentClaim("2x3x3", "5x5", "test_acc",
-                         "two stacked 3x3 convolutions beat one 5x5 (the article's orange vs blue)"),
-         ExperimentClaim("3x3x3", "7x7", "test_acc", "three stacked 3x3 convolutions beat one 7x7"))),
+        "stacking", "One large kernel per block against the stack of 3x3 convolutions that sees as "
+        "far, at the same widths.", _STACKING, _STACKING_CLAIMS, erf=("5x5", "2x3x3")),
     Experiment(
-        "separable", "Blocks of two normal 3x3 convolutions against two depthwise-separable 3x3.",
-        (Variant("2x3x3", "two 3x3 per block", _net("stacked", 5)),
-         Variant("2xsep3x3", "two separable 3x3 per block", _net("separable", 3, repeats=2))),
-        (ExperimentClaim("2x3x3", "2xsep3x3", "test_acc",
-               "separable convolutions are 'a bit less efficient' than normal ones (the article's orange vs red)"),)),
+        "stacking_matched", "Two stacked 3x3 against one 5x5 at equal total weights (the 5x5 "
+        "narrowed to 31 and 62 channels), and against a 5x5 followed by a 1x1 (as many "
+        "convolutions and non-linearities as the stack: the depth control).",
+        (Variant("2x3x3", "two stacked 3x3 per block", _frame("stacked", 5, **SMALL)),
+         Variant("5x5-matched", "one 5x5 per block, narrowed to equal weights",
+                 _frame("plain", 5, stem=32, widths=(31, 62))),
+         Variant("5x5+1x1", "one 5x5 and one 1x1 per block, at equal weights",
+                 _frame("plain-1x1", 5, stem=32, widths=(30, 60)))),
+        (ExperimentClaim("2x3x3", "5x5-matched", "test_acc",
+                         "at equal weights, two stacked 3x3 beat one 5x5"),
+         ExperimentClaim("2x3x3", "5x5+1x1", "test_acc",
+                         "at equal weights and depth, two stacked 3x3 beat a 5x5 followed by a "
+                         "1x1: the smaller kernels, not the extra non-linearity"))),
     Experiment(
-        "bottleneck", "A plain 3x3 against a 1x1-3x3-1x1 bottleneck, at equal input and output width.",
-        (Variant("3x3", "plain 3x3", _net("plain", 3, stem=64, widths=(64, 64))),
-         Variant("bottleneck", "1x1-3x3-1x1 bottleneck (mid = width/4)",
-                 _net("bottleneck", 3, stem=64, widths=(64, 64)))),
+        "separable", "Blocks of two normal 3x3 convolutions against two MobileNet separable blocks "
+        "(depthwise 3x3, BN, ReLU, pointwise 1x1, BN, ReLU) at the same widths.",
+        (Variant("2x3x3", "two 3x3 per block", _frame("stacked", 5, **SMALL)),
+         Variant("2xsep3x3", "two separable 3x3 per block",
+                 _frame("separable", 3, **SMALL, **MOBILENET))),
+        (ExperimentClaim("2x3x3", "2xsep3x3", "test_acc", "separable convolutions are 'a bit "
+                         "less efficient' than normal ones (the article's orange vs red)"),)),
+    Experiment(
+        "separable_wide", "Xception's and MobileNet's trade: the separable network widened (96 and "
+        "192 channels) to the normal one's total weights.",
+        (Variant("2x3x3", "two 3x3 per block", _frame("stacked", 5, **SMALL)),
+         Variant("2xsep3x3-wide", "two separable 3x3 per block, widened to equal weights",
+                 _frame("separable", 3, stem=32, widths=(96, 192), **MOBILENET))),
+        (ExperimentClaim("2xsep3x3-wide", "2x3x3", "test_acc",
+                         "at equal weights, a wider separable network beats the normal one"),)),
+    Experiment(
+        "bottleneck", "A plain 3x3 against ResNet's bottleneck (1x1-3x3-1x1 through a quarter of "
+        "the width, identity shortcut) at equal input and output width.",
+        (Variant("3x3", "plain 3x3", _frame("plain", 3, **WIDE)),
+         Variant("bottleneck", "residual 1x1-3x3-1x1 bottleneck (mid = width/4)",
+                 _frame("bottleneck", 3, **WIDE, residual=True))),
         (ExperimentClaim("3x3", "bottleneck", "test_acc",
                          "the full 3x3 is more accurate than its lighter bottleneck"),)),
     Experiment(
-        "grouped", "A 3x3 block with 1, 2, 4 and 8 groups.",
-        tuple(Variant(f"g{g}", f"3x3, {g} group{'s' if g > 1 else ''}",
-                      _net("grouped", 3, stem=32, widths=(64, 64), groups=g)) for g in (1, 2, 4, 8)),
+        "bottleneck_deep", "ResNet's trade: the bottleneck's saved weights spent on depth, 8 "
+        "residual bottlenecks through 16 channels per block, 66 channels wide, at the plain 3x3 "
+        "network's total weights.",
+        _BOTTLENECK_DEEP, _BOTTLENECK_DEEP_CLAIMS),
+    Experiment(
+        "grouped", "ResNeXt blocks (1x1, 3x3 in 1, 2, 4 or 8 groups through 64 channels, 1x1, "
+        "identity shortcut) at the same widths.",
+        tuple(Variant(f"g{g}", f"ResNeXt block, {g} group{'s' if g > 1 else ''}",
+                      _frame("bottleneck", 3, **RESNEXT, mid_channels=64, groups=g))
+              for g in (1, 2, 4, 8)),
         (ExperimentClaim("g1", "g8", "test_acc",
                          "a dense (1-group) 3x3 is more accurate than an 8-group one"),)),
     Experiment(
-        "dense_vs_conv", "A multilayer perceptron against a small CNN: the article's overfitting argument.",
+        "grouped_wide", "ResNeXt's trade: the 8-group block widened (152 channels inside) to the "
+        "1-group network's total weights.",
+        (Variant("g1", "ResNeXt block, 1 group",
+                 _frame("bottleneck", 3, **RESNEXT, mid_channels=64, groups=1)),
+         Variant("g8-wide", "ResNeXt block, 8 groups, widened to equal weights",
+                 _frame("bottleneck", 3, **RESNEXT, mid_channels=152, groups=8))),
+        (ExperimentClaim("g8-wide", "g1", "test_acc",
+                         "at equal weights, a wider 8-group network beats the dense one "
+                         "(ResNeXt's trade)"),)),
+    Experiment(
+        "large_kernel", "ConvNeXt's block (depthwise 7x7 or 13x13, 1x1 expansion, 1x1 projection, "
+        "identity shortcut) against two stacked 3x3, at equal total weights (chapter 9).",
+        (Variant("2x3x3", "two stacked 3x3 per block", _frame("stacked", 5, **SMALL)),
+         Variant("convnext7", "ConvNeXt block, depthwise 7x7, widened to equal weights",
+                 _frame("convnext", 7, stem=32, widths=(40, 80))),
+         Variant("convnext13", "ConvNeXt block, depthwise 13x13, widened to equal weights",
+                 _frame("convnext", 13, stem=32, widths=(36, 72)))),
+        (ExperimentClaim("convnext7", "2x3x3", "test_acc", "at equal weights, a ConvNeXt block "
+                         "with a depthwise 7x7 beats two stacked 3x3"),
+         ExperimentClaim("convnext13", "convnext7", "test_acc", "at equal weights, a larger "
+                         "depthwise kernel (13x13) beats ConvNeXt's 7x7")),
+        erf=("2x3x3", "convnext7", "convnext13")),
+    Experiment(
+        "dense_vs_conv", "A multilayer perceptron against the article's small CNN (its own "
+        "network: flattened head): the article's overfitting argument.",
         (Variant("mlp", "MLP 3072-512-512-10", _mlp(hidden=(512, 512))),
          Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3))),
         (ExperimentClaim("cnn", "mlp", "test_acc", "the CNN generalises better: higher test accuracy"),
          ExperimentClaim("cnn", "mlp", "gap",
                          "the CNN overfits less: smaller train-test accuracy gap"))),
     Experiment(
-        "overfitting", "The same MLP and CNN on a small training set, trained long without "
-        "augmentation, so that both can overfit: the setting that can test the article's claim.",
+        "overfitting", "The MLP, the article's CNN and the same CNN without weight sharing (locally "
+        "connected) on a small training set, trained long without augmentation, so that all can "
+        "overfit: the setting that can test the article's claim, and weight sharing apart from "
+        "the architecture.",
         (Variant("mlp", "MLP 3072-512-512-10", _mlp(hidden=(512, 512))),
-         Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3))),
+         Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3)),
+         Variant("lcn", "the CNN, locally connected (no weight sharing)", _lcn())),
         (ExperimentClaim("cnn", "mlp", "gap", "where both can overfit, the CNN overfits less: "
-                         "smaller train-test accuracy gap"),),
+                         "smaller train-test accuracy gap"),
+         ExperimentClaim("cnn", "lcn", "gap", "weight sharing itself reduces overfitting: the CNN "
+                         "overfits less than the same network with untied weights")),
         budgets={"smoke": {"train_size": 500, "epochs": 3, "augment": False},
                  "quick": {"train_size": 2_000, "epochs": 40, "augment": False},
                  "cpu": {"train_size": 5_000, "epochs": 60, "augment": False},
                  "full": {"train_size": 5_000, "epochs": 60, "augment": False}}),
-    Experiment(
-        "stacking_matched", "Two stacked 3x3 against one 5x5 at equal convolution weights: the 5x5 "
-        "network widened (36 and 72 channels) to the stack's budget (+3 % for the 5x5).",
-        (Variant("2x3x3", "two stacked 3x3 per block", _net("stacked", 5)),
-         Variant("5x5-wide", "one 5x5 per block, widened to equal weights",
-                 _net("plain", 5, widths=(36, 72)))),
-        (ExperimentClaim("2x3x3", "5x5-wide", "test_acc",
-               "at equal convolution weights, two stacked 3x3 beat one (wider) 5x5"),)),
-    Experiment(
-        "bottleneck_deep", "ResNet's trade: the bottleneck's saved weights spent on depth, 8 "
-        "bottlenecks with identity shortcuts per block (1.7 % fewer weights than the plain 3x3).",
-        (Variant("3x3", "plain 3x3", _net("plain", 3, stem=64, widths=(64, 64))),
-         Variant("bottleneck-deep", "8 residual bottlenecks per block",
-                 _net("bottleneck", 3, stem=64, widths=(64, 64), repeats=8, residual=True))),
-        (ExperimentClaim("bottleneck-deep", "3x3", "test_acc",
-               "at equal weights, a deeper bottleneck network beats the plain 3x3 (ResNet's trade)"),)),
-    Experiment(
-        "grouped_wide", "ResNeXt's trade: the 8-group block widened (208 channels) to the dense "
-        "block's weights (+2.6 %).",
-        (Variant("g1", "3x3, 1 group", _net("grouped", 3, stem=32, widths=(64, 64), groups=1)),
-         Variant("g8-wide", "3x3, 8 groups, widened to equal weights",
-                 _net("grouped", 3, stem=32, widths=(208, 208), groups=8))),
-        (ExperimentClaim("g8-wide", "g1", "test_acc",
-               "at equal weights, a wider 8-group network beats the dense one (ResNeXt's trade)"),)),
-    Experiment(
-        "separable_wide", "Xception's and MobileNet's trade: the separable network widened (94 and "
-        "188 channels) to the normal one's weights (+1.4 %).",
-        (Variant("2x3x3", "two 3x3 per block", _net("stacked", 5)),
-         Variant("2xsep3x3-wide", "two separable 3x3 per block, widened to equal weights",
-                 _net("separable", 3, repeats=2, widths=(94, 188)))),
-        (ExperimentClaim("2xsep3x3-wide", "2x3x3", "test_acc",
-               "at equal weights, a wider separable network beats the normal one"),)),
+    *_sweep("stacking", _STACKING, _STACKING_CLAIMS, "The stacking comparison"),
+    *_sweep("bottleneck_deep", _BOTTLENECK_DEEP, _BOTTLENECK_DEEP_CLAIMS, "ResNet's trade"),
 )}
 
 
@@ -246,8 +371,9 @@ def load_results(path: str | os.PathLike) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ResultsFileError(f"results file {path} is corrupted ({error}); delete it to start "
                                "the experiment again, or choose another --out") from None
-    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT or "runs" not in results:
-        raise ResultsFileError(f"results file {path} is not a convlib results file (format {RESULTS_FORMAT})")
+    if not isinstance(results, dict) or results.get("format") not in READABLE_FORMATS or "runs" not in results:
+        raise ResultsFileError(f"results file {path} is not a convlib results file (format "
+                               f"{' or '.join(map(str, READABLE_FORMATS))})")
     return results
 
 
@@ -279,6 +405,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     session = _Session(experiment, path, provenance, (train_x, train_y, test_x, test_y), config,
                        device, progress, log)
     for variant, seed in _pending(experiment, seeds, results, select, log):
+        if variant.name not in results["lr_selection"]:
+            results["lr_selection"][variant.name] = _recipe(session, variant, plan, budget)
         _run_one(session, results, variant, seed)
     _write_results(path, results, experiment)
     return results
@@ -291,8 +419,8 @@ def _provenance(dataset, budget, plan: dict, train_size: int, test_size: int,
         "dataset": dataset.name, "dataset_source": dataset.source, "jpeg_copy": dataset.lossy,
         "profile": budget.name, "profile_description": budget.description,
         "train_size": train_size, "test_size": test_size, "epochs": plan["epochs"],
-        "augment": plan["augment"],
-        "batch_size": budget.batch_size, "lr": budget.lr,
+        "augment": plan["augment"], "batch_size": budget.batch_size,
+        "lr_grid": list(budget.lr_grid), "grid_epochs": plan["grid_epochs"],
         "device": device_name(device), "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "torch": torch.__version__, "python": platform.python_version(),
         "precision": resolve_precision(TrainConfig().precision, device),
@@ -305,13 +433,15 @@ def _open_results(path: Path, experiment: Experiment, provenance: dict) -> dict:
         return {"format": RESULTS_FORMAT, "experiment": experiment.name,
                 "description": experiment.description,
                 "provenance": {**provenance, "seeds": [], "started": _now(), "wall_seconds": 0.0},
-                "variants": {}, "runs": []}
+                "variants": {}, "lr_selection": {}, "runs": []}
     results = load_results(path)
+    if results["format"] != RESULTS_FORMAT:
+        raise ResultsFileError(f"{path} is a format-{results['format']} file (the article's frame); "
+                               f"new runs go to a new file: use another --out")
     old = results["provenance"]
-    defaults = {"precision": "float32", "augment": True}  # files from before these keys
-    for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr",
-                "precision", "augment"):
-        if old.get(key, defaults.get(key)) != provenance[key]:
+    for key in ("dataset", "profile", "train_size", "test_size", "epochs", "batch_size", "lr_grid",
+                "grid_epochs", "precision", "augment"):
+        if old.get(key) != provenance[key]:
             raise ResultsFileError(
                 f"{path} was made with {key}={old.get(key)!r}, this run has {key}={provenance[key]!r}; "
                 "results of different budgets are never mixed: use another --out")
@@ -348,26 +478,69 @@ class _Session:
     log: Callable[[str], None] | None
 
 
+def _recipe(session: _Session, variant: Variant, plan: dict, budget) -> dict:
+    """The variant's learning rate: the choice of the experiment named by ``recipe_from`` or of
+    another experiment with the same model and grid budget, else a new selection on a validation
+    split of the training images (:func:`convlib.tuning.select_learning_rate`)."""
+    experiment, out = session.experiment, session.path.parent
+    reused = _reused_recipe(out, experiment.name, variant, session.provenance)
+    if reused is not None:
+        return reused
+    if experiment.recipe_from is not None and session.log:
+        session.log(f"{experiment.name}: no learning rate chosen for {variant.name} in "
+                    f"{experiment.recipe_from} yet: choosing it here (the same computation)")
+    if session.log:
+        session.log(f"{experiment.name}: {variant.name}: choosing the learning rate")
+    train_x, train_y = session.tensors[:2]  # training images only: the test set is never read
+    return select_learning_rate(variant.build, train_x, train_y, grid=budget.lr_grid,
+                                epochs=plan["grid_epochs"], batch_size=budget.batch_size,
+                                augment=plan["augment"], device=session.device, log=session.log)
+
+
+def _erf_maps(model: torch.nn.Module, test_images: torch.Tensor) -> np.ndarray:
+    """The effective receptive field of ``model.features`` over the first :data:`ERF_IMAGES`
+    test images, normalised as in training."""
+    images = test_images[:ERF_IMAGES].cpu().float().div(255)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (CIFAR10_MEAN, CIFAR10_STD))
+    features = model.features.float().cpu().to(memory_format=torch.contiguous_format)
+    return effective_receptive_field(features, (images - mean) / std)
+
+
+def _trained_run(session: _Session, model: torch.nn.Module, variant: Variant, seed: int,
+                 lr: float) -> dict:
+    """Train ``model`` (built with ``seed``) at ``lr``: its run record, ERF maps included for the
+    experiment's ``erf`` variants."""
+    erf = variant.name in session.experiment.erf
+    test_images = session.tensors[2]
+    before = _erf_maps(model, test_images) if erf else None
+    start = time.perf_counter()
+    history = train(model, *session.tensors, replace(session.config, lr=lr), seed=seed,
+                    device=session.device, progress=session.progress,
+                    description=f"{session.experiment.name}/{variant.name}/seed {seed}")
+    record = history.to_dict()
+    run = {"variant": variant.name, "seed": seed, "lr": lr,
+           "seconds": round(time.perf_counter() - start, 2), "history": record,
+           "test_correct": record.pop("test_correct"), "train_correct": record.pop("train_correct")}
+    if erf:
+        run["erf"] = {"images": ERF_IMAGES, "init": rounded_map(before),
+                      "trained": rounded_map(_erf_maps(model, test_images))}
+    return run
+
+
 def _run_one(session: _Session, results: dict, variant: Variant, seed: int) -> None:
     """Train (or reuse) one (variant, seed), add it to ``results`` and write the results file."""
     name, provenance = session.experiment.name, session.provenance
+    lr = results["lr_selection"][variant.name]["lr"]
     seed_everything(seed)
     model = variant.build()
     results["variants"][variant.name] = {
-        "label": variant.label, "conv_params": model.conv_params(),
+        "label": variant.label, "conv_params": model.block_weights(),
         "total_params": model.total_params()}
-    reused = _reused_run(session.path.parent, name, variant, seed, provenance)
-    if reused is not None:
-        results["runs"].append(reused)
-        seconds, accuracy = 0.0, reused["history"]["test_acc"][-1]
-    else:
-        start = time.perf_counter()
-        history = train(model, *session.tensors, session.config, seed=seed, device=session.device,
-                        progress=session.progress, description=f"{name}/{variant.name}/seed {seed}")
-        seconds, accuracy = time.perf_counter() - start, history.final_test_acc
-        record = history.to_dict()
-        results["runs"].append({"variant": variant.name, "seed": seed, "seconds": round(seconds, 2),
-                                "history": record, "test_correct": record.pop("test_correct")})
+    reused = _reused_run(session.path.parent, name, variant, seed, provenance, lr)
+    run = reused if reused is not None else _trained_run(session, model, variant, seed, lr)
+    results["runs"].append(run)
+    seconds = 0.0 if reused is not None else run["seconds"]
+    accuracy = run["history"]["test_acc"][-1]
     prov = results["provenance"]
     prov["seeds"] = sorted(set(prov["seeds"]) | {seed})
     prov["wall_seconds"] = round(prov["wall_seconds"] + seconds, 1)
@@ -375,7 +548,7 @@ def _run_one(session: _Session, results: dict, variant: Variant, seed: int) -> N
                 torch=provenance["torch"], git_commit=git_commit(), updated=_now())
     _write_results(session.path, results, session.experiment)
     if session.log:
-        session.log(f"{name}: {variant.name} seed {seed}: test accuracy {accuracy:.4f} "
+        session.log(f"{name}: {variant.name} seed {seed} (lr {lr:g}): test accuracy {accuracy:.4f} "
                     + (f"(reused from {reused['reused_from']})" if reused else f"({seconds:.0f} s)"))
 
 
@@ -438,68 +611,129 @@ def compare_variants(results_a: dict, a: str, results_b: dict, b: str, metric: s
     """Variant ``a`` of ``results_a`` against variant ``b`` of ``results_b`` (the same file, or two
     experiments' files), as a :class:`convlib.stats.Comparison` of ``a - b``.
 
-    ``test_acc``: paired bootstrap when every run of both carries ``test_correct`` and both ran the
-    same seeds on the same number of test images, else the analytic interval over the final
-    accuracies. ``gap``: the analytic interval, with test-set and training-sample noise.
+    Paired (:func:`convlib.stats.compare`, :func:`convlib.stats.compare_gaps`) when both ran the
+    same seeds and every run stored which images it got right (the test images, and for a gap the
+    training sample too); otherwise, as for the format-1 files' gaps, the analytic unpaired
+    interval (:func:`convlib.stats.compare_means`) with each term's own sample size.
     """
     runs_a, runs_b = _runs(results_a, a), _runs(results_b, b)
     if not runs_a or not runs_b:
         raise ValueError(f"no runs of {a if not runs_a else b!r} in the results")
     labels = labels or (a, b)
+    keys = ("test_correct",) if metric == "test_acc" else ("train_correct", "test_correct")
+    paired = ([r["seed"] for r in runs_a] == [r["seed"] for r in runs_b]
+              and all(r.get(key) for r in runs_a + runs_b for key in keys))
+    if paired and metric == "test_acc":
+        return stats.compare([r["test_correct"] for r in runs_a], [r["test_correct"] for r in runs_b],
+                             labels=labels)
+    if paired:
+        return stats.compare_gaps(*([r[key] for r in runs] for runs in (runs_a, runs_b) for key in keys),
+                                  labels=labels)
     n_images = min(results_a["provenance"]["test_size"], results_b["provenance"]["test_size"])
     if metric == "test_acc":
-        paired = (all(r.get("test_correct") for r in runs_a + runs_b)
-                  and [r["seed"] for r in runs_a] == [r["seed"] for r in runs_b]
-                  and len({r["test_correct"]["n"] for r in runs_a + runs_b}) == 1)
-        if paired:
-            return stats.compare([r["test_correct"] for r in runs_a], [r["test_correct"] for r in runs_b],
-                                 labels=labels)
         return stats.compare_means([final_metric(r, metric) for r in runs_a],
                                    [final_metric(r, metric) for r in runs_b], n_images, labels=labels)
-    gaps = [[final_metric(r, "gap") for r in runs] for runs in (runs_a, runs_b)]
+    return _unpaired_gaps(runs_a, runs_b, n_images, labels)
+
+
+def _unpaired_gaps(runs_a: list[dict], runs_b: list[dict], n_images: int,
+                   labels: tuple[str, str]) -> stats.Comparison:
+    """The gaps of runs without per-image answers on the training sample (format-1 files): the
+    binomial noise of the test set (``n_images``) and of the training sample (as many images as
+    the test set, or the whole training set when smaller)."""
     sampling = []
-    for runs in (runs_a, runs_b):  # binomial noise of the test set and of the training sample
+    for runs in (runs_a, runs_b):
         test = sum(r["history"]["test_acc"][-1] for r in runs) / len(runs)
-        train = sum(final_metric(r, "gap") + r["history"]["test_acc"][-1] for r in runs) / len(runs)
-        sampling.append((test * (1 - test) + min(max(train, 0.0), 1.0) * (1 - min(max(train, 0.0), 1.0)))
-                        / n_images)
+        train = min(max(sum(r["history"]["train_eval_acc"][-1] for r in runs) / len(runs), 0.0), 1.0)
+        sample = min(n_images, runs[0]["history"]["train_size"] or n_images)
+        sampling.append(test * (1 - test) / n_images + train * (1 - train) / sample)
+    gaps = [[final_metric(r, "gap") for r in runs] for runs in (runs_a, runs_b)]
     return stats.compare_means(gaps[0], gaps[1], n_images, labels=labels, sampling=sampling)
 
 
-UNSTABLE_RISE = 0.02  # an epoch's mean training loss this much above the epoch before's
+# A run is unstable when its training loss climbs back by more than this share of the way it had
+# come down: judged on the whole curve, so a bump of 2 % near the end (noise) is not a collapse.
+UNSTABLE_SHARE = 0.25
+# The less accurate network is under-trained when it was still catching up as training stopped:
+# its test accuracy rose, in the last epoch, by UNDER_TRAINED_RISE more than the winner's; or it
+# rose more than the winner's while its training loss ended UNDER_TRAINED_LOSS times the winner's
+# or more (it had not fitted its training set yet).
+UNDER_TRAINED_RISE = 0.02
+UNDER_TRAINED_LOSS = 1.25
+
+
+def _unstable(losses: list[float]) -> bool:
+    """Whether a training-loss curve (one mean per epoch) climbs back above its lowest point so
+    far by more than :data:`UNSTABLE_SHARE` of the fall from its first epoch to that point."""
+    for t in range(1, len(losses)):
+        lowest = min(losses[:t])
+        fall = losses[0] - lowest
+        if losses[t] - lowest > UNSTABLE_SHARE * max(fall, 0.0) and losses[t] > lowest * 1.05:
+            return True
+    return False
 
 
 def unstable_seeds(results: dict, variant: str) -> list[int]:
-    """The seeds of ``variant`` whose training went unstable: some epoch's mean training loss rose
-    more than :data:`UNSTABLE_RISE` (2 %) above the epoch before's. Under the one-cycle schedule a
-    sound run's training loss falls every epoch until the end; a rise is the peak learning rate
-    throwing the network back (measured on the widened networks: loss back near chance, ln 10)."""
-    seeds = []
-    for run in _runs(results, variant):
-        losses = run["history"].get("train_loss", [])  # none recorded: nothing to judge
-        if any(after > before * (1 + UNSTABLE_RISE) for before, after in zip(losses, losses[1:])):
-            seeds.append(run["seed"])
-    return seeds
+    """The seeds of ``variant`` whose training went unstable (:func:`_unstable` on the run's
+    training loss): the recipe's peak learning rate throwing the network back, which measured on
+    the book's widened networks sent the loss back near chance, ln 10."""
+    return [run["seed"] for run in _runs(results, variant) if _unstable(run["history"]["train_loss"])]
 
 
-def _unstable_loser(results: dict, claim: ExperimentClaim, difference: float) -> str | None:
-    """For a test-accuracy claim: the less accurate variant when some of its runs went unstable
-    (its lower accuracy may then be the recipe's failure, not the network's), else None."""
+def last_epoch_rise(results: dict, variant: str) -> float:
+    """The mean over ``variant``'s runs of the test accuracy gained in the last epoch (0 with
+    one epoch)."""
+    rises = [h[-1] - h[-2] if len(h) > 1 else 0.0
+             for h in (run["history"]["test_acc"] for run in _runs(results, variant))]
+    return sum(rises) / len(rises)
+
+
+def final_train_loss(results: dict, variant: str) -> float:
+    """The mean over ``variant``'s runs of the last epoch's training loss."""
+    losses = [run["history"]["train_loss"][-1] for run in _runs(results, variant)]
+    return sum(losses) / len(losses)
+
+
+def _caveat(results: dict, claim: ExperimentClaim, difference: float) -> tuple[str, str] | None:
+    """For a test-accuracy claim whose interval decided: ``(verdict, reason)`` when the less
+    accurate variant's runs went unstable or it was still catching up (under-trained), else
+    None. A gap claim, or an unstable winner, leaves the interval's verdict alone."""
     if claim.metric != "test_acc":
         return None
-    loser = claim.worse if difference > 0 else claim.better
-    return loser if unstable_seeds(results, loser) else None
+    loser, winner = (claim.worse, claim.better) if difference > 0 else (claim.better, claim.worse)
+    unstable = unstable_seeds(results, loser)
+    if unstable:
+        n = len(_runs(results, loser))
+        return stats.NOT_COMPARABLE, (f"the training of {loser} went unstable in {len(unstable)} "
+                                      f"of {n} runs (its training loss climbed back up)")
+    rise, rival = last_epoch_rise(results, loser), last_epoch_rise(results, winner)
+    loss, rival_loss = final_train_loss(results, loser), final_train_loss(results, winner)
+    if rise - rival > UNDER_TRAINED_RISE or (rise > rival and loss >= UNDER_TRAINED_LOSS * rival_loss):
+        return stats.UNDER_TRAINED, (f"{loser} was still catching up: its test accuracy rose "
+                                     f"{100 * rise:.1f} points in the last epoch ({winner}'s "
+                                     f"{100 * rival:.1f}), its training loss ended at {loss:.2f} "
+                                     f"({winner}'s {rival_loss:.2f})")
+    return None
+
+
+def budget_text(results: dict) -> str:
+    """The budget behind a results file's verdicts: ``"4 epochs, cpu set, 3 seeds"``."""
+    p = results["provenance"]
+    n = len(p["seeds"])
+    return f"{p['epochs']} epochs, {p['profile']} set, {n} seed{'s' if n != 1 else ''}"
 
 
 def comparison_dict(results: dict, claim: ExperimentClaim) -> dict:
     """The claim's comparison: means and spreads per variant, then the difference in the claim's
     favour (``better - worse`` for test accuracy, ``worse - better`` for the gap), its 95 %
-    interval, the method, the verdict and the explanation from :mod:`convlib.stats`."""
+    interval, the method, the verdict (:data:`convlib.stats.EXPERIMENT_VERDICTS`), the verdict
+    with its budget (``verdict_text``) and the explanation."""
     summary = summarize(results, claim.metric)
     head = {"better": claim.better, "worse": claim.worse, "metric": claim.metric,
-            "statement": claim.statement, "claim": stats.BETTER}
+            "statement": claim.statement, "claim": stats.BETTER, "budget": budget_text(results)}
     if claim.better not in summary or claim.worse not in summary:
-        return {**head, "verdict": stats.INCONCLUSIVE, "note": "not run yet"}
+        return {**head, "verdict": stats.INCONCLUSIVE, "note": "not run yet",
+                "verdict_text": stats.with_budget(stats.INCONCLUSIVE, head["budget"])}
     a, b = summary[claim.better], summary[claim.worse]
     if claim.metric == "test_acc":
         comparison = compare_variants(results, claim.better, results, claim.worse)
@@ -507,28 +741,45 @@ def comparison_dict(results: dict, claim: ExperimentClaim) -> dict:
         comparison = compare_variants(results, claim.worse, results, claim.better, "gap",
                                       labels=(f"{claim.worse} gap", f"{claim.better} gap"))
     judged = stats.judge(comparison, stats.BETTER)
-    verdict, explanation = judged.verdict, judged.explanation
-    loser = _unstable_loser(results, claim, comparison.difference)
-    if loser is not None and verdict != stats.INCONCLUSIVE:
-        unstable = unstable_seeds(results, loser)
-        verdict = stats.INCONCLUSIVE
-        explanation = (f"{explanation.rsplit(': ', 1)[0]}; but the training of {loser} went unstable "
-                       f"in {len(unstable)} of {a['n'] if loser == claim.better else b['n']} runs "
-                       f"(its training loss rose from one epoch to the next), so its lower "
-                       f"accuracy may be the recipe's, not the network's: {verdict}")
-        head.update(unstable={loser: unstable}, interval_verdict=judged.verdict)
+    verdict, explanation = judged.verdict, judged.explanation.rsplit(": ", 1)[0]
+    caveat = _caveat(results, claim, comparison.difference) if verdict != stats.INCONCLUSIVE else None
+    if caveat is not None:
+        verdict = caveat[0]
+        explanation += f"; but {caveat[1]}"
+        head["interval_verdict"] = judged.verdict
+    head["unstable"] = {v: unstable_seeds(results, v) for v in (claim.better, claim.worse)
+                        if unstable_seeds(results, v)}
+    verdict_text = stats.with_budget(verdict, head["budget"])
     return {**head, "mean_better": round(a["mean"], 6), "std_better": round(a["std"], 6),
             "mean_worse": round(b["mean"], 6), "std_worse": round(b["std"], 6),
             "seeds": comparison.n_seeds, "test_images": comparison.n_images,
             "difference": comparison.difference, "low": comparison.low, "high": comparison.high,
             "confidence": comparison.confidence, "method": comparison.method,
-            "verdict": verdict, "explanation": explanation}
+            "verdict": verdict, "verdict_text": verdict_text,
+            "explanation": f"{explanation}: {verdict_text}"}
+
+
+def file_claims(results: dict) -> tuple[ExperimentClaim, ...]:
+    """The claims a results file is judged on: its experiment's in the registry; for a format-1
+    file (made in the article's frame before the fair frame, read until the set made in the
+    fair frame replaces it) the claims stored in the file itself."""
+    if results["format"] == 1:
+        return tuple(ExperimentClaim(c["better"], c["worse"], c["metric"], c["statement"])
+                     for c in results["comparisons"])
+    return get_experiment(results["experiment"]).claims
+
+
+def file_variants(results: dict) -> list[str]:
+    """The variants a complete results file holds: its experiment's in the registry (the
+    variants stored in a format-1 file, see :func:`file_claims`)."""
+    if results["format"] == 1:
+        return list(results["variants"])
+    return [v.name for v in get_experiment(results["experiment"]).variants]
 
 
 def check_claims(results: dict) -> list[dict]:
-    """The verdict of every claim of the experiment ``results`` belongs to, recomputed from its runs."""
-    experiment = get_experiment(results["experiment"])
-    return [comparison_dict(results, claim) for claim in experiment.claims]
+    """The verdict of every claim of ``results`` (:func:`file_claims`), recomputed from its runs."""
+    return [comparison_dict(results, claim) for claim in file_claims(results)]
 
 
 def main(argv: list[str] | None = None) -> int:

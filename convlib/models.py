@@ -8,9 +8,14 @@ the construction of a block changes". :class:`ArticleNet` is that network:
 
 where each block comes from :func:`convlib.blocks.make_block`. The optional stem (a plain 3x3
 convolution from the 3 colour channels) lets blocks that need more than 3 input channels, such as
-grouped or bottleneck blocks, start from a real width.
+grouped or bottleneck blocks, start from a real width. It is the article's network, kept as the
+article's baseline; its flattened head grows with the last block's width.
 
-:class:`MLP` is the dense-only baseline of the article's overfitting argument.
+:class:`FrameNet` is the book's comparison frame: the same stem, pooling and head for every
+network of a comparison, so that only the blocks differ (chapters 3 to 9).
+
+:class:`MLP` is the dense-only baseline of the article's overfitting argument, and
+:class:`LocallyConnectedNet` the article's CNN without weight sharing.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from collections import OrderedDict
 from torch import nn
 
 from convlib._checks import as_choice, as_int
-from convlib.blocks import BLOCK_KINDS, make_block
+from convlib.blocks import BLOCK_KINDS, FRAME_KINDS, FRAME_LAYERS, make_block, make_frame_block
+from convlib.dense import LocallyConnected2d
 
 POOLS = ("max", "avg")
 
@@ -94,6 +100,76 @@ class ArticleNet(nn.Module):
     def total_params(self) -> int:
         """All parameters, stem and dense layers included."""
         return sum(p.numel() for p in self.parameters())
+
+
+class FrameNet(nn.Module):
+    """The book's comparison frame; only the two blocks change between the networks compared:
+
+        stem: 3x3 conv (3 -> s) + BN + ReLU
+        block1 (s -> w_1) -> 2x2 max pool -> block2 (w_1 -> w_2) -> 2x2 max pool
+        head: global average pooling -> Linear(w_2 -> 10)
+
+    Why global average pooling: the head then holds ``10 w_2 + 10`` weights, a few hundred,
+    where the article's flattened head holds ``64 w_2`` times its hidden width (chapter 5's
+    widened 8-group network had three times the dense weights of the network it was compared
+    with). Widening a block changes the blocks, not the head. Every network starts with a full
+    3x3 convolution, so no block works on the 3 colour channels alone.
+
+    Args:
+        block_kind: one of ``convlib.blocks.FRAME_KINDS``.
+        kernel_size: the block's kernel size (for ``"stacked"``, the receptive field to match).
+        stem: the stem's output channels.
+        widths: output channels of the two blocks.
+        **block_options: passed to :func:`convlib.blocks.make_frame_block` (``groups``,
+            ``mid_channels``, ``repeats``, ``residual``, ``inner_activation``, ``expansion``).
+    """
+
+    def __init__(self, block_kind: str, kernel_size: int = 3, *, stem: int = 32,
+                 widths: tuple[int, int] = (32, 64), num_classes: int = 10,
+                 **block_options) -> None:
+        super().__init__()
+        as_choice("block_kind", block_kind, FRAME_KINDS)
+        if not isinstance(widths, (tuple, list)) or len(widths) != 2:
+            raise ValueError(f"widths must be a pair of channel counts; got {widths!r}")
+        w1, w2 = (as_int(f"widths[{i}]", w) for i, w in enumerate(widths))
+        stem = as_int("stem", stem)
+        self.block_kind, self.kernel_size = block_kind, kernel_size
+        self.features = nn.Sequential(OrderedDict([
+            ("stem", make_block("plain", 3, stem, 3, **FRAME_LAYERS)),
+            ("block1", make_frame_block(block_kind, stem, w1, kernel_size, **block_options)),
+            ("pool1", nn.MaxPool2d(2)),
+            ("block2", make_frame_block(block_kind, w1, w2, kernel_size, **block_options)),
+        ]))
+        self.classifier = nn.Sequential(OrderedDict([
+            ("pool2", nn.MaxPool2d(2)),
+            ("average", nn.AdaptiveAvgPool2d(1)),
+            ("flatten", nn.Flatten()),
+            ("linear", nn.Linear(w2, as_int("num_classes", num_classes))),
+        ]))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+    def block_weights(self) -> int:
+        """Parameters of the two blocks, their BatchNorms included; stem and head left out."""
+        blocks = [self.features.block1, self.features.block2]
+        return sum(p.numel() for block in blocks for p in block.parameters())
+
+    def total_params(self) -> int:
+        """All parameters: stem, blocks and head (what matched comparisons match)."""
+        return sum(p.numel() for p in self.parameters())
+
+
+class LocallyConnectedNet(ArticleNet):
+    """The article's CNN (two plain 3x3 blocks) with every convolution of its blocks replaced by
+    a :class:`convlib.dense.LocallyConnected2d`: the same windows, BatchNorms, pooling and head,
+    but a kernel per output pixel. Against the CNN it isolates weight sharing (chapter 1)."""
+
+    def __init__(self, widths: tuple[int, int] = (32, 64), image_size: int = 32) -> None:
+        super().__init__("plain", 3, widths=widths, image_size=image_size)
+        for name, size in (("block1", image_size), ("block2", image_size // 2)):
+            block = getattr(self.features, name)
+            block.conv1 = LocallyConnected2d.untied(block.conv1, size)
 
 
 class MLP(nn.Module):

@@ -34,19 +34,25 @@ class Profile:
     epochs: int
     seeds: tuple[int, ...]
     batch_size: int
-    lr: float
+    lr: float  # a run outside an experiment (a chapter's live run); experiments choose from lr_grid
     description: str
+    # Each variant of an experiment takes the learning rate of this grid that scores best on a
+    # validation split of its training images, trained for grid_epochs (convlib.experiments).
+    lr_grid: tuple[float, ...] = (0.05, 0.1, 0.2)
+    grid_epochs: int = 2
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 1_000, 500, 2, (0, 1), 100, 0.05,
-                     "CI check: 1,000 training images, 2 epochs, 500 test images, 2 seeds"),
+                     "CI check: 1,000 training images, 2 epochs, 500 test images, 2 seeds",
+                     lr_grid=(0.05, 0.1), grid_epochs=1),
     "quick": Profile("quick", 8_000, 5_000, 6, (0, 1), 128, 0.05,
-                     "laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds"),
+                     "laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds",
+                     grid_epochs=3),
     "cpu": Profile("cpu", None, None, 4, (0, 1, 2), 256, 0.1,
                    "CPU reference: all 50,000 training and 10,000 test images, 4 epochs, 3 seeds"),
     "full": Profile("full", None, None, 30, (0, 1, 2), 256, 0.1,
-                    "GPU: all 50,000 training images, 30 epochs, 3 seeds"),
+                    "GPU: all 50,000 training images, 30 epochs, 3 seeds", grid_epochs=10),
 }
 
 

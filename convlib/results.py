@@ -14,6 +14,7 @@ from convlib import stats
 from convlib.experiments import (
     EXPERIMENTS,
     check_claims,
+    file_variants,
     get_experiment,
     load_results,
     results_path,
@@ -32,10 +33,9 @@ SET_KEYS = ("git_commit", "device", "threads", "precision", "torch")
 
 def is_complete(results: dict) -> bool:
     """Every variant of the experiment has run with every seed of the file's profile."""
-    experiment = get_experiment(results["experiment"])
     seeds = get_profile(results["provenance"]["profile"]).seeds
     done = {(r["variant"], r["seed"]) for r in results["runs"]}
-    return all((v.name, s) in done for v in experiment.variants for s in seeds)
+    return all((v, s) in done for v in file_variants(results) for s in seeds)
 
 
 def load_reference(name: str, folder: str | os.PathLike | None = None,
@@ -135,8 +135,8 @@ def provenance_line(results: dict) -> str:
 
 
 def method_text(comparison: dict) -> str:
-    """The interval's method in a few words (for tables): paired bootstrap or analytic."""
-    return "paired bootstrap" if comparison.get("method") == stats.METHOD else "analytic, unpaired"
+    """The interval's method in a few words (for tables): paired t or analytic."""
+    return "paired t" if comparison.get("method") == stats.METHOD else "analytic, unpaired"
 
 
 def _direction(comparison: dict) -> str:
@@ -150,24 +150,26 @@ def comparison_line(comparison: dict) -> str:
     """One line for a comparison of :func:`check_claims`: the means, the difference in the claim's
     favour with its 95 % interval (points, one decimal), method, seeds, test images, verdict."""
     if "note" in comparison:
-        return f"{comparison['verdict']} ({comparison['note']})"
+        return f"{comparison['verdict_text']} ({comparison['note']})"
     what = "test accuracy" if comparison["metric"] == "test_acc" else "train-test gap"
     return (f"{what} {comparison['better']} {100 * comparison['mean_better']:.1f}% vs {comparison['worse']} "
             f"{100 * comparison['mean_worse']:.1f}%; {_direction(comparison)} "
             f"{100 * comparison['difference']:+.1f} points, "
             f"95% interval [{100 * comparison['low']:+.1f}, {100 * comparison['high']:+.1f}] "
             f"({method_text(comparison)}, {comparison['seeds']} seeds, {comparison['test_images']:,} test "
-            f"images) -> {comparison['verdict']}{_instability_text(comparison)}")
+            f"images) -> {comparison['verdict_text']}{_caveat_text(comparison)}")
 
 
-def _instability_text(comparison: dict) -> str:
-    """Why a comparison whose interval is decided reads inconclusive: the losing side's unstable
-    training (:func:`convlib.experiments.unstable_seeds`); empty otherwise."""
-    if not comparison.get("unstable"):
+def _caveat_text(comparison: dict) -> str:
+    """Why a comparison whose interval is decided reads otherwise (the loser's unstable training
+    or its under-training, :func:`convlib.experiments.comparison_dict`); empty otherwise."""
+    if "interval_verdict" not in comparison:
         return ""
-    ((variant, seeds),) = comparison["unstable"].items()
-    return (f" (training of {variant} unstable with {_seeds_text(seeds)}: the interval alone says "
-            f"{comparison['interval_verdict']})")
+    unstable = comparison.get("unstable", {})
+    loser = comparison["worse"] if comparison["difference"] > 0 else comparison["better"]
+    why = (f"training of {loser} unstable with {_seeds_text(unstable[loser])}" if loser in unstable
+           else f"{loser} still catching up in the last epoch")
+    return f" ({why}: the interval alone says {comparison['interval_verdict']})"
 
 
 def _seeds_text(seeds: list[int]) -> str:
@@ -185,7 +187,7 @@ def comparisons_table(results: dict) -> list[dict]:
                      "difference (points)": f"{100 * c['difference']:+.1f}" if done else "-",
                      "95% interval (points)": f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" if done else "-",
                      "method": method_text(c) if done else "-", "seeds": c.get("seeds", 0),
-                     "test images": c.get("test_images", 0), "verdict": c["verdict"]})
+                     "test images": c.get("test_images", 0), "verdict": c["verdict_text"]})
     return rows
 
 
@@ -196,10 +198,14 @@ def accuracy_table(results: dict) -> list[dict]:
     accuracy = summarize(results, "test_acc")
     rows = []
     for variant, info in results["variants"].items():
-        mean, low, high = stats.accuracy_interval(accuracy[variant]["values"], results["provenance"]["test_size"])
+        values = accuracy[variant]["values"]
+        if unstable_seeds(results, variant):  # no interval for a recipe that diverged
+            shown = "per seed: " + ", ".join(f"{100 * v:.1f}" for v in values)
+        else:
+            mean, low, high = stats.accuracy_interval(values, results["provenance"]["test_size"])
+            shown = f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
         rows.append({"network": info["label"], "conv weights": f"{info['conv_params']:,}",
-                     "test accuracy (%)": f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]",
-                     "seeds": accuracy[variant]["n"]})
+                     "test accuracy (%)": shown, "seeds": accuracy[variant]["n"]})
     return rows
 
 
@@ -229,21 +235,35 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
     rows, seen = [], set()
     for name, results in experiments.items():
         accuracy = summarize(results, "test_acc")
-        for variant in get_experiment(name).variants:
-            info = results["variants"].get(variant.name)
-            spec = getattr(variant.build, "spec", (name, variant.name))
-            if info is None or not info["conv_params"] or spec in seen:
+        for variant in file_variants(results):
+            info = results["variants"].get(variant)
+            if info is None or not info["conv_params"]:
+                continue
+            spec = _construction(results, variant)
+            if spec in seen:
                 continue
             seen.add(spec)
-            mean, low, high = stats.accuracy_interval(accuracy[variant.name]["values"],
+            mean, low, high = stats.accuracy_interval(accuracy[variant]["values"],
                                                       results["provenance"]["test_size"])
-            rows.append({"experiment": name, "variant": variant.name, "label": info["label"],
+            rows.append({"experiment": name, "variant": variant, "label": info["label"],
                          "conv_params": info["conv_params"], "test_acc": mean, "low": low, "high": high,
-                         "ms_per_image": round(1000 / images_per_second(results, variant.name), 3)})
+                         "ms_per_image": round(1000 / images_per_second(results, variant), 3)})
     for key, cost in (("front_weights", "conv_params"), ("front_time", "ms_per_image")):
         for row, on in zip(rows, _on_front([(r[cost], r["test_acc"]) for r in rows])):
             row[key] = on
     return rows
+
+
+def _construction(results: dict, variant: str) -> tuple:
+    """What makes two experiments' variants the same network: the builder and its options (a
+    format-1 file: the label and the weight count it stored)."""
+    if results["format"] == 1:
+        info = results["variants"][variant]
+        return ("format 1", info["label"], info["conv_params"])
+    for candidate in get_experiment(results["experiment"]).variants:
+        if candidate.name == variant:
+            return getattr(candidate.build, "spec", (results["experiment"], variant))
+    raise ValueError(f"variant must be one of the experiment's variants; got {variant!r}")
 
 
 def stability_text(results: dict) -> str:

@@ -27,7 +27,7 @@ from convlib.io import atomic_write_json
 SHARD_KEY = "shard"  # provenance key of a shard's results file (absent from the merged file)
 # provenance keys a merged file may have with other values than the unsharded run's
 TIMING_KEYS = ("started", "updated", "wall_seconds")
-RUN_TIMING_KEYS = ("seconds",)  # keys of each run that may differ
+RUN_TIMING_KEYS = ("seconds",)  # keys of each run that may differ, and of each lr_selection
 HISTORY_TIMING_KEYS = ("epoch_seconds", "images_per_second")  # and of each run's history
 _MERGED_AS = {"started": min, "updated": max}
 
@@ -141,6 +141,8 @@ def without_timings(results: dict) -> dict:
         {k: ({h: x for h, x in v.items() if h not in HISTORY_TIMING_KEYS} if k == "history" else v)
          for k, v in run.items() if k not in RUN_TIMING_KEYS}
         for run in results["runs"]]
+    copy["lr_selection"] = {variant: {k: v for k, v in record.items() if k not in RUN_TIMING_KEYS}
+                            for variant, record in results.get("lr_selection", {}).items()}
     return copy
 
 
@@ -216,8 +218,22 @@ def merge_results(found: list[tuple[str, dict]]) -> dict:
     variants = {}
     for name in dict.fromkeys(run["variant"] for run in runs):
         variants[name] = next(r["variants"][name] for _, _, r in tagged if name in r["variants"])
-    merged.update(provenance=provenance, variants=variants, runs=runs)
+    merged.update(provenance=provenance, variants=variants, runs=runs,
+                  lr_selection=_merged_lr_selection(tagged, list(variants)))
     return merged
+
+
+def _merged_lr_selection(tagged: list[tuple[str, Shard, dict]], variants: list[str]) -> dict:
+    """Each variant's learning-rate choice, made by every shard that ran the variant (the same
+    computation): the first shard's record, after checking that all of them chose the same rate."""
+    merged: dict[str, dict] = {}
+    for where, _, results in tagged:
+        for name, record in results.get("lr_selection", {}).items():
+            first = merged.setdefault(name, record)
+            if first["lr"] != record["lr"]:
+                raise ShardError(f"{where} chose lr {record['lr']} for {name}, another shard "
+                                 f"{first['lr']}: shards must run the same code and environment")
+    return {name: merged[name] for name in variants if name in merged}
 
 
 # ----------------------------------------------------------------------------- grading

@@ -110,6 +110,8 @@ class History:
     # after the last epoch, which test images the model got right, packed by
     # convlib.stats.pack_correctness (test-set order): lets two variants be compared image by image
     test_correct: dict = field(default_factory=dict)
+    # the same for the fixed training sample (train_eval_*): pairs the generalisation gap too
+    train_correct: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,6 +125,23 @@ class History:
         """Training minus test accuracy after the last epoch, both measured without augmentation
         on held images (the generalisation gap)."""
         return self.train_eval_acc[-1] - self.test_acc[-1]
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """The book's one weight-decay rule: decay on the weights of dense layers and of convolutions
+    that mix channels; none on biases, norms' scales and shifts (every parameter with at most one
+    dimension) and depthwise filters (a convolution with one input channel per group), which
+    hold few weights each and which MobileNet and ConvNeXt leave undecayed."""
+    depthwise = {id(m.weight) for m in model.modules()
+                 if isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels}
+    decay, no_decay = [], []
+    for parameter in model.parameters():
+        if parameter.ndim <= 1 or id(parameter) in depthwise:
+            no_decay.append(parameter)
+        else:
+            decay.append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
 
 
 def seed_everything(seed: int) -> None:
@@ -240,6 +259,17 @@ class _Run:
     steps_per_epoch: int
 
 
+WARMUP_SHARE = 0.25  # of the one-cycle schedule's steps spent raising the learning rate
+
+
+def _schedule_steps(steps: int) -> int:
+    """The one-cycle schedule's length for ``steps`` optimiser steps. OneCycleLR divides by zero
+    when it has one step, or when its warm-up ends exactly at step 0 (4 steps at a quarter): a
+    tiny run (a test fixture) then gets one step more, never taken; real runs are unchanged."""
+    total = max(2, steps)
+    return total + 1 if total * WARMUP_SHARE == 1 else total
+
+
 def _prepare(model: nn.Module, tensors: tuple[torch.Tensor, ...], config: TrainConfig, seed: int,
              device: torch.device) -> _Run:
     """The run's state: model and data (train, test images and labels) on ``device``, optimiser."""
@@ -256,11 +286,11 @@ def _prepare(model: nn.Module, tensors: tuple[torch.Tensor, ...], config: TrainC
     # a fixed sample of training images, evaluated like the test set after each epoch
     sample = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max(1, len(test_y))].to(device)
     steps_per_epoch = max(1, n // config.batch_size)  # drop the last partial batch: stable BN stats
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=config.momentum > 0, weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(parameter_groups(model, config.weight_decay), lr=config.lr,
+                                momentum=config.momentum, nesterov=config.momentum > 0)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
-        pct_start=0.25, anneal_strategy="linear")
+        optimizer, max_lr=config.lr, total_steps=_schedule_steps(config.epochs * steps_per_epoch),
+        pct_start=WARMUP_SHARE, anneal_strategy="linear")
     generator = torch.Generator(device=device).manual_seed(seed)
     return _Run(config=config, plan=plan, model=model, step_model=step_model, train_x=train_x,
                 train_y=train_y, test_x=test_x, test_y=test_y, sample_x=train_x[sample],
@@ -323,9 +353,11 @@ def _record_epoch(run: _Run, history: History, epoch: int, train_loss: float, tr
         plan.memory_format, plan.bf16, return_correct=last)
     if last:
         history.test_correct = pack_correctness(correct_images[0].cpu())
-    train_eval_loss, train_eval_acc = evaluate(
+    train_eval_loss, train_eval_acc, *sample_images = evaluate(
         run.model, run.sample_x, run.sample_y, run.mean, run.std, config.eval_batch_size,
-        plan.memory_format, plan.bf16)
+        plan.memory_format, plan.bf16, return_correct=last)
+    if last:
+        history.train_correct = pack_correctness(sample_images[0].cpu())
     history.train_eval_loss.append(round(train_eval_loss, 6))
     history.train_eval_acc.append(round(train_eval_acc, 6))
     history.train_loss.append(round(train_loss, 6))

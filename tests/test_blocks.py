@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from convlib.blocks import BLOCK_KINDS, block_params, describe_block, make_block, stacked_depth
+from convlib.blocks import (
+    BLOCK_KINDS,
+    ConvNeXtBlock,
+    block_params,
+    convnext_block_params,
+    describe_block,
+    make_block,
+    make_frame_block,
+    stacked_depth,
+)
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -328,3 +337,26 @@ def test_a_residual_unit_starts_as_the_identity():
     block = make_block("bottleneck", 16, 16, repeats=4, norm="batch", residual=True).train()
     x = torch.randn(2, 16, 5, 5)
     assert torch.equal(block(x), x)
+
+
+def test_convnext_block_counts_what_it_builds_and_starts_as_the_identity():
+    for c, k, e in ((8, 7, 4), (12, 13, 2), (5, 3, 1)):
+        block = ConvNeXtBlock(c, k, e)
+        assert sum(p.numel() for p in block.parameters()) == convnext_block_params(c, k, e)
+        x = torch.randn(2, c, 9, 9)
+        block.eval()
+        torch.testing.assert_close(block(x), x)  # zero projection: the identity at the start
+    projected = make_frame_block("convnext", 16, 24, 7)
+    assert projected(torch.randn(1, 16, 8, 8)).shape == (1, 24, 8, 8)
+    assert projected.convnext.depthwise.groups == 24
+
+
+def test_the_depth_control_is_a_large_kernel_then_a_1x1_with_their_norms():
+    block = make_frame_block("plain-1x1", 8, 16, 5)
+    convs = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size for c in convs] == [(5, 5), (1, 1)]
+    assert sum(isinstance(m, torch.nn.ReLU) for m in block.modules()) == 2
+    with pytest.raises(ValueError, match="kind must be one of"):
+        make_frame_block("dilated", 8, 16, 5)
+    with pytest.raises(ValueError, match="options of 'convnext'"):
+        make_frame_block("convnext", 8, 8, 7, groups=2)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from convlib.dense import conv_as_dense, dense_structure
+from convlib.dense import LocallyConnected2d, conv_as_dense, dense_structure
 
 # PyTorch warns that even kernels with padding='same' pad a copy of the input: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
@@ -152,3 +152,20 @@ def test_chunked_basis_gives_the_same_matrix(monkeypatch):
 def test_bad_inputs_name_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_a_locally_connected_layer_with_tied_copies_is_the_convolution():
+    torch.manual_seed(3)
+    conv = torch.nn.Conv2d(4, 6, 5, padding=2)
+    layer = LocallyConnected2d.untied(conv, (7, 9))
+    x = torch.randn(2, 4, 7, 9)
+    torch.testing.assert_close(layer(x), conv(x), rtol=1e-5, atol=1e-5)
+    assert layer.weight.numel() == 7 * 9 * conv.weight.numel()
+    with torch.no_grad():  # untied: one pixel's kernel changes one output pixel only
+        layer.weight[0].zero_()
+    changed = (layer(x) - conv(x)).abs().sum(dim=(0, 1)) > 1e-3
+    assert changed.sum() == 1 and changed[0, 0]
+    with pytest.raises(ValueError, match="stride 1"):
+        LocallyConnected2d.untied(torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), 8)
+    with pytest.raises(ValueError, match="x must be 7x9"):
+        layer(torch.randn(1, 4, 8, 8))

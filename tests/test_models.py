@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from convlib.blocks import BLOCK_KINDS
-from convlib.models import MLP, ArticleNet
+from convlib.dense import LocallyConnected2d
+from convlib.models import MLP, ArticleNet, FrameNet, LocallyConnectedNet
 
 
 @pytest.mark.parametrize("kind", BLOCK_KINDS)
@@ -68,3 +69,45 @@ def test_the_two_weight_counts_have_two_names_and_the_old_ones_still_work():
                      if ".bn" in name and not name.startswith("stem"))
     stem_conv = sum(p.numel() for p in net.features.stem.conv1.parameters())
     assert census.conv2d_weights(net) == net.block_weights() - batchnorms + stem_conv
+
+
+# --------------------------------------------------------------------------- the comparison frame
+
+@pytest.mark.parametrize("kind, k, options", [
+    ("plain", 5, {}), ("stacked", 5, {}), ("separable", 3, {"repeats": 2, "inner_activation": True}),
+    ("bottleneck", 3, {"residual": True, "groups": 4, "mid_channels": 32}), ("convnext", 7, {}),
+    ("plain-1x1", 5, {})])
+def test_the_frame_keeps_stem_pooling_and_head_whatever_the_block(kind, k, options):
+    model = FrameNet(kind, k, stem=32, widths=(32, 64), **options)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert isinstance(model.classifier.average, torch.nn.AdaptiveAvgPool2d)
+    assert model.classifier.linear.in_features == 64
+    blocks = sum(p.numel() for name in ("block1", "block2")
+                 for p in getattr(model.features, name).parameters())
+    assert model.block_weights() == blocks
+    stem_and_head = (3 * 32 * 9 + 2 * 32) + (64 * 10 + 10)  # conv and BatchNorm; Linear
+    assert model.total_params() == blocks + stem_and_head
+
+
+def test_widening_a_block_does_not_grow_the_head_beyond_one_linear():
+    narrow, wide = FrameNet("stacked", 5, widths=(32, 64)), FrameNet("stacked", 5, widths=(64, 128))
+    head = [sum(p.numel() for p in m.classifier.parameters()) for m in (narrow, wide)]
+    assert head == [650, 1290]  # 10 w + 10
+    article = ArticleNet("stacked", 5, widths=(64, 128))
+    assert sum(p.numel() for p in article.classifier.parameters()) > 1_000_000  # the flattened head
+
+
+def test_the_locally_connected_net_is_the_cnn_with_untied_weights():
+    torch.manual_seed(0)
+    lcn = LocallyConnectedNet()
+    torch.manual_seed(0)
+    cnn = ArticleNet("plain", 3)
+    assert isinstance(lcn.features.block1.conv1, LocallyConnected2d)
+    x = torch.randn(2, 3, 32, 32)
+    lcn.eval()
+    cnn.eval()
+    # built from the same seed, the untied copy starts as the same function
+    torch.testing.assert_close(lcn(x), cnn(x), rtol=1e-4, atol=1e-5)
+    conv1, conv2 = 3 * 9 * 32, 32 * 9 * 64  # no biases: BatchNorm follows
+    blocks = 32 * 32 * conv1 + 16 * 16 * conv2  # one kernel per output pixel
+    assert lcn.total_params() - cnn.total_params() == blocks - conv1 - conv2

@@ -10,10 +10,14 @@ from convlib.book import unportable_numbers
 
 
 def synthetic(accuracies: dict, test_size=5000):
-    """A results dict like an old reference file: final accuracies only, no per-image data."""
-    runs = [{"variant": variant, "seed": seed, "history": {"test_acc": [value], "train_eval_acc": [value]}}
+    """A dense_vs_conv results dict with final accuracies only, no per-image data."""
+    runs = [{"variant": variant, "seed": seed,
+             "history": {"test_acc": [value], "train_eval_acc": [value], "train_loss": [1.0],
+                         "train_size": 50_000}}
             for variant, values in accuracies.items() for seed, value in enumerate(values)]
-    return {"format": 1, "experiment": "dense_vs_conv", "provenance": {"test_size": test_size},
+    seeds = sorted({r["seed"] for r in runs})
+    return {"format": 2, "experiment": "dense_vs_conv",
+            "provenance": {"test_size": test_size, "epochs": 4, "profile": "cpu", "seeds": seeds},
             "variants": {v: {} for v in accuracies}, "runs": runs}
 
 
@@ -23,12 +27,13 @@ def test_comparison_line_and_table_show_the_interval_and_the_verdict():
     line = R.comparison_line(accuracy)
     assert line == ("test accuracy cnn 62.8% vs mlp 61.5%; cnn - mlp +1.3 points, 95% interval "
                     "[-0.6, +3.2] (analytic, unpaired, 2 seeds, 5,000 test images) -> "
-                    "inconclusive at this budget")
+                    "inconclusive at this budget (4 epochs, cpu set, 2 seeds)")
     assert "mlp - cnn" in R.comparison_line(gap)
     rows = R.comparisons_table(found)
     assert rows[0] == {"comparison": "cnn - mlp (test accuracy)", "difference (points)": "+1.3",
                        "95% interval (points)": "[-0.6, +3.2]", "method": "analytic, unpaired",
-                       "seeds": 2, "test images": 5000, "verdict": stats.INCONCLUSIVE}
+                       "seeds": 2, "test images": 5000,
+                       "verdict": "inconclusive at this budget (4 epochs, cpu set, 2 seeds)"}
     assert not unportable_numbers(line + str(rows))
 
 
@@ -40,7 +45,8 @@ def test_the_reference_comparisons_use_the_stats_vocabulary():
         if found is None:
             continue
         for comparison in R.check_claims(found):
-            assert comparison["verdict"] in stats.VERDICTS
+            assert comparison["verdict"] in stats.EXPERIMENT_VERDICTS
+            assert comparison["verdict_text"].startswith(comparison["verdict"])
             assert comparison["method"] in (stats.METHOD, stats.ANALYTIC_METHOD)
             assert comparison["low"] <= comparison["difference"] <= comparison["high"]
 
@@ -87,7 +93,7 @@ def test_load_reference_prefers_a_complete_cpu_set(tmp_path):
         runs = [{"variant": v.name, "seed": s, "history": {"test_acc": [0.5]}}
                 for v in get_experiment("separable").variants for s in seeds]
         (folder / "separable.json").write_text(json.dumps({
-            "format": 1, "experiment": "separable", "provenance": {"profile": profile},
+            "format": 2, "experiment": "separable", "provenance": {"profile": profile},
             "variants": {}, "runs": runs}))
 
     write(tmp_path, "quick", (0, 1))
@@ -181,22 +187,39 @@ def test_the_cpu_reference_set_cost_is_the_sum_of_its_trained_runs():
     assert all(0 < row["slowest"] <= row["seconds"] for row in rows if row["trained"])
 
 
-def test_comparison_line_says_why_a_decided_interval_reads_inconclusive():
+def test_comparison_line_says_why_a_decided_interval_reads_otherwise():
+    budget = "4 epochs, cpu set, 3 seeds"
     comparison = {"better": "g8-wide", "worse": "g1", "metric": "test_acc", "mean_better": 0.436,
                   "mean_worse": 0.745, "difference": -0.3095, "low": -0.5437, "high": -0.1846,
                   "method": stats.METHOD, "seeds": 3, "test_images": 10000,
-                  "verdict": stats.INCONCLUSIVE, "interval_verdict": stats.CONTRADICTED,
+                  "verdict": stats.NOT_COMPARABLE, "interval_verdict": stats.CONTRADICTED,
+                  "verdict_text": stats.with_budget(stats.NOT_COMPARABLE, budget),
                   "unstable": {"g8-wide": [0, 2]}}
     line = R.comparison_line(comparison)
-    assert line.endswith("-> inconclusive at this budget (training of g8-wide unstable with seeds 0, 2: "
-                         "the interval alone says contradicted)")
-    del comparison["unstable"]
-    assert R.comparison_line(comparison).endswith("-> inconclusive at this budget")
+    assert line.endswith("-> not comparable: this recipe is unstable for this variant (4 epochs, cpu "
+                         "set, 3 seeds) (training of g8-wide unstable with seeds 0, 2: the interval "
+                         "alone says contradicted)")
+    comparison.update(unstable={}, verdict=stats.UNDER_TRAINED,
+                      verdict_text=stats.with_budget(stats.UNDER_TRAINED, budget))
+    assert R.comparison_line(comparison).endswith("(g8-wide still catching up in the last epoch: "
+                                                  "the interval alone says contradicted)")
+    del comparison["interval_verdict"]
+    assert R.comparison_line(comparison).endswith(f"-> {stats.with_budget(stats.UNDER_TRAINED, budget)}")
+
+
+def test_an_unstable_variant_shows_per_seed_values_never_an_interval():
+    found = synthetic({"cnn": [0.62, 0.63], "mlp": [0.10, 0.55]})
+    found["variants"] = {"cnn": {"label": "CNN", "conv_params": 1}, "mlp": {"label": "MLP", "conv_params": 0}}
+    for run in found["runs"]:
+        run["history"]["train_loss"] = [2.0, 1.2, 2.3] if run["variant"] == "mlp" else [2.0, 1.5, 1.2]
+    rows = R.accuracy_table(found)
+    assert rows[1]["test accuracy (%)"] == "per seed: 10.0, 55.0"
+    assert "[" in rows[0]["test accuracy (%)"]
 
 
 def test_stability_text_counts_the_unstable_runs_of_each_variant():
     found = synthetic({"cnn": [0.6, 0.62], "mlp": [0.5, 0.5]})
-    for run, losses in zip(found["runs"], ([2.0, 1.5], [2.0, 1.5], [2.0, 2.3], [2.0, 1.9])):
+    for run, losses in zip(found["runs"], ([2.0, 1.5], [2.0, 1.5], [2.0, 1.4, 2.3], [2.0, 1.9])):
         run["history"]["train_loss"] = losses
     assert R.stability_text(found) == "cnn: 0 of 2 runs; mlp: 1 of 2 runs (seed 0)"
 
