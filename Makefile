@@ -96,8 +96,8 @@ grade: $(STAMP)
 # interruption. REFERENCE_OUT defaults to the set's folder in book/results/.
 PROFILE ?= cpu
 REFERENCE_OUT ?= $(if $(filter quick,$(PROFILE)),book/results,book/results/$(PROFILE))
-LANE1 = stacking stacking_matched separable separable_wide large_kernel stacking_short stacking_long overfitting
-LANE2 = bottleneck bottleneck_deep bottleneck_deep_short bottleneck_deep_long grouped grouped_wide dense_vs_conv
+LANE1 = stacking large_kernel stacking_short stacking_long stacking_matched separable separable_wide overfitting
+LANE2 = bottleneck_deep bottleneck_deep_short bottleneck_deep_long bottleneck grouped grouped_wide dense_vs_conv
 reference: $(STAMP)
 	@export OMP_NUM_THREADS=1 CONVLIB_PROGRESS=0; \
 	lane() { for e in "$$@"; do $(PY) -m convlib.experiments run $$e --profile $(PROFILE) \

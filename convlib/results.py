@@ -13,6 +13,7 @@ from pathlib import Path
 from convlib import stats
 from convlib.experiments import (
     EXPERIMENTS,
+    SWEEP,
     check_claims,
     file_variants,
     get_experiment,
@@ -254,6 +255,27 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def epoch_sweep(name: str, folder: str | os.PathLike | None = None,
+                profile: str | None = None) -> list[dict]:
+    """How the budget moves the first claim of experiment ``name``: one row per number of
+    epochs, from ``name`` and its sweep experiments (``name_short``, ``name_long``:
+    :data:`convlib.experiments.SWEEP`) in one reference set (``profile``, else the strongest set
+    whose files are all complete), each with the claim's difference, 95 % interval and verdict
+    with its budget; rows in epoch order. Empty when no set holds all three files complete."""
+    names = [name] + [f"{name}_{label}" for label in SWEEP]
+    for candidate in (profile,) if profile is not None else REFERENCE_SETS:
+        found = [load_reference(n, folder, profile=candidate) for n in names]
+        if all(r is not None and is_complete(r) for r in found):
+            rows = [{"epochs": r["provenance"]["epochs"], **_claim_numbers(check_claims(r)[0])}
+                    for r in found]
+            return sorted(rows, key=lambda row: row["epochs"])
+    return []
+
+
+def _claim_numbers(comparison: dict) -> dict:
+    return {key: comparison[key] for key in ("difference", "low", "high", "verdict", "verdict_text")}
+
+
 def _construction(results: dict, variant: str) -> tuple:
     """What makes two experiments' variants the same network: the builder and its options (a
     format-1 file: the label and the weight count it stored)."""
@@ -294,5 +316,5 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
 
 
 __all__ = ["REFERENCE_SETS", "accuracy_table", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
-           "curves", "images_per_second", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
+           "curves", "epoch_sweep", "images_per_second", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
            "set_cost", "set_problems", "stability_text", "table"]
