@@ -126,7 +126,13 @@ def test_experiment_claims_are_recomputed_with_an_interval():
         row = claims.evaluate_claim(claim_id)
         if not row["computed_value"].get("available"):
             continue
-        assert row["verdict"] in ("holds", "contradicted", "inconclusive at this budget")
+        from convlib import stats
+
+        assert row["verdict"] in stats.EXPERIMENT_VERDICTS
+        assert row["kind"] == claims.EMPIRICAL
+        assert row["verdict_text"].startswith(row["verdict"])
+        assert row["computed_value"]["budget"] in row["verdict_text"]
+        assert row["verdict_text"] in row["explanation"]
         assert "95% interval" in row["explanation"] and "seeds" in row["explanation"]
         assert "test images" in row["explanation"] and "profile" in row["explanation"]
 
@@ -207,3 +213,46 @@ def test_convolutions_save_weight_memory_not_activation_memory():
     assert row["verdict"] == "holds approximately"
     heavier = {**row["computed_value"], "conv": {**conv, "weight_bytes": 10**9}}
     assert _judge_memory(None, heavier)[0] == "wrong"
+
+
+def test_arithmetic_verdicts_stand_alone_and_empirical_ones_name_their_budget():
+    rows = claims.evaluate_all()
+    kinds = {row["id"]: row["kind"] for row in rows}
+    assert kinds["ch4-plain-65536"] == kinds["ch5-grouped-split"] == claims.ARITHMETIC
+    assert kinds["ch3-better-result"] == kinds["ch7-same-performance"] == claims.EMPIRICAL
+    for row in rows:
+        if row["kind"] == claims.ARITHMETIC:
+            assert row["verdict_text"] == row["verdict"], row["id"]
+        elif row["computed_value"]["available"]:
+            assert " epochs, " in row["verdict_text"] and " set, " in row["verdict_text"], row["id"]
+
+
+@pytest.mark.parametrize("verdict, text", [
+    ("holds", "holds at 4 epochs, cpu set, 3 seeds"),
+    ("inconclusive: under-trained at this budget",
+     "inconclusive: under-trained at this budget (4 epochs, cpu set, 3 seeds)"),
+    ("unverifiable", "unverifiable at 4 epochs, cpu set, 3 seeds"),
+])
+def test_an_empirical_verdict_reads_with_its_budget(verdict, text):
+    computed = _available(budget="4 epochs, cpu set, 3 seeds")
+    assert claims.verdict_text(verdict, computed) == text
+    assert claims.verdict_text("unverifiable", {"available": False}) == (
+        "unverifiable (no reference results yet)")
+    assert claims.verdict_text("holds", 589_824) == "holds"
+
+
+def test_the_tally_counts_arithmetic_and_empirical_verdicts_apart(capsys):
+    rows = [{"kind": claims.ARITHMETIC, "verdict": "holds"}, {"kind": claims.EMPIRICAL, "verdict": "holds"},
+            {"kind": claims.EMPIRICAL, "verdict": claims.UNDER_TRAINED}]
+    assert claims.verdict_counts(rows) == {claims.ARITHMETIC: {"holds": 1},
+                                           claims.EMPIRICAL: {"holds": 1, claims.UNDER_TRAINED: 1}}
+    out = cli(capsys)
+    assert "\narithmetic: " in out and "\nempirical: " in out
+    every = claims.evaluate_all()
+    assert sum(sum(c.values()) for c in claims.verdict_counts(every).values()) == len(every)
+
+
+def test_the_trained_comparisons_own_verdicts_are_claim_verdicts():
+    from convlib import stats
+
+    assert set(stats.EXPERIMENT_VERDICTS) <= set(claims.CLAIM_VERDICTS)

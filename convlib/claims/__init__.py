@@ -16,18 +16,24 @@ judge that turns the two into a verdict and a one-line explanation:
 - ``inconclusive at this budget``: the experiment's 95 % interval contains 0 (or, for a "same
   performance" claim, is not wholly inside the margin): the seeds and test images of the book's
   budget cannot tell; a larger budget might;
+- ``inconclusive: under-trained at this budget`` and ``not comparable: this recipe is unstable
+  for this variant``: an experiment whose interval decided, but whose less accurate network was
+  still catching up, or whose training diverged (:mod:`convlib.experiments`);
 - ``unverifiable``: the article gives no value to check (the explanation says what the book
   finds), or the budget cannot test the claim at all (the explanation says why).
 
-Experiment claims use :mod:`convlib.stats`, the vocabulary of the whole book (``holds``,
-``contradicted``, ``inconclusive at this budget``), through the comparisons of
+Claims are of two kinds (:data:`KINDS`). An *arithmetic* claim (a count, a ratio, an identity,
+a date) is judged by computation and its verdict needs no budget. An *empirical* claim is judged
+by the book's reference experiments, through :mod:`convlib.stats` (the vocabulary of the whole
+book, :data:`convlib.stats.EXPERIMENT_VERDICTS`) and the comparisons of
 :mod:`convlib.experiments`, recomputed from the reference runs: the difference in the claim's
-favour with its 95 % interval (paired bootstrap over seeds and test images when the runs stored
-per-image correctness, else the analytic interval over the seeds' final accuracies plus the test
-set's binomial noise, unpaired). A "better" claim holds when the interval lies above 0; a "same
-performance" claim is an equivalence test against :data:`SAME_MARGIN` (±1 point): it holds only
-when the whole interval lies inside the margin. The explanation names the interval, its method,
-seeds, test images, profile and data.
+favour with its 95 % interval (the paired t interval over seeds and test images when the runs
+stored per-image correctness, else the analytic interval, unpaired). A "better" claim holds when
+the interval lies above 0; a "same performance" claim is an equivalence test against
+:data:`SAME_MARGIN` (±1 point): it holds only when the whole interval lies inside the margin.
+An empirical verdict always reads with the budget that produced it (``verdict_text``: "holds at
+4 epochs, cpu set, 3 seeds"), and the explanation names the interval, its method, seeds, test
+images, profile and data.
 
 The claims live in one module per group of chapters (``dense_vs_conv``, ``kernel_sizes``,
 ``stacking``, ``depth``, and ``large_kernels`` for the two sentences chapter 9 checks); this
@@ -44,10 +50,14 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
-from convlib import results
-from convlib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
+from convlib import results, stats
+from convlib.experiments import budget_text
+from convlib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_COMPARABLE, UNDER_TRAINED
 
-CLAIM_VERDICTS = (HOLDS, "holds approximately", "wrong", CONTRADICTED, INCONCLUSIVE, "unverifiable")
+CLAIM_VERDICTS = (HOLDS, "holds approximately", "wrong", CONTRADICTED, INCONCLUSIVE, UNDER_TRAINED,
+                  NOT_COMPARABLE, "unverifiable")
+ARITHMETIC, EMPIRICAL = "arithmetic", "empirical"
+KINDS = (ARITHMETIC, EMPIRICAL)  # judged by computation; judged by trained networks at a budget
 VERDICTS = CLAIM_VERDICTS  # the old name (not convlib.experiments.VERDICTS, a part of it)
 SAME_MARGIN = 0.01  # "same performance" claims: equivalence within ±1 point of test accuracy
 Judgement = tuple[str, str]
@@ -121,7 +131,8 @@ def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
         keep = ("verdict", "explanation", "better", "worse", "metric", "mean_better", "mean_worse",
                 "std_better", "std_worse", "difference", "low", "high", "method", "seeds", "test_images")
         computed = {"available": True, **{k: comparison.get(k) for k in keep},
-                    "profile": prov["profile"], "dataset": prov["dataset"], "device": prov["device"]}
+                    "budget": budget_text(found), "profile": prov["profile"],
+                    "dataset": prov["dataset"], "device": prov["device"]}
         if comparison["metric"] == "gap":  # how far training went: can the budget show overfitting?
             computed["train_acc"] = {v: round(sum((r["history"].get("train_eval_acc") or r["history"]["train_acc"])[-1]
                                                   for r in found["runs"] if r["variant"] == v)
@@ -179,10 +190,29 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def claim_kind(computed: Any) -> str:
+    """:data:`EMPIRICAL` for a claim judged by reference experiments (its computed value says
+    whether their results are ``available``), else :data:`ARITHMETIC`."""
+    return EMPIRICAL if isinstance(computed, dict) and "available" in computed else ARITHMETIC
+
+
+def verdict_text(verdict: str, computed: Any) -> str:
+    """The verdict as a reader sees it: an empirical verdict with its budget ("holds at 4 epochs,
+    cpu set, 3 seeds"; "unverifiable (no reference results yet)"), an arithmetic one as it is."""
+    if claim_kind(computed) == ARITHMETIC:
+        return verdict
+    if not computed.get("available"):
+        return f"{verdict} (no reference results yet)"
+    if verdict in stats.EXPERIMENT_VERDICTS:
+        return stats.with_budget(verdict, computed["budget"])
+    return f"{verdict} at {computed['budget']}"
+
+
 @cache
 def evaluate_claim(claim_id: str) -> dict:
     """The claim as plain data: id, chapter, section, quote, article_value, computed_value,
-    check, verdict, explanation."""
+    check, kind (:data:`KINDS`), verdict, verdict_text (an empirical verdict with its budget)
+    and explanation."""
     claim = get_claim(claim_id)
     computed = claim.compute()
     verdict, explanation = claim.judge(claim.article_value, computed)
@@ -190,7 +220,17 @@ def evaluate_claim(claim_id: str) -> dict:
         raise RuntimeError(f"claim {claim.id}: verdict {verdict!r} is not one of {CLAIM_VERDICTS}")
     return {"id": claim.id, "chapter": claim.chapter, "section": claim.section, "quote": claim.quote,
             "article_value": _jsonable(claim.article_value), "computed_value": _jsonable(computed),
-            "check": claim.check, "verdict": verdict, "explanation": explanation}
+            "check": claim.check, "kind": claim_kind(computed), "verdict": verdict,
+            "verdict_text": verdict_text(verdict, computed), "explanation": explanation}
+
+
+def verdict_counts(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """``{kind: {verdict: count}}`` of evaluated claims, arithmetic and empirical apart (an
+    arithmetic "holds" and a "holds" at a training budget are not the same kind of evidence);
+    verdicts in :data:`CLAIM_VERDICTS` order, only those that occur."""
+    return {kind: {v: n for v in CLAIM_VERDICTS
+                   if (n := sum(r["kind"] == kind and r["verdict"] == v for r in rows))}
+            for kind in KINDS}
 
 
 def evaluate_all(chapter: int | None = None) -> list[dict]:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from convlib.claims import evaluate_all, short_value
+from convlib.claims import evaluate_all, short_value, verdict_counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,11 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     width = max(len(r["id"]) for r in rows)
     for r in rows:
-        print(f"{r['id']:<{width}}  ch{r['chapter']}  {r['verdict']:<27} article: {short_value(r['article_value'])}"
-              f" | book: {short_value(r['computed_value'])}")
+        print(f"{r['id']:<{width}}  ch{r['chapter']}  {r['verdict_text']:<27} article: "
+              f"{short_value(r['article_value'])} | book: {short_value(r['computed_value'])}")
         print(f"{'':<{width}}  {r['explanation']}")
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in dict.fromkeys(r["verdict"] for r in rows)}
-    print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    print()
+    for kind, counts in verdict_counts(rows).items():
+        if counts:
+            print(f"{kind}: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     return 0
 
 

@@ -18,7 +18,7 @@ from convlib.claims import (
     judge_experiment,
     missing_value,
 )
-from convlib.experiments import compare_variants
+from convlib.experiments import budget_text, compare_variants
 from convlib.identities import (
     agreement,
     apply_per_pixel,
@@ -165,11 +165,15 @@ def _same_performance() -> dict:
     comparison = compare_variants(separable, "2xsep3x3", stacking, "5x5",
                                   labels=("two separable 3x3", "one 5x5"))
     judged = stats.judge(comparison, stats.SAME, margin=SAME_MARGIN)
+    budget = budget_text(stacking)
+    explanation = judged.explanation.rsplit(": ", 1)[0]  # the verdict again, with its budget
     return {"available": True, "two_separable_3x3": comparison.accuracy_a, "one_5x5": comparison.accuracy_b,
             "difference": comparison.difference, "low": comparison.low, "high": comparison.high,
             "margin": SAME_MARGIN, "method": comparison.method, "seeds": comparison.n_seeds,
-            "verdict": judged.verdict, "explanation": judged.explanation,
-            "profile": stacking["provenance"]["profile"], "dataset": stacking["provenance"]["dataset"]}
+            "verdict": judged.verdict,
+            "explanation": f"{explanation}: {stats.with_budget(judged.verdict, budget)}",
+            "budget": budget, "profile": stacking["provenance"]["profile"],
+            "dataset": stacking["provenance"]["dataset"]}
 
 
 def _judge_same_performance(article, computed) -> tuple[str, str]:
