@@ -1,0 +1,128 @@
+"""What the chapters call to show a claim or an experiment's reference results, in one place.
+
+Chapters 4 to 7 each defined these for themselves (``check``, ``show_claim``, and the block that
+loads a reference file, states where it came from and says what to run when it is missing).
+Verdicts are shown the book's way: an empirical verdict always with its budget
+(:func:`convlib.claims.verdict_text`, :func:`convlib.stats.with_budget`), numbers rounded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import torch
+
+from convlib import claims, results, stats
+from convlib.book import glue
+from convlib.experiments import EXPERIMENTS, summarize, unstable_seeds
+
+NOT_AVAILABLE = "reference results not available yet"
+MARGINS = (0.005, 0.01, 0.02)  # equivalence margins a "same performance" table shows: ±0.5, 1, 2
+
+
+def check_claim(claim_id: str) -> dict:
+    """The claim of the registry, evaluated (:func:`convlib.claims.evaluate_claim`). Some claims
+    run a layer on a random input: no gradients are needed to compare outputs."""
+    with torch.no_grad():
+        return claims.evaluate_claim(claim_id)
+
+
+def glue_key(claim_id: str) -> str:
+    """The glue name of a claim: ``"ch6-less-efficient"`` -> ``"ch6_less_efficient"``."""
+    return claim_id.replace("-", "_")
+
+
+def show_claim(claim_id: str) -> dict:
+    """Print a claim's verdict (with its budget when empirical) and explanation, glue them as
+    ``<chN_name>_verdict`` and ``<chN_name>_explanation`` for the page's claim-check box, and
+    return the evaluated claim."""
+    claim = check_claim(claim_id)
+    glue(f"{glue_key(claim_id)}_verdict", claim["verdict_text"], display=False)
+    glue(f"{glue_key(claim_id)}_explanation", claim["explanation"], display=False)
+    print(f"{claim_id}: {claim['verdict_text']}\n    {claim['explanation']}")
+    return claim
+
+
+def load_experiment(name: str) -> dict | None:
+    """The reference results of experiment ``name`` (:func:`convlib.results.load_reference`),
+    or None after printing what to run to make them."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"name must be one of {sorted(EXPERIMENTS)}; got {name!r}")
+    found = results.load_reference(name)
+    if found is None:
+        print(f"{NOT_AVAILABLE} for '{name}': the figures, tables and verdicts that need them "
+              f"are skipped. Make them with `python -m convlib.experiments run {name}`.")
+    return found
+
+
+def provenance(found: dict | None) -> str:
+    """Where an experiment's numbers come from (:func:`convlib.results.provenance_line`), for
+    the page's collapsed provenance note; :data:`NOT_AVAILABLE` without results."""
+    return results.provenance_line(found) if found is not None else NOT_AVAILABLE
+
+
+def verdict(found: dict | None, index: int = 0) -> tuple[dict | None, str]:
+    """``(comparison, text)`` of the ``index``-th claim of an experiment's results
+    (:func:`convlib.results.check_claims`): the text is the verdict with its budget and, when
+    the interval alone would say otherwise, why; ``(None, "not available yet")`` without results."""
+    if found is None:
+        return None, "not available yet"
+    comparison = results.check_claims(found)[index]
+    if "note" in comparison:
+        return comparison, f"{comparison['verdict_text']} ({comparison['note']})"
+    return comparison, comparison["verdict_text"]
+
+
+def exact_mean(found: dict, variant: str) -> Fraction:
+    """A variant's mean final test accuracy over its seeds, exactly: every run's accuracy is a
+    count of right images over the test images, so the mean is a fraction, rounded once where
+    it is shown."""
+    n_images = found["provenance"]["test_size"]
+    values = summarize(found, "test_acc")[variant]["values"]
+    counts = [round(value * n_images) for value in values]
+    if any(abs(count - value * n_images) > 1e-6 for count, value in zip(counts, values)):
+        raise ValueError(f"the test accuracies of {variant!r} are not counts over "
+                         f"{n_images} images: {values}")
+    return Fraction(sum(counts), n_images * len(counts))
+
+
+def accuracy_rows(found: dict) -> list[dict]:
+    """One row per variant, for a reader: label, convolution weights, mean final test accuracy
+    in % (rounded once, from :func:`exact_mean`) with its 95 % interval
+    (:func:`convlib.stats.accuracy_interval`), or the per-seed values of a variant whose training
+    went unstable (no interval for a recipe that diverged), and the seeds."""
+    rows = []
+    for variant, info in found["variants"].items():
+        values = summarize(found, "test_acc")[variant]["values"]
+        if unstable_seeds(found, variant):
+            shown = "per seed: " + ", ".join(f"{100 * v:.1f}" for v in values)
+        else:
+            _, low, high = stats.accuracy_interval(values, found["provenance"]["test_size"])
+            shown = (f"{float(100 * exact_mean(found, variant)):.1f} "
+                     f"[{100 * low:.1f}, {100 * high:.1f}]")
+        rows.append({"network": info["label"], "conv weights": f"{info['conv_params']:,}",
+                     "test accuracy (%)": shown, "seeds": len(values)})
+    return rows
+
+
+def margin_rows(comparison: stats.Comparison, budget: str,
+                margins: Sequence[float] = MARGINS) -> list[dict]:
+    """A "same performance" claim judged at several equivalence margins
+    (:func:`convlib.stats.judge` with :data:`convlib.stats.SAME`): per margin, the verdict with
+    its ``budget`` (:func:`convlib.experiments.budget_text`) and what the interval shows instead
+    (the direction when it excludes 0, the smallest margin it can show), in the words of
+    :mod:`convlib.stats`."""
+    rows = []
+    for margin in margins:
+        judged = stats.judge(comparison, stats.SAME, margin=margin)
+        # the explanation: "... (paired t over ...)[; what it shows instead]: verdict"
+        _, _, detail = judged.explanation.rpartition(f": {judged.verdict}")[0].partition("); ")
+        rows.append({"margin (points)": f"±{100 * margin:g}",
+                     "verdict": stats.with_budget(judged.verdict, budget),
+                     "what the interval shows": detail or "the whole interval inside the margin"})
+    return rows
+
+
+__all__ = ["MARGINS", "NOT_AVAILABLE", "accuracy_rows", "check_claim", "exact_mean", "glue_key",
+           "load_experiment", "margin_rows", "provenance", "show_claim", "verdict"]

@@ -1,0 +1,116 @@
+"""convlib.chapter: the chapters' shared helpers, against the registry, the stored bits and stats."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from convlib import chapter, claims, results, stats
+from convlib.experiments import budget_text
+
+
+def test_a_claims_glue_name_keeps_its_chapter():
+    assert chapter.glue_key("ch6-less-efficient") == "ch6_less_efficient"
+
+
+def test_show_claim_prints_the_empirical_verdict_with_its_budget(capsys):
+    claim = chapter.show_claim("ch3-better-result")
+    out = capsys.readouterr().out
+    assert claim == claims.evaluate_claim("ch3-better-result")
+    assert out.startswith(f"ch3-better-result: {claim['verdict_text']}\n")
+    if claim["computed_value"]["available"]:
+        assert " epochs, " in claim["verdict_text"]
+    arithmetic = chapter.show_claim("ch4-plain-65536")
+    assert arithmetic["verdict_text"] == arithmetic["verdict"] == "wrong"
+
+
+def test_a_missing_experiment_says_what_to_run(monkeypatch, capsys):
+    monkeypatch.setattr(results, "load_reference", lambda name: None)
+    assert chapter.load_experiment("grouped") is None
+    assert "python -m convlib.experiments run grouped" in capsys.readouterr().out
+    assert chapter.provenance(None) == chapter.NOT_AVAILABLE
+    assert chapter.verdict(None) == (None, "not available yet")
+    with pytest.raises(ValueError, match="name must be one of"):
+        chapter.load_experiment("nope")
+
+
+def _reference(name):
+    found = results.load_reference(name)
+    if found is None:
+        pytest.skip(f"no reference results for {name}")
+    return found
+
+
+def test_the_verdict_is_the_comparisons_with_its_budget():
+    found = _reference("stacking")
+    comparison, text = chapter.verdict(found)
+    assert comparison == results.check_claims(found)[0]
+    assert text == comparison["verdict_text"]
+    assert text.startswith(comparison["verdict"]) and budget_text(found) in text
+
+
+def test_the_exact_mean_is_the_count_of_right_images_in_the_stored_bits():
+    found = _reference("separable")
+    for variant in found["variants"]:
+        runs = [r for r in found["runs"] if r["variant"] == variant]
+        if not all(r.get("test_correct") for r in runs):
+            pytest.skip("runs without per-image correctness")
+        right = sum(int(stats.unpack_correctness(r["test_correct"]).sum()) for r in runs)
+        assert chapter.exact_mean(found, variant) == Fraction(right, len(runs) * found["provenance"]["test_size"])
+
+
+def _fake(values, n_images=10_000):
+    runs = [{"variant": "a", "seed": s, "history": {"test_acc": [v], "train_loss": [2.0]}}
+            for s, v in enumerate(values)]
+    return {"format": 2, "variants": {"a": {"label": "A", "conv_params": 1000}}, "runs": runs,
+            "provenance": {"test_size": n_images, "profile": "cpu", "epochs": 1,
+                           "seeds": list(range(len(values)))}}
+
+
+def test_a_mean_is_rounded_once_from_its_exact_value():
+    # 21466 / 30000 = 0.715533...: 71.6 %; rounded first to 4 decimals (0.7155) it became 71.5
+    values = [0.7150, 0.7155, 0.7161]
+    found = _fake(values)
+    assert chapter.exact_mean(found, "a") == Fraction(21466, 30000)
+    assert f"{100 * stats.accuracy_interval(values, 10_000)[0]:.1f}" == "71.5"  # the double rounding
+    (row,) = chapter.accuracy_rows(found)
+    assert row["test accuracy (%)"].startswith("71.6 [") and row["seeds"] == 3
+
+
+def test_an_accuracy_that_is_no_count_is_refused():
+    with pytest.raises(ValueError, match="not counts"):
+        chapter.exact_mean(_fake([0.71234567]), "a")
+
+
+def test_an_unstable_variant_shows_its_seeds_not_an_interval():
+    found = _fake([0.5, 0.3, 0.6])
+    found["runs"][1]["history"]["train_loss"] = [2.0, 1.0, 2.2, 2.3]
+    (row,) = chapter.accuracy_rows(found)
+    assert row["test accuracy (%)"] == "per seed: 50.0, 30.0, 60.0"
+
+
+def _comparison(low, high):
+    rng = np.random.default_rng(0)
+    real = stats.compare(rng.random((3, 100)) < 0.7, rng.random((3, 100)) < 0.7,
+                         labels=("two separable 3x3", "one 5x5"))
+    return replace(real, difference=(low + high) / 2, low=low, high=high)
+
+
+def test_the_margin_table_gives_each_verdict_its_direction_and_smallest_margin():
+    budget = "4 epochs, cpu set, 3 seeds"
+    rows = chapter.margin_rows(_comparison(-0.0165, -0.0034), budget)
+    assert [r["margin (points)"] for r in rows] == ["±0.5", "±1", "±2"]
+    assert [r["verdict"] for r in rows] == [
+        f"inconclusive at this budget ({budget})", f"inconclusive at this budget ({budget})",
+        f"holds at {budget}"]
+    assert rows[0]["what the interval shows"] == (
+        "one 5x5 is better than two separable 3x3 by 0.34-1.65 points; equivalence within "
+        "±0.50 points not shown: this interval shows it only beyond ±1.65 points")
+    assert rows[2]["what the interval shows"] == "the whole interval inside the margin"
+    far = chapter.margin_rows(_comparison(-0.03, -0.021), budget, margins=[0.02])
+    assert far[0]["verdict"] == f"contradicted at {budget}"
+    assert far[0]["what the interval shows"] == "one 5x5 is better than two separable 3x3 by 2.10-3.00 points"
+    assert np.isclose(stats.smallest_margin(_comparison(-0.0165, -0.0034)), 0.0165)
