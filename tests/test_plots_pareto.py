@@ -53,3 +53,13 @@ def test_a_wild_interval_does_not_set_the_accuracy_range():
     plot_pareto(axes, rows, kinds)
     assert axes[0].get_ylim() == (39.0, 77.0)  # the means 44 and 72, ±5 points
     plt.close(fig)
+
+
+def test_construction_of_reads_both_frames_and_falls_back_for_other_kinds():
+    from convlib.plots.pareto import construction_of
+
+    assert construction_of(("ArticleNet", "plain", 5, ())) == ("plain", 5)
+    assert construction_of(("FrameNet", "plain-1x1", 5, ())) == ("plain", 5)
+    assert construction_of(("FrameNet", "grouped", 3, (("groups", 4),))) == ("grouped", None)
+    assert construction_of(("FrameNet", "convnext", 7, ())) == ("cnn", None)  # not in the map
+    assert construction_of(("MLP", ())) == ("cnn", None)

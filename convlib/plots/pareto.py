@@ -11,19 +11,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from convlib.plots.style import construction_style, line_style
+from convlib.plots.style import CONSTRUCTIONS, construction_style, line_style
 
 PANELS = (("conv_params", "front_weights", "convolution weights (count, log scale)"),
           ("ms_per_image", "front_time", "training time per image (ms, log scale)"))
 
 
 def construction_of(spec: tuple) -> tuple[str, int | None]:
-    """The style map's construction of a variant's builder spec (``Variant.build.spec``):
-    ``("plain", k)`` for a plain k x k network, ``(kind, None)`` for the other block kinds."""
-    if not isinstance(spec, tuple) or len(spec) < 2 or spec[0] != "ArticleNet":
+    """The style map's construction of a variant's builder spec (``Variant.build.spec``, an
+    ``ArticleNet`` or a ``FrameNet``): ``("plain", k)`` for a plain k x k network (with or
+    without the frame's 1x1 depth control), ``(kind, None)`` for the other block kinds of the
+    style map, ``("cnn", None)`` for anything else."""
+    if not isinstance(spec, tuple) or len(spec) < 3 or spec[0] not in ("ArticleNet", "FrameNet"):
         return ("cnn", None)
     kind, kernel_size = spec[1], spec[2]
-    return (kind, kernel_size) if kind == "plain" else (kind, None)
+    if kind in ("plain", "plain-1x1"):
+        return ("plain", kernel_size)
+    return (kind, None) if kind in CONSTRUCTIONS else ("cnn", None)
 
 
 def variant_styles(variants: Sequence[Any]) -> dict[str, dict[str, Any]]:
