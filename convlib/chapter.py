@@ -16,9 +16,50 @@ import torch
 from convlib import claims, results, stats
 from convlib.book import glue
 from convlib.experiments import EXPERIMENTS, summarize, unstable_seeds
+from convlib.models import ArticleNet
 
 NOT_AVAILABLE = "reference results not available yet"
 MARGINS = (0.005, 0.01, 0.02)  # equivalence margins a "same performance" table shows: ±0.5, 1, 2
+
+
+_WIDE = {"stem": 64, "widths": (64, 64)}
+_GROUPED = {"stem": 32, "widths": (64, 64)}
+# The networks of the format-1 reference sets, made in the article's frame (ArticleNet: the
+# article's network, its Flatten + Dense head included) before the fair frame: per experiment and
+# variant, (block kind, kernel size, options), as convlib.experiments built them then.
+ARTICLE_FRAME = {
+    "stacking": {"5x5": ("plain", 5, {}), "2x3x3": ("stacked", 5, {}), "7x7": ("plain", 7, {}),
+                 "3x3x3": ("stacked", 7, {})},
+    "separable": {"2x3x3": ("stacked", 5, {}), "2xsep3x3": ("separable", 3, {"repeats": 2})},
+    "separable_wide": {"2x3x3": ("stacked", 5, {}),
+                       "2xsep3x3-wide": ("separable", 3, {"repeats": 2, "widths": (94, 188)})},
+    "bottleneck": {"3x3": ("plain", 3, _WIDE), "bottleneck": ("bottleneck", 3, _WIDE)},
+    "bottleneck_deep": {"3x3": ("plain", 3, _WIDE),
+                        "bottleneck-deep": ("bottleneck", 3, {**_WIDE, "repeats": 8, "residual": True})},
+    "grouped": {f"g{g}": ("grouped", 3, {**_GROUPED, "groups": g}) for g in (1, 2, 4, 8)},
+    "grouped_wide": {"g1": ("grouped", 3, {**_GROUPED, "groups": 1}),
+                     "g8-wide": ("grouped", 3, {"stem": 32, "widths": (208, 208), "groups": 8})},
+}
+
+
+def article_frame_networks(name: str, found: dict | None = None) -> dict[str, ArticleNet]:
+    """``{variant: network}`` of experiment ``name`` as the format-1 reference sets trained it
+    (:data:`ARTICLE_FRAME`), checked against the weights ``found`` (a format-1 results file)
+    stored for each variant. A chapter that reads a format-2 file (the fair frame) must describe
+    its networks from the registry instead: refused here."""
+    if name not in ARTICLE_FRAME:
+        raise ValueError(f"name must be one of {sorted(ARTICLE_FRAME)}; got {name!r}")
+    if found is not None and found["format"] != 1:
+        raise ValueError(f"found must be a format-1 file (the article's frame); got format "
+                         f"{found['format']}: describe its networks from convlib.experiments")
+    nets = {v: ArticleNet(kind, k, **options) for v, (kind, k, options) in ARTICLE_FRAME[name].items()}
+    for variant, info in (found or {}).get("variants", {}).items():
+        net = nets[variant]
+        if (net.conv_params(), net.total_params()) != (info["conv_params"], info["total_params"]):
+            raise ValueError(f"{name}/{variant}: the stored weights {info['conv_params']:,} "
+                             f"(convolutions) and {info['total_params']:,} (all) are not those "
+                             f"of {ARTICLE_FRAME[name][variant]}")
+    return nets
 
 
 def check_claim(claim_id: str) -> dict:
@@ -124,5 +165,5 @@ def margin_rows(comparison: stats.Comparison, budget: str,
     return rows
 
 
-__all__ = ["MARGINS", "NOT_AVAILABLE", "accuracy_rows", "check_claim", "exact_mean", "glue_key",
+__all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_networks", "check_claim", "exact_mean", "glue_key",
            "load_experiment", "margin_rows", "provenance", "show_claim", "verdict"]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from convlib import chapter, claims, results, stats
-from convlib.experiments import budget_text
+from convlib.experiments import budget_text, load_results, results_path
+from convlib.store import set_folder
 
 
 def test_a_claims_glue_name_keeps_its_chapter():
@@ -114,3 +115,28 @@ def test_the_margin_table_gives_each_verdict_its_direction_and_smallest_margin()
     assert far[0]["verdict"] == f"contradicted at {budget}"
     assert far[0]["what the interval shows"] == "one 5x5 is better than two separable 3x3 by 2.10-3.00 points"
     assert np.isclose(stats.smallest_margin(_comparison(-0.0165, -0.0034)), 0.0165)
+
+
+@pytest.mark.parametrize("name", sorted(chapter.ARTICLE_FRAME))
+def test_the_article_frame_networks_are_those_the_format_1_sets_trained(name):
+    checked = 0
+    for profile in ("quick", "cpu"):
+        path = results_path(name, set_folder(profile))
+        if not path.is_file():
+            continue
+        found = load_results(path)
+        if found["format"] != 1:
+            continue
+        nets = chapter.article_frame_networks(name, found)
+        assert set(nets) == set(found["variants"])
+        checked += 1
+    if not checked:
+        pytest.skip(f"no format-1 file of {name}")
+
+
+def test_stored_weights_that_do_not_match_are_refused():
+    found = {"format": 1, "variants": {"5x5": {"conv_params": 1, "total_params": 2}}}
+    with pytest.raises(ValueError, match="not those"):
+        chapter.article_frame_networks("stacking", found)
+    with pytest.raises(ValueError, match="format-1"):
+        chapter.article_frame_networks("stacking", {"format": 2, "variants": {}})
