@@ -24,6 +24,7 @@ import itertools
 import os
 import shutil
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,13 @@ def _own(controller: str) -> str | None:
         if controller in names.split(","):
             return path
     return None
+
+
+def student_command(command: list[str], cgroup: Cgroup | None) -> list[str]:
+    """command started with the students' oom_score_adj, in cgroup where there is one."""
+    if cgroup is not None:
+        return cgroup.wrap(command)
+    return ["/bin/sh", "-c", JOIN, str(STUDENT_OOM_SCORE), "0", *command]
 
 
 def _write(folder: Path, name: str, value: object) -> None:
@@ -190,12 +198,20 @@ def _v2_parent(name: str) -> Path:
 
 
 def _systemd_prefix(memory: int, processes: int) -> list[str] | None:
+    """systemd-run's scope with the limits, where systemd runs and such a scope really starts
+    (a user without a systemd user instance gets none)."""
     if not (Path("/run/systemd/system").is_dir() and shutil.which("systemd-run")):
         return None
-    return ["systemd-run", "--scope", "--quiet", "--collect",
-            *([] if os.geteuid() == 0 else ["--user"]),
-            "-p", f"MemoryMax={memory}", "-p", "MemorySwapMax=0", "-p", f"TasksMax={processes}",
-            "--"]
+    prefix = ["systemd-run", "--scope", "--quiet", "--collect",
+              *([] if os.geteuid() == 0 else ["--user"]),
+              "-p", f"MemoryMax={memory}", "-p", "MemorySwapMax=0", "-p", f"TasksMax={processes}",
+              "--"]
+    try:
+        started = subprocess.run([*prefix, "/bin/true"], capture_output=True, timeout=30,
+                                 check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if started.returncode == 0 else None
 
 
 def open_cgroups(memory: int, processes: int) -> tuple[Cgroups | None, str]:

@@ -51,7 +51,7 @@ from pathlib import Path
 import bookgrader
 import convlib
 from bookgrader import seccomp
-from bookgrader.cgroups import Cgroup, Cgroups, open_cgroups
+from bookgrader.cgroups import Cgroup, Cgroups, open_cgroups, student_command
 from bookgrader.mounts import bind_args, interpreter_sys_path, mounts
 from bookgrader.pipes import RunResult, parse, pump
 
@@ -381,9 +381,7 @@ class Sandbox:
             seccomp.rules()  # built here, loaded in the child
         filter_fd = seccomp.program_fd() if self.mode != "rlimits" else None
         try:
-            command = self.command(slot, result_fd, filter_fd)
-            if cgroup is not None:
-                command = cgroup.wrap(command)
+            command = student_command(self.command(slot, result_fd, filter_fd), cgroup)
             fds = (result_fd,) if filter_fd is None else (result_fd, filter_fd)
             return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, pass_fds=fds, cwd=scratch or "/",

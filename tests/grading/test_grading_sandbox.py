@@ -149,6 +149,7 @@ def test_a_user_namespace_refusal_names_apparmor_and_the_one_fix(tmp_path, monke
 def test_grading_refuses_without_the_seccomp_filter(tmp_path, monkeypatch, capsys, notebooks):
     """No libseccomp binding: no filter, so no grading (fail closed), and the fix is named."""
     monkeypatch.setitem(sys.modules, "pyseccomp", None)  # import pyseccomp raises ImportError
+    seccomp.rules.cache_clear()  # a filter built by an earlier test must not be reused
     seccomp.program.cache_clear()
     try:
         write_students(tmp_path / "subs", {"alice": notebooks["reference"]})
@@ -159,6 +160,7 @@ def test_grading_refuses_without_the_seccomp_filter(tmp_path, monkeypatch, capsy
         assert not (tmp_path / "out").exists()
         assert main(["sandbox"]) == 2
     finally:
+        seccomp.rules.cache_clear()
         seccomp.program.cache_clear()
 
 
@@ -172,6 +174,24 @@ def test_there_is_no_weaker_mode_to_opt_into(capsys):
         assert "unrecognized arguments" in capsys.readouterr().err
     with pytest.raises(TypeError):
         detect("rlimits", LIMITS)  # no mode to ask for
+
+
+@pytest.mark.slow  # a grading run in a real sandbox
+def test_without_a_cgroup_the_log_and_every_note_say_so(strong_sandbox, notebooks, tmp_path,
+                                                        monkeypatch):
+    """Where no cgroup per submission can be made, grading goes on with the per-process limits,
+    and says so in the log, in every gradebook note and in every feedback file."""
+    why = "no cgroup per submission can be made here (v1: test): memory and processes are " \
+          "limited per process only (rlimits)"
+    monkeypatch.setattr(sandbox_module, "open_cgroups", lambda memory, processes: (None, why))
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_students(subs, {"alice": notebooks["reference"]})
+    assert main(["grade", str(subs), "--out", str(out), "--chapter", "ch01", "--timeout", "30"]) == 0
+    assert gradebook(out)["alice"] == ["passed"] * 3
+    assert f"OFF: {why}" in (out / "grading.log").read_text(encoding="utf-8").splitlines()[0]
+    with open(out / "gradebook.csv", encoding="utf-8") as handle:
+        assert all(why in row["note"] for row in csv.DictReader(handle))
+    assert why in (out / "feedback" / "alice.md").read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- no phantom students
