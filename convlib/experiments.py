@@ -560,16 +560,19 @@ def _write_results(path: Path, results: dict, experiment: Experiment) -> None:
 
 
 EXTRA_SEEDS = (3, 4)  # the reference profile's rule: 5 seeds where 3 leave a comparison undecided
+SEED_DOMINATED = 0.5  # ... or where the seeds supply more than half of its interval
 
 
 def extend_inconclusive(name: str, profile: str | None = None, out: str | os.PathLike | None = None,
                         extra_seeds: tuple[int, ...] = EXTRA_SEEDS, **options) -> list[str]:
     """Run ``extra_seeds`` for both variants of every comparison of experiment ``name`` whose 95 %
-    interval still contains 0 (``inconclusive at this budget``) in its results file, then store
-    the recomputed comparisons. Returns the variants extended (none when every comparison is
-    decided). The two variants of a claim run the same seeds, so the comparison stays paired."""
+    interval still contains 0 (``inconclusive at this budget``) or whose interval the seeds
+    dominate (:data:`SEED_DOMINATED` of it: 3 seeds estimate that part poorly), then store the
+    recomputed comparisons. Returns the variants extended (none when none needs it). The two
+    variants of a claim run the same seeds, so the comparison stays paired."""
     results = load_results(results_path(name, out))
-    undecided = {v for c in check_claims(results) if c["verdict"] == stats.INCONCLUSIVE and "note" not in c
+    undecided = {v for c in check_claims(results) if "note" not in c and (
+                     c["verdict"] == stats.INCONCLUSIVE or c["seed_share"] > SEED_DOMINATED)
                  for v in (c["better"], c["worse"])}
     if undecided:
         run_experiment(name, profile, list(extra_seeds), out, select=lambda variant, seed: variant in undecided,
@@ -755,7 +758,7 @@ def comparison_dict(results: dict, claim: ExperimentClaim) -> dict:
             "seeds": comparison.n_seeds, "test_images": comparison.n_images,
             "difference": comparison.difference, "low": comparison.low, "high": comparison.high,
             "confidence": comparison.confidence, "method": comparison.method,
-            "verdict": verdict, "verdict_text": verdict_text,
+            "seed_share": comparison.seed_share, "verdict": verdict, "verdict_text": verdict_text,
             "explanation": f"{explanation}: {verdict_text}"}
 
 

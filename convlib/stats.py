@@ -188,6 +188,7 @@ class Comparison:
     n_seeds: int
     n_images: int
     multiplier: float  # the half-width in standard errors of the difference, rounded to 0.01
+    seed_share: float  # the seeds' share of the interval's squared half-width, rounded to 0.01
     confidence: float = CONFIDENCE
     method: str = METHOD
     labels: tuple[str, str] = ("A", "B")
@@ -244,11 +245,12 @@ def _paired_runs(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _paired_interval(per_seed: np.ndarray, image_terms: Sequence[tuple[float, int]]
-                     ) -> tuple[float, float, float, float]:
+                     ) -> tuple[float, float, float, float, float]:
     """``(diff, low, high, df)`` of the mean of ``per_seed`` (one difference per seed): each
     term's own half-width, ``t(0.975, S - 1) sqrt(V_seed)`` and ``t(0.975, n - 1) sqrt(V_image)``
     per image term, combined as the root of their sum of squares (the module docstring); the
-    last value is the half-width in standard errors of the difference."""
+    last two values are the half-width in standard errors of the difference and the seed
+    term's share of the squared half-width."""
     n_seeds = len(per_seed)
     diff = math.fsum(per_seed) / n_seeds
     seed_term = (math.fsum((d - diff) ** 2 for d in per_seed) / (n_seeds - 1) / n_seeds
@@ -258,7 +260,8 @@ def _paired_interval(per_seed: np.ndarray, image_terms: Sequence[tuple[float, in
     half = math.sqrt(math.fsum(halves))
     variance = seed_term + math.fsum(v for v, _ in image_terms)
     multiplier = half / math.sqrt(variance) if variance > 0 else _t_quantile(math.inf)
-    return diff, diff - half, diff + half, multiplier
+    seed_share = halves[0] / math.fsum(halves) if half > 0 else 0.0
+    return diff, diff - half, diff + half, multiplier, seed_share
 
 
 def _image_term(diff: np.ndarray) -> tuple[float, int]:
@@ -291,13 +294,14 @@ def compare(a: Any, b: Any, *, labels: Sequence[str] = ("A", "B")) -> Comparison
     n_seeds, n_images = runs_a.shape
     diff = runs_a.astype(np.int64) - runs_b.astype(np.int64)  # (S, N) in {-1, 0, +1}
     per_seed = diff.sum(axis=1) / n_images
-    mean, low, high, multiplier = _paired_interval(per_seed, [_image_term(diff)])
+    mean, low, high, multiplier, seed_share = _paired_interval(per_seed, [_image_term(diff)])
     scale = n_seeds * n_images
     return Comparison(
         difference=round(mean, DECIMALS), low=round(low, DECIMALS), high=round(high, DECIMALS),
         accuracy_a=round(int(runs_a.sum()) / scale, DECIMALS),
         accuracy_b=round(int(runs_b.sum()) / scale, DECIMALS),
-        n_seeds=int(n_seeds), n_images=int(n_images), multiplier=_rounded_multiplier(multiplier), labels=labels)
+        n_seeds=int(n_seeds), n_images=int(n_images), multiplier=_rounded_multiplier(multiplier),
+        seed_share=round(seed_share, 2), labels=labels)
 
 
 def compare_gaps(a_train: Any, a_test: Any, b_train: Any, b_test: Any, *,
@@ -317,7 +321,7 @@ def compare_gaps(a_train: Any, a_test: Any, b_train: Any, b_test: Any, *,
     test_diff = test_a.astype(np.int64) - test_b.astype(np.int64)
     per_seed = (train_diff.sum(axis=1) / train_diff.shape[1]
                 - test_diff.sum(axis=1) / test_diff.shape[1])
-    mean, low, high, multiplier = _paired_interval(per_seed,
+    mean, low, high, multiplier, seed_share = _paired_interval(per_seed,
                                            [_image_term(train_diff), _image_term(test_diff)])
 
     def gap(train: np.ndarray, test: np.ndarray) -> float:
@@ -327,7 +331,7 @@ def compare_gaps(a_train: Any, a_test: Any, b_train: Any, b_test: Any, *,
         difference=round(mean, DECIMALS), low=round(low, DECIMALS), high=round(high, DECIMALS),
         accuracy_a=gap(train_a, test_a), accuracy_b=gap(train_b, test_b),
         n_seeds=int(train_a.shape[0]), n_images=int(test_a.shape[1]),
-        multiplier=_rounded_multiplier(multiplier), labels=labels)
+        multiplier=_rounded_multiplier(multiplier), seed_share=round(seed_share, 2), labels=labels)
 
 
 def _t_quantile(df: float, q: float = 1 - (1 - CONFIDENCE) / 2) -> float:
@@ -398,7 +402,9 @@ def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
         difference=round(diff, DECIMALS), low=round(diff - half, DECIMALS), high=round(diff + half, DECIMALS),
         accuracy_a=round(sides[0][0], DECIMALS), accuracy_b=round(sides[1][0], DECIMALS),
         n_seeds=min(sides[0][2], sides[1][2]), n_images=int(n_images),
-        multiplier=_rounded_multiplier(_t_quantile(df)), method=ANALYTIC_METHOD, labels=labels)
+        multiplier=_rounded_multiplier(_t_quantile(df)),
+        seed_share=round(math.fsum(seed_terms) / variance, 2) if variance > 0 else 0.0,
+        method=ANALYTIC_METHOD, labels=labels)
 
 
 def accuracy_interval(values: Sequence[float], n_images: int) -> tuple[float, float, float]:
@@ -415,7 +421,7 @@ def accuracy_interval(values: Sequence[float], n_images: int) -> tuple[float, fl
                         f"got {values!r}")
     mean = math.fsum(values) / len(values)
     per_seed = np.asarray(values, dtype=np.float64)
-    _, low, high, _ = _paired_interval(per_seed, [(mean * (1 - mean) / int(n_images), math.inf)])
+    _, low, high, _, _ = _paired_interval(per_seed, [(mean * (1 - mean) / int(n_images), math.inf)])
     return round(mean, DECIMALS), round(max(low, 0.0), DECIMALS), round(min(high, 1.0), DECIMALS)
 
 

@@ -232,7 +232,8 @@ def test_every_input_form_gives_the_same_comparison():
 
 def _cmp(low, high):
     return stats.Comparison(difference=round((low + high) / 2, 4), low=low, high=high,
-                            accuracy_a=0.7, accuracy_b=0.7, n_seeds=3, n_images=10_000, multiplier=4.3)
+                            accuracy_a=0.7, accuracy_b=0.7, n_seeds=3, n_images=10_000, multiplier=4.3,
+                            seed_share=0.5)
 
 
 @pytest.mark.parametrize("low, high, verdict", [
@@ -424,3 +425,11 @@ def test_accuracy_interval_widens_with_seed_spread_and_few_seeds():
         stats.accuracy_interval([61.5], 10_000)
     with pytest.raises(ValueError, match="n_images"):
         stats.accuracy_interval([0.6], 0)
+
+
+def test_the_seed_share_says_which_source_of_chance_the_interval_holds():
+    rng = np.random.default_rng(41)
+    steady = stats.compare(*_simulated_experiment(rng, 0.0, n_images=5_000))
+    spread = stats.compare(*_simulated_experiment(rng, 0.03, n_images=5_000))
+    assert 0.0 <= steady.seed_share < spread.seed_share <= 1.0
+    assert spread.seed_share > 0.9  # 3 points of seed spread dwarf 5,000 images' noise
