@@ -17,6 +17,7 @@ from convlib import claims, results, stats
 from convlib.book import glue
 from convlib.experiments import EXPERIMENTS, summarize, unstable_seeds
 from convlib.models import ArticleNet
+from convlib.plots.style import line_style
 
 NOT_AVAILABLE = "reference results not available yet"
 MARGINS = (0.005, 0.01, 0.02)  # equivalence margins a "same performance" table shows: ±0.5, 1, 2
@@ -60,6 +61,19 @@ def article_frame_networks(name: str, found: dict | None = None) -> dict[str, Ar
                              f"(convolutions) and {info['total_params']:,} (all) are not those "
                              f"of {ARTICLE_FRAME[name][variant]}")
     return nets
+
+
+def article_frame_styles(name: str) -> dict[str, dict]:
+    """``{variant: line style}`` of experiment ``name``'s article-frame networks, from the book's
+    style map (:func:`convlib.plots.style.line_style`: one colour per construction; a plain
+    network's by its kernel size), without the construction's label (the variant has its own)."""
+    if name not in ARTICLE_FRAME:
+        raise ValueError(f"name must be one of {sorted(ARTICLE_FRAME)}; got {name!r}")
+    styles = {}
+    for variant, (kind, kernel_size, _) in ARTICLE_FRAME[name].items():
+        style = line_style(kind, kernel_size if kind == "plain" else None)
+        styles[variant] = {key: value for key, value in style.items() if key != "label"}
+    return styles
 
 
 def check_claim(claim_id: str) -> dict:
@@ -165,5 +179,6 @@ def margin_rows(comparison: stats.Comparison, budget: str,
     return rows
 
 
-__all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_networks", "check_claim", "exact_mean", "glue_key",
+__all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_networks",
+           "article_frame_styles", "check_claim", "exact_mean", "glue_key",
            "load_experiment", "margin_rows", "provenance", "show_claim", "verdict"]

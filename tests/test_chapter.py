@@ -140,3 +140,11 @@ def test_stored_weights_that_do_not_match_are_refused():
         chapter.article_frame_networks("stacking", found)
     with pytest.raises(ValueError, match="format-1"):
         chapter.article_frame_networks("stacking", {"format": 2, "variants": {}})
+
+
+def test_an_article_frame_variant_takes_its_constructions_style():
+    from convlib.plots.style import line_style
+
+    styles = chapter.article_frame_styles("stacking")
+    assert styles["5x5"]["color"] == line_style("plain", 5)["color"] != styles["7x7"]["color"]
+    assert styles["2x3x3"] == {k: v for k, v in line_style("stacked").items() if k != "label"}
