@@ -40,6 +40,8 @@ ARTICLE_FRAME = {
     "grouped": {f"g{g}": ("grouped", 3, {**_GROUPED, "groups": g}) for g in (1, 2, 4, 8)},
     "grouped_wide": {"g1": ("grouped", 3, {**_GROUPED, "groups": 1}),
                      "g8-wide": ("grouped", 3, {"stem": 32, "widths": (208, 208), "groups": 8})},
+    "stacking_matched": {"2x3x3": ("stacked", 5, {}), "5x5-wide": ("plain", 5, {"widths": (36, 72)})},
+    "dense_vs_conv": {"cnn": ("plain", 3, {})},  # beside the MLP, which is no ArticleNet
 }
 
 
@@ -54,13 +56,22 @@ def article_frame_networks(name: str, found: dict | None = None) -> dict[str, Ar
         raise ValueError(f"found must be a format-1 file (the article's frame); got format "
                          f"{found['format']}: describe its networks from convlib.experiments")
     nets = {v: ArticleNet(kind, k, **options) for v, (kind, k, options) in ARTICLE_FRAME[name].items()}
-    for variant, info in (found or {}).get("variants", {}).items():
-        net = nets[variant]
-        if (net.conv_params(), net.total_params()) != (info["conv_params"], info["total_params"]):
+    stored = (found or {}).get("variants", {})
+    for variant, net in nets.items():
+        info = stored.get(variant)
+        if info is not None and (net.conv_params(), net.total_params()) != (info["conv_params"], info["total_params"]):
             raise ValueError(f"{name}/{variant}: the stored weights {info['conv_params']:,} "
                              f"(convolutions) and {info['total_params']:,} (all) are not those "
                              f"of {ARTICLE_FRAME[name][variant]}")
     return nets
+
+
+def article_frame_construction(name: str, variant: str) -> tuple[str, int | None]:
+    """The style map's construction of an article-frame variant: ``("plain", k)`` for a plain
+    k x k network, ``(kind, None)`` for the other block kinds, ``("cnn", None)`` for a variant
+    that is no ArticleNet."""
+    kind, kernel_size, _ = ARTICLE_FRAME.get(name, {}).get(variant, ("cnn", None, None))
+    return (kind, kernel_size if kind == "plain" else None)
 
 
 def article_frame_styles(name: str) -> dict[str, dict]:
@@ -70,8 +81,8 @@ def article_frame_styles(name: str) -> dict[str, dict]:
     if name not in ARTICLE_FRAME:
         raise ValueError(f"name must be one of {sorted(ARTICLE_FRAME)}; got {name!r}")
     styles = {}
-    for variant, (kind, kernel_size, _) in ARTICLE_FRAME[name].items():
-        style = line_style(kind, kernel_size if kind == "plain" else None)
+    for variant in ARTICLE_FRAME[name]:
+        style = line_style(*article_frame_construction(name, variant))
         styles[variant] = {key: value for key, value in style.items() if key != "label"}
     return styles
 
@@ -179,6 +190,6 @@ def margin_rows(comparison: stats.Comparison, budget: str,
     return rows
 
 
-__all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_networks",
+__all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_construction", "article_frame_networks",
            "article_frame_styles", "check_claim", "exact_mean", "glue_key",
            "load_experiment", "margin_rows", "provenance", "show_claim", "verdict"]
