@@ -116,18 +116,21 @@ class Experiment:
         return {**chosen, "epochs": epochs, "grid_epochs": grid}
 
 
-def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
+def _builder(model: type[torch.nn.Module], *args, **options) -> Callable:
+    """``build()`` for a variant: ``model(*args, **options)``; its ``spec`` (the class, arguments
+    and options) says when two experiments' variants are the same network (:func:`_twins`)."""
     def build():
-        return ArticleNet(kind, kernel_size, **options)
-    build.spec = ("ArticleNet", kind, kernel_size, tuple(sorted(options.items())))
+        return model(*args, **options)
+    build.spec = (model.__name__, *args, tuple(sorted(options.items())))
     return build
+
+
+def _net(kind: str, kernel_size: int = 3, **options) -> Callable:
+    return _builder(ArticleNet, kind, kernel_size, **options)
 
 
 def _mlp(**options) -> Callable:
-    def build():
-        return MLP(**options)
-    build.spec = ("MLP", tuple(sorted(options.items())))
-    return build
+    return _builder(MLP, **options)
 
 
 # Provenance keys that must agree for two runs to be the same computation (see _reused_run).
@@ -197,17 +200,7 @@ MOBILENET = {"repeats": 2, "inner_activation": True}  # depthwise -> BN -> ReLU 
 
 
 def _frame(kind: str, kernel_size: int = 3, **options) -> Callable:
-    def build():
-        return FrameNet(kind, kernel_size, **options)
-    build.spec = ("FrameNet", kind, kernel_size, tuple(sorted(options.items())))
-    return build
-
-
-def _lcn(**options) -> Callable:
-    def build():
-        return LocallyConnectedNet(**options)
-    build.spec = ("LocallyConnectedNet", tuple(sorted(options.items())))
-    return build
+    return _builder(FrameNet, kind, kernel_size, **options)
 
 
 _STACKING = (
@@ -335,7 +328,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "the architecture.",
         (Variant("mlp", "MLP 3072-512-512-10", _mlp(hidden=(512, 512))),
          Variant("cnn", "CNN, two 3x3 blocks", _net("plain", 3)),
-         Variant("lcn", "the CNN, locally connected (no weight sharing)", _lcn())),
+         Variant("lcn", "the CNN, locally connected (no weight sharing)",
+                 _builder(LocallyConnectedNet))),
         (ExperimentClaim("cnn", "mlp", "gap", "where both can overfit, the CNN overfits less: "
                          "smaller train-test accuracy gap"),
          ExperimentClaim("cnn", "lcn", "gap", "weight sharing itself reduces overfitting: the CNN "
