@@ -1,6 +1,9 @@
-"""Exercises that teach (issue 14, item 5): no graded answer is printed in its chapter, visible
-checks test a real case, every chapter has exercises and one of them designs, estimates or
-measures.
+"""Exercises that teach (issue 14, item 5; issue 24, item 5): no graded answer is printed in the
+book (its chapter's glued values, markdown and printed outputs, and the pages every chapter shares:
+the appendix and the course guide), visible checks test a real case, every chapter has exercises
+and one of them designs, estimates or measures, the stored runs an exercise embeds are the results
+files' own, and in the real sandbox the reference solutions score full points and the released
+notebooks zero.
 
 The answers are the expected values of the hidden checks, computed here as the grader's reference
 run computes them (the source's locked set-up cells, then each test cell's hidden helpers; the
@@ -19,12 +22,24 @@ from pathlib import Path
 
 import pytest
 
+from bookgrader.grader import grade
 from bookgrader.notebook import cell_source, find_chapters, load_chapter, nbgrader_meta
+from bookgrader.release import generate, with_solutions
+from bookgrader.sandbox import Limits, SandboxUnavailable, detect
+from convlib import store
 from convlib.book import IGNORE_MARKERS, IGNORE_TAGS, ROOT, toc_files
 
 SOURCE = ROOT / "exercises" / "source"
 CHAPTERS = ROOT / "book" / "chapters"
 SOURCES = find_chapters(SOURCE)
+# Pages that every chapter's exercises must not answer either: the appendix and the course guide.
+SHARED_PAGES = [ROOT / "book" / "reading_experiments.ipynb", ROOT / "book" / "course_guide.md",
+                *sorted((ROOT / "book" / "appendix").glob("*.ipynb"))]
+# Running text and printed outputs hold many small numbers (figure numbers, epochs, widths, the
+# t table): there an answer of at least three significant digits is looked for, among numbers
+# shown with at least four.
+TEXT_DIGITS = 4
+ANSWER_DIGITS = 3
 
 # A glued number: thousands separators and decimals allowed, a fraction such as 16/9 too; not a
 # part of a fraction, a version (2.14.1), a date (2026-11-26) or an identifier.
@@ -68,17 +83,43 @@ def glued_texts(notebook: Path) -> dict[str, str]:
     return texts
 
 
-def shown_numbers(text: str) -> list[tuple[float, float, bool]]:
+def page_texts(page: Path) -> dict[str, str]:
+    """name -> text of what a page shows a reader: a Markdown page's text; a notebook's Markdown
+    cells and its printed outputs (streams, text/plain and text/markdown), except the outputs of
+    cells whose outputs nbval does not compare (timings: they match an answer only by chance)."""
+    if page.suffix == ".md":
+        return {page.name: page.read_text(encoding="utf-8")}
+    texts = {}
+    for index, cell in enumerate(json.loads(page.read_text(encoding="utf-8"))["cells"]):
+        source = cell_source(cell)
+        where = f"{page.name} cell {index}"
+        if cell.get("cell_type") == "markdown":
+            texts[f"{where} (markdown)"] = source
+            continue
+        if any(m in source for m in IGNORE_MARKERS) or any(
+            t in cell.get("metadata", {}).get("tags", []) for t in IGNORE_TAGS
+        ):
+            continue
+        for number, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            for text in (output.get("text"), data.get("text/plain"), data.get("text/markdown")):
+                if text is not None and not output.get("metadata", {}).get("scrapbook"):
+                    texts[f"{where} output {number}"] = "".join(text) if isinstance(text, list) else text
+    return texts
+
+
+def shown_numbers(text: str, digits: int = 2) -> list[tuple[float, float, bool]]:
     """(value, half of its last shown digit, shown as a percentage) of every number in ``text``
-    shown with at least two significant digits (a single digit, 7 or 0.9, matches too much)."""
+    shown with at least ``digits`` significant digits (a single digit, 7 or 0.9, matches too
+    much)."""
     found = []
     for a, b in _FRACTION.findall(text):
-        if int(b):
+        if int(b) and len(a.lstrip("0")) + len(b) >= digits:
             found.append((float(Fraction(int(a), int(b))), 1e-12, False))
     for match in _NUMBER.finditer(text):
         shown = match.group(0).rstrip("% ").replace(",", "")
         mantissa = re.split("[eE]", shown.lstrip("-"))[0]
-        if len(mantissa.replace(".", "").lstrip("0")) < 2:
+        if len(mantissa.replace(".", "").lstrip("0")) < digits:
             continue
         decimals = len(mantissa.partition(".")[2])
         exponent = int(re.split("[eE]", shown)[1]) if re.search("[eE]", shown) else 0
@@ -97,13 +138,13 @@ def answers_of(value) -> list[float]:
     return []
 
 
-def printed_as(answer: float, texts: dict[str, str]) -> list[str]:
+def printed_as(answer: float, texts: dict[str, str], digits: int = 2) -> list[str]:
     """The glued values that show ``answer``, rounded as the chapter rounds them; a fraction also
     as a percentage, ``100 * answer`` (a whole-number answer, a count, is not compared with a
     percentage: 90 is not 90%)."""
     hits = []
     for name, text in texts.items():
-        for value, half_digit, percent in shown_numbers(text):
+        for value, half_digit, percent in shown_numbers(text, digits):
             candidates = (answer,)
             if percent and isinstance(answer, int):
                 candidates = (100 * answer,)
@@ -158,6 +199,86 @@ def test_no_hidden_answer_is_printed_in_its_chapter(path):
     assert not repeated, "answers printed in the chapter:\n" + "\n".join(repeated)
 
 
+def significant_digits(answer: float) -> int:
+    """The significant digits of a number as Python writes it shortest: 102400 has 4, 5.4 has 2."""
+    text = repr(abs(answer)).lower().split("e")[0].replace(".", "").lstrip("0")
+    return len(text.rstrip("0")) if isinstance(answer, int) or "." not in repr(answer) else len(text)
+
+
+def printed_answers(path: Path, pages: list[Path]) -> list[str]:
+    """Every hidden answer of the exercise source ``path`` that its chapter glues (as the chapter
+    rounds it), or that a page of ``pages`` shows in its text or outputs with at least
+    :data:`TEXT_DIGITS` significant digits."""
+    notebook = chapter_notebook(path.stem)
+    glued = glued_texts(notebook)
+    assert glued, f"{notebook.name} has no glued values: execute it first"
+    shown: dict[str, str] = {}
+    for page in pages:
+        shown.update(page_texts(page))
+    repeated = []
+    for grade_id, what, expected in hidden_answers(path):
+        for answer in answers_of(expected):
+            hits = printed_as(answer, glued)
+            if significant_digits(answer) >= ANSWER_DIGITS:
+                hits += printed_as(answer, shown, TEXT_DIGITS)
+            if hits:
+                repeated.append(f"{grade_id} ({what}): {answer!r} is printed as {hits[:3]}")
+    return repeated
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_no_hidden_answer_is_shown_in_the_text_or_outputs_of_the_book(path):
+    notebook = chapter_notebook(path.stem)
+    assert notebook is not None, f"no chapter notebook for {path.stem}"
+    repeated = printed_answers(path, [notebook, *SHARED_PAGES])
+    assert not repeated, "answers shown in the book:\n" + "\n".join(repeated)
+
+
+def test_an_answer_planted_in_a_chapters_markdown_is_found(tmp_path):
+    """The scan reads running text, not only glued values: a hidden answer of chapter 4's
+    exercises written into a Markdown cell of a copy of the chapter makes it fail."""
+    source = next(p for p in SOURCES if p.stem == "ch04")
+    answers = [a for _, _, e in hidden_answers(source) for a in answers_of(e)
+               if isinstance(a, int) and significant_digits(a) >= ANSWER_DIGITS]
+    assert answers, "chapter 4's exercises have no answer of three digits to plant"
+    nb = json.loads(chapter_notebook("ch04").read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {},
+                        "source": [f"The widest middle here is {answers[0]:,} channels."]})
+    planted = tmp_path / "04_planted.ipynb"
+    planted.write_text(json.dumps(nb), encoding="utf-8")
+    assert not printed_answers(source, [chapter_notebook("ch04")])
+    found = printed_answers(source, [planted])
+    assert found and "markdown" in found[0], found
+
+
+STORED_RUN_KEYS = ("test_acc", "train_loss")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_the_stored_runs_an_exercise_embeds_are_the_results_files(path):
+    """A ``chNN-data`` cell copies stored runs into the notebook (the grader's sandbox holds no
+    results folder): every run must be the results file's own, and the budget its words."""
+    for cell in load_chapter(path).cells:
+        if not nbgrader_meta(cell).get("grade_id", "").endswith("-data"):
+            continue
+        namespace: dict = {}
+        exec(compile(cell_source(cell), f"{path.stem}-data", "exec"), namespace)
+        results = store.read_json(store.set_folder(namespace["PROFILE"])
+                                  / f"{namespace['EXPERIMENT']}.json")
+        provenance = results["provenance"]
+        seeds = len(provenance["seeds"])
+        assert namespace["BUDGET"] == (f"{provenance['epochs']} epochs, {provenance['profile']} "
+                                       f"set, {seeds} seed{'s' if seeds != 1 else ''}")
+        stored = {(r["variant"], r["seed"]): r for r in results["runs"]}
+        for variant, runs in namespace["RUNS"].items():
+            assert [r["seed"] for r in runs] == provenance["seeds"], variant
+            for run in runs:
+                original = stored[(variant, run["seed"])]
+                assert run["test_correct"] == original["test_correct"], (variant, run["seed"])
+                for key in STORED_RUN_KEYS:
+                    assert run[key] == original["history"][key], (variant, run["seed"], key)
+
+
 def _is_type_only(expected: str) -> bool:
     """``int``, ``(int, float)``, ``torch.Tensor``: an expected value that is only a type."""
     names = {"int", "float", "bool", "str", "list", "tuple", "dict", "Tensor"}
@@ -194,3 +315,37 @@ def test_the_repeat_detector_finds_printed_answers():
     assert not printed_as(7, {"x": "7"})  # one significant digit: too common to mean anything
     assert not printed_as(27, {"x": "49/27"}) and not printed_as(11, {"x": "torch 2.14.1, 2026-11-26"})
     assert not printed_as(90, {"x": "90%"}) and printed_as(0.9, {"x": "90%"})
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """The grader's real sandbox (bubblewrap, the seccomp filter, a cgroup); where the machine
+    gives none, skip with the reason (a failure in CI, where a skip is one)."""
+    try:
+        box = detect(Limits())
+    except SandboxUnavailable as error:
+        pytest.skip(str(error))
+    yield box
+    box.close()
+
+
+@pytest.mark.slow  # one grading batch per chapter, in real sandboxes
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_reference_scores_full_points_and_the_release_zero_in_the_sandbox(path, sandbox,
+                                                                          tmp_path):
+    """With the grader's default limits (60 s per notebook, 10 s per cell, 2 GiB): the source's
+    own solutions pass every exercise, the released notebook untouched passes none."""
+    released = generate(SOURCE, tmp_path / "release", [path.stem])
+    nb_path = next(p for p in released if p.stem == path.stem)
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    for student, content in (("reference", with_solutions(nb, path)), ("untouched", nb)):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        (tmp_path / "subs" / student / nb_path.name).write_text(json.dumps(content), "utf-8")
+    results = grade(tmp_path / "subs", tmp_path / "out", SOURCE, [path.stem], jobs=1,
+                    sandbox=sandbox)
+    rows = {(r.student, r.exercise): r for r in results}
+    exercises = [e.grade_id for e in load_chapter(path).exercises]
+    for grade_id in exercises:
+        ref, empty = rows[("reference", grade_id)], rows[("untouched", grade_id)]
+        assert (ref.status, ref.points) == ("passed", ref.max_points), ref
+        assert (empty.status, empty.points) == ("failed", 0), empty
