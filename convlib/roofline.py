@@ -254,11 +254,12 @@ TIME_METHOD = "quartiles of the timed runs of both layers"
 def _time_comparison(ratio: float, low: float, high: float, runs: int, label: str):
     """A :class:`convlib.stats.Comparison` of ``ratio - 1`` and its interval, so that
     :func:`convlib.stats.judge` gives the verdict in the book's one vocabulary. The accuracy
-    fields do not apply to times and hold NaN; ``confidence`` is 0.5 (quartiles)."""
+    fields (and the seeds' share of the interval: times have runs, not seeds) do not apply to
+    times and hold NaN; ``confidence`` is 0.5 (quartiles)."""
     nan = float("nan")
     return Comparison(round(ratio - 1, DECIMALS), round(low - 1, DECIMALS),
                       round(high - 1, DECIMALS), nan, nan, runs, 0, 0, confidence=0.5,
-                      method=TIME_METHOD, labels=(label, "baseline"))
+                      method=TIME_METHOD, labels=(label, "baseline"), seed_share=nan)
 
 
 def speedup_interval(base: dict[str, Any], row: dict[str, Any]) -> tuple[float, float, float]:
