@@ -284,7 +284,7 @@ def test_tampering_is_detected_per_exercise(released):
     assert plan_submission(chapter, edited(nb, "ch01-ex1", "pass")).tampered.keys() == {"ch01-ex1"}
     assert plan_submission(chapter, edited(nb, "ch01-ex2")).tampered.keys() == {"ch01-ex2"}
     everything = plan_submission(chapter, edited(nb, "ch01-setup", "import os")).tampered
-    assert everything.keys() == {"ch01-ex1", "ch01-ex2", "ch01-ex3"}
+    assert everything.keys() == {e.grade_id for e in chapter.exercises}
     doubled = json.loads(json.dumps(nb))
     doubled["cells"].append(next(c for c in doubled["cells"]
                                  if c["metadata"].get("nbgrader", {}).get("grade_id") == "ch01-ex1"))
@@ -357,7 +357,7 @@ FORGES = r"""
 import json, os, sys
 fd = int(sys.argv[sys.argv.index("--result-fd") + 1])
 fake = {{"kind": "int", "value": 1}}
-for grade_id, n in (("ch01-ex1", 5), ("ch01-ex2", 5), ("ch01-ex3", 4)):
+for grade_id, n in (("ch01-ex1", 5), ("ch01-ex2", 5), ("ch01-ex3", 4), ("ch01-ex4", 8)):
     os.write(fd, (json.dumps({{"event": "test", "index": 0, "grade_id": grade_id,
                                "setup_errors": [],
                                "results": [{{"actual": fake}}] * n}}) + "\n").encode())
@@ -387,73 +387,73 @@ conv_weights = dense_weights = "unknown"
 
 
 def adversarial_cases(released: dict, out: Path, subs: Path, port: int) -> dict:
-    """student -> (notebook content or None, expected statuses of ex1..ex3, expected points)."""
+    """student -> (notebook content or None, expected statuses of ex1..ex4, expected points)."""
     ref, student = reference_nb(released), released["ch01"]
     P, F = "passed", "failed"
     return {
-        "reference": (ref, [P, P, P], 7),
-        "student": (student, [F, F, F], 0),
+        "reference": (ref, [P, P, P, P], 11),
+        "student": (student, [F, F, F, F], 0),
         "loop": (
             edited(ref, "ch01-ex2-answer",
                    "def dense_matrix(kernel, input_size):\n    while True:\n        pass\n"),
-            [P, "timeout", P],
-            4,
+            [P, "timeout", P, P],
+            8,
         ),
         "loop_ignores_alarm": (
             edited(ref, "ch01-ex1-answer", prepend="import signal\nsignal.signal("
                    "signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n"),
-            ["timeout"] * 3,
+            ["timeout"] * 4,
             0,
         ),
         "memory_bomb": (edited(ref, "ch01-ex1-answer", prepend="blob = bytearray(64 * 2**30)\n"),
-                        ["memory", P, P], 5),
+                        ["memory", P, P, P], 9),
         "memory_grows": (
             # 64 MiB more at each step until the data limit (untouched pages: fast even when the
             # machine is busy; a bomb that writes its memory is stopped the same way, later)
             edited(ref, "ch01-ex2-answer", prepend="def bomb():\n    hog = []\n    while True:\n"
                    "        hog.append(torch.empty(2**24))\n\n\nbomb()\n"),
-            [P, "memory", P],
-            4,
+            [P, "memory", P, P],
+            8,
         ),
-        "sys_exit": (edited(ref, "ch01-ex2-answer", prepend="import sys\nsys.exit(0)\n"), [P, F, P],
-                     4),
+        "sys_exit": (edited(ref, "ch01-ex2-answer", prepend="import sys\nsys.exit(0)\n"),
+                     [P, F, P, P], 8),
         "os_exit": (edited(ref, "ch01-ex2-answer", "import os\nos._exit(0)\n"),
-                    [P, "crashed", "crashed"], 2),
+                    [P, "crashed", "crashed", "crashed"], 2),
         "segfault": (edited(ref, "ch01-ex2-answer", "import ctypes\nctypes.string_at(0)\n"),
-                     [P, "crashed", "crashed"], 2),
+                     [P, "crashed", "crashed", "crashed"], 2),
         "reads_hidden": (edited(ref, "ch01-ex1-answer", READS_HIDDEN.format(source=str(CH01))),
-                         [F, P, P], 5),
+                         [F, P, P, P], 9),
         "writes_gradebook": (
             edited(ref, "ch01-ex1-answer", WRITES_GRADEBOOK.format(out=str(out), subs=str(subs))),
-            [F, P, P],
-            5,
+            [F, P, P, P],
+            9,
         ),
-        "network": (edited(ref, "ch01-ex1-answer", NETWORK.format(port=port)), [F, P, P], 5),
+        "network": (edited(ref, "ch01-ex1-answer", NETWORK.format(port=port)), [F, P, P, P], 9),
         "flood": (
             edited(ref, "ch01-ex1-answer",
                    prepend="import os\nfor _ in range(100_000):\n    print('x' * 1000)\n"
                    "for _ in range(32):\n    os.write(1, b'y' * 2**20)\n"),
-            [P, P, P],
-            7,
+            [P, P, P, P],
+            11,
         ),
-        "forges_results": (edited(ref, "ch01-ex1-answer", FORGES.format()), [F, F, F], 0),
+        "forges_results": (edited(ref, "ch01-ex1-answer", FORGES.format()), [F, F, F, F], 0),
         "equal_anything": (
             edited(edited(ref, "ch01-ex1-answer", EQUAL_ANYTHING), "ch01-ex2-answer",
                    "def dense_matrix(kernel, input_size):\n    return AlwaysEqual()\n"),
-            [F, F, P],
-            2,
+            [F, F, P, P],
+            6,
         ),
-        "redefines_check": (edited(ref, "ch01-ex1-answer", REDEFINES), [F, F, F], 0),
-        "not_json": ('{"cells": [oops', ["malformed"] * 3, 0),
-        "tests_edited": (edited(ref, "ch01-ex1", "pass"), ["tampered", P, P], 5),
-        "tests_deleted": (edited(ref, "ch01-ex2"), [P, "tampered", P], 4),
+        "redefines_check": (edited(ref, "ch01-ex1-answer", REDEFINES), [F, F, F, F], 0),
+        "not_json": ('{"cells": [oops', ["malformed"] * 4, 0),
+        "tests_edited": (edited(ref, "ch01-ex1", "pass"), ["tampered", P, P, P], 9),
+        "tests_deleted": (edited(ref, "ch01-ex2"), [P, "tampered", P, P], 8),
         "setup_edited": (
             edited(ref, "ch01-setup", "import torch\nfrom torch import nn\ncheck = print\n"),
-            ["tampered"] * 3,
+            ["tampered"] * 4,
             0,
         ),
-        "missing": (None, ["missing"] * 3, 0),
-        "symlink": ("symlink", ["malformed"] * 3, 0),
+        "missing": (None, ["missing"] * 4, 0),
+        "symlink": ("symlink", ["malformed"] * 4, 0),
     }
 
 
@@ -508,7 +508,7 @@ STUDENTS = ["reference", "student", "loop", "loop_ignores_alarm", "memory_bomb",
 def test_adversarial_submission_gets_its_status_and_no_more_points(adversarial, student):
     _, statuses, points = adversarial["cases"][student]
     rows = read_gradebook(adversarial["out"])[student]
-    assert [r["exercise"] for r in rows] == ["ch01-ex1", "ch01-ex2", "ch01-ex3"]
+    assert [r["exercise"] for r in rows] == ["ch01-ex1", "ch01-ex2", "ch01-ex3", "ch01-ex4"]
     assert [r["status"] for r in rows] == statuses, rows
     assert sum(float(r["points"]) for r in rows) == points
     feedback = (adversarial["out"] / "feedback" / f"{student}.md").read_text()
