@@ -290,8 +290,8 @@ def _construction(results: dict, variant: str) -> tuple:
 
 def stability_text(results: dict) -> str:
     """Per variant, how many runs went unstable (:func:`convlib.experiments.unstable_seeds`: a
-    training loss 2 % above the epoch before's), e.g. ``"g1: 0 of 3 runs; g8-wide: 3 of 3 runs
-    (seeds 0, 1, 2)"``."""
+    training loss that climbs back up by more than a quarter of its fall), e.g. ``"g1: 0 of 3
+    runs; g8-wide: 2 of 3 runs (seeds 1, 2)"``."""
     parts = []
     for variant in results["variants"]:
         seeds = unstable_seeds(results, variant)
