@@ -165,7 +165,7 @@ def test_connection_panels_draw_every_matrix():
         for ax, matrix in zip(fig.axes, matrices.values()):
             image = ax.get_images()[0].get_array()
             assert image.shape == (8, 8) and int(image.sum()) == int(matrix.sum())
-            assert f"{int(matrix.sum())} connections)" in ax.get_xlabel()
+            assert f"{int(matrix.sum())} connections" in ax.get_xlabel()
     finally:
         plt.close(fig)
     with pytest.raises(ValueError, match="matrices"):

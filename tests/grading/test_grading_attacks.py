@@ -159,7 +159,11 @@ def test_a_sandbox_killed_from_outside_is_not_the_students_signal(sandbox, tmp_p
     """bubblewrap itself killed (here by SIGHUP; by the OOM killer in the attack): the grader says
     the sandbox died, not that the notebook 'died of SIGHUP' (a status -1 read as signal 1)."""
     fake = tmp_path / "bwrap"
-    fake.write_text("#!/bin/sh\nkill -HUP $$\n")
+    # SIGHUP restored to its default first: under nohup (a CI run in the background) it is
+    # inherited as ignored, and a shell cannot reset a signal ignored on entry
+    fake.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import os, signal; "
+                    "signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+                    "os.kill(os.getpid(), signal.SIGHUP)'\n")
     fake.chmod(0o755)
     real = sandbox.bwrap
     sandbox.bwrap = str(fake)
