@@ -229,19 +229,23 @@ def edited(nb: dict, grade_id: str, source: str) -> dict:
 
 @pytest.fixture(scope="module")
 def submissions(tmp_path_factory) -> dict[str, tuple[dict, list[str], float]]:
-    """name -> (notebook, statuses of ex1..ex3, expected score)."""
+    """name -> (notebook, statuses of every exercise, expected score)."""
     release = tmp_path_factory.mktemp("release")
     generate(SOURCE, release)
     student = json.loads((release / "ch01" / "ch01.ipynb").read_text())
     honest = with_solutions(student, CH01)
     P, F = "passed", "failed"
+    exercises = load_chapter(CH01).exercises
+    total, first, rest = (sum(e.points for e in exercises), exercises[0].points,
+                          [P] * (len(exercises) - 1))
     return {
-        "honest": (honest, [P, P, P], 7),
+        "honest": (honest, [P, *rest], total),
         "wrong": (edited(honest, "ch01-ex1-answer", "conv_weights = 1\ndense_weights = 2\n"),
-                  [F, P, P], 5),
-        "reads_source": (edited(honest, "ch01-ex1-answer", READS_SOURCE), [F, P, P], 5),
-        "writes_results": (edited(honest, "ch01-ex1-answer", WRITES_RESULTS), [F, P, P], 5),
-        "forges_lines": (edited(honest, "ch01-ex1-answer", FORGES_LINES), [F, F, F], 0),
+                  [F, *rest], total - first),
+        "reads_source": (edited(honest, "ch01-ex1-answer", READS_SOURCE), [F, *rest], total - first),
+        "writes_results": (edited(honest, "ch01-ex1-answer", WRITES_RESULTS), [F, *rest],
+                           total - first),
+        "forges_lines": (edited(honest, "ch01-ex1-answer", FORGES_LINES), [F] * len(exercises), 0),
     }
 
 
