@@ -77,6 +77,25 @@ def kernel_styles(kernels: Sequence[str]) -> dict[str, dict[str, str]]:
     return styles
 
 
+
+def _stacked_bars(ax, shares: Sequence[Sequence[float]], series: Sequence[tuple[str, Any, str]],
+                  label_min: float) -> None:
+    """One horizontal bar per row of ``shares`` (fractions), stacked by column; ``series``: each
+    column's (legend label, colour, hatch). Segments of at least ``label_min`` show their %."""
+    positions = list(range(len(shares)))
+    left = [0.0] * len(shares)
+    for j, (label, color, hatch) in enumerate(series):
+        widths = [100.0 * row[j] for row in shares]
+        bars = ax.barh(positions, widths, left=left, label=label, color=color, hatch=hatch,
+                       edgecolor="black", linewidth=0.6, height=0.7)
+        for bar, width, start in zip(bars, widths, left):
+            if width >= 100.0 * label_min:
+                ax.text(start + width / 2, bar.get_y() + bar.get_height() / 2, f"{width:.0f}%",
+                        ha="center", va="center", fontsize=9,
+                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
+                                  alpha=0.85))
+        left = [a + w for a, w in zip(left, widths)]
+
 def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
                        labels: Mapping[str, str] | None = None, *, label_min: float = 0.1):
     """Horizontal stacked bars on ``ax``: one bar per model (first model on top), its length
@@ -89,20 +108,9 @@ def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
     models, kernels, shares = kernel_share_matrix(summaries)
     labels = dict(labels or {})
     styles = kernel_styles(kernels)
-    positions = list(range(len(models)))
-    left = [0.0] * len(models)
-    for j, kernel in enumerate(kernels):
-        widths = [100.0 * row[j] for row in shares]
-        bars = ax.barh(positions, widths, left=left, label=kernel, color=styles[kernel]["color"],
-                       hatch=styles[kernel]["hatch"], edgecolor="black", linewidth=0.6, height=0.7)
-        for bar, width, start in zip(bars, widths, left):
-            if width >= 100.0 * label_min:
-                ax.text(start + width / 2, bar.get_y() + bar.get_height() / 2, f"{width:.0f}%",
-                        ha="center", va="center", fontsize=9,
-                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
-                                  alpha=0.85))
-        left = [a + w for a, w in zip(left, widths)]
-    ax.set_yticks(positions, [labels.get(m, m) for m in models])
+    _stacked_bars(ax, shares, [(kernel, styles[kernel]["color"], styles[kernel]["hatch"])
+                               for kernel in kernels], label_min)
+    ax.set_yticks(list(range(len(models))), [labels.get(m, m) for m in models])
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.legend(title="kernel", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -142,21 +150,10 @@ def plot_kind_shares(ax, totals: Mapping[str, Mapping[str, Mapping[str, int]]], 
         total = sum(kinds[k][what] for k in LAYER_KINDS)
         shares.append([kinds[k][what] / total if total else 0.0 for k in LAYER_KINDS])
     labels = dict(labels or {})
-    positions = list(range(len(shares)))
-    left = [0.0] * len(shares)
-    for j, kind in enumerate(LAYER_KINDS):
-        style = construction_style(*_KIND_STYLES[kind])
-        widths = [100.0 * row[j] for row in shares]
-        bars = ax.barh(positions, widths, left=left, label=KIND_LABELS[kind], color=style["color"],
-                       hatch=style["hatch"], edgecolor="black", linewidth=0.6, height=0.7)
-        for bar, width, start in zip(bars, widths, left):
-            if width >= 100.0 * label_min:
-                ax.text(start + width / 2, bar.get_y() + bar.get_height() / 2, f"{width:.0f}%",
-                        ha="center", va="center", fontsize=9,
-                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
-                                  alpha=0.85))
-        left = [a + w for a, w in zip(left, widths)]
-    ax.set_yticks(positions, [labels.get(m, m) for m in totals])
+    kind_styles = [construction_style(*_KIND_STYLES[kind]) for kind in LAYER_KINDS]
+    _stacked_bars(ax, shares, [(KIND_LABELS[kind], style["color"], style["hatch"])
+                               for kind, style in zip(LAYER_KINDS, kind_styles)], label_min)
+    ax.set_yticks(list(range(len(shares))), [labels.get(m, m) for m in totals])
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     if legend:
