@@ -20,7 +20,6 @@ import pytest
 from bookgrader.cgroups import JOIN, open_cgroups
 from bookgrader.grader import TOO_LARGE, _ending, grade
 from bookgrader.notebook import load_chapter
-from bookgrader.release import generate, with_solutions
 from bookgrader.report import display_name, feedback_name
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect
 from convlib.book import ROOT
@@ -229,15 +228,6 @@ def edited(nb: dict, grade_id: str, source: str, append: bool = False) -> dict:
 HOSTILE_NAMES = {b"caf\xe9-latin1": "not UTF-8", b"with space": "a space",
                  b"--leading-dashes": "leading dashes", b"l" * 200: "200 characters",
                  b"=cmd|' -C calc'!A0": "a spreadsheet formula"}
-
-
-@pytest.fixture(scope="module")
-def notebooks(tmp_path_factory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("release")
-    generate(SOURCE, out, ["ch01"])
-    released = json.loads((out / "ch01" / "ch01.ipynb").read_text(encoding="utf-8"))
-    return {"released": released,
-            "reference": with_solutions(released, SOURCE / "ch01" / "ch01.ipynb")}
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ import bookgrader.sandbox as sandbox_module
 from bookgrader import seccomp
 from bookgrader.__main__ import main
 from bookgrader.notebook import load_chapter
-from bookgrader.release import generate, with_solutions
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect, strong_mode
 from convlib.book import ROOT
 
@@ -49,16 +48,6 @@ def strong_sandbox():
         skip_or_fail(str(error))
     yield box
     box.close()
-
-
-@pytest.fixture(scope="module")
-def notebooks(tmp_path_factory) -> dict[str, dict]:
-    """ch01 as released by nbgrader, and the same with the reference solutions."""
-    out = tmp_path_factory.mktemp("release")
-    generate(SOURCE, out, ["ch01"])
-    released = json.loads((out / "ch01" / "ch01.ipynb").read_text(encoding="utf-8"))
-    return {"released": released,
-            "reference": with_solutions(released, SOURCE / "ch01" / "ch01.ipynb")}
 
 
 def with_answer(nb: dict, grade_id: str, source: str) -> dict:
