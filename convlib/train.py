@@ -48,13 +48,14 @@ from convlib.stats import pack_correctness
 # in the fourth decimal, which is irrelevant for normalisation).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-HISTORY_FIELDS = ("train_loss", "train_acc", "train_eval_loss", "train_eval_acc", "test_loss", "test_acc",
-                  "epoch_seconds", "images_per_second")
+HISTORY_FIELDS = ("train_loss", "train_acc", "train_eval_loss", "train_eval_acc", "test_loss",
+                  "test_acc", "epoch_seconds", "images_per_second")
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one run. ``from_profile`` fills them from a :mod:`convlib.profiles` budget."""
+    """Hyper-parameters of one run. ``from_profile`` fills them from a :mod:`convlib.profiles`
+    budget."""
 
     epochs: int = 8
     batch_size: int = 128
@@ -115,16 +116,6 @@ class History:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @property
-    def final_test_acc(self) -> float:
-        return self.test_acc[-1]
-
-    @property
-    def final_gap(self) -> float:
-        """Training minus test accuracy after the last epoch, both measured without augmentation
-        on held images (the generalisation gap)."""
-        return self.train_eval_acc[-1] - self.test_acc[-1]
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -187,10 +178,12 @@ def _progress_enabled(progress: bool | None) -> bool:
     return "ipykernel" in sys.modules  # a notebook shows the bar; CI and logs stay quiet
 
 
-def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
-          test_images: torch.Tensor, test_labels: torch.Tensor, config: TrainConfig | None = None,
-          *, seed: int = 0, device: str | torch.device | None = None,
-          progress: bool | None = None, description: str = "") -> History:
+def train(  # noqa: C901, PLR0915 -- one function, read top to bottom (chapter 1 prints it)
+    model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
+    test_images: torch.Tensor, test_labels: torch.Tensor, config: TrainConfig | None = None,
+    *, seed: int = 0, device: str | torch.device | None = None, progress: bool | None = None,
+    description: str = "",
+) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     Args:
@@ -198,27 +191,90 @@ def train(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tens
         train_images, test_images: ``uint8 (N, 3, H, W)`` tensors (as from ``load_cifar10``).
         train_labels, test_labels: ``int64 (N,)`` tensors.
         config: hyper-parameters; default ``TrainConfig()``.
-        seed: seeds parameters' initialisation is NOT re-done here (build the model after
-            :func:`seed_everything`); it seeds batch order and augmentation.
+        seed: seeds batch order and augmentation; the parameters' initialisation is NOT re-done
+            here (build the model after :func:`seed_everything`).
         device: where to train; default CUDA when available, else the CPU.
         progress: show a tqdm bar; None means only on a terminal or in a notebook, never when
             ``CONVLIB_PROGRESS=0``.
     """
     config = config or TrainConfig()
     _check_inputs(model, train_images, train_labels, test_images, test_labels)
-    device = as_device(device)
-    run = _prepare(model, (train_images, train_labels, test_images, test_labels), config, seed,
-                   device)
-    history = History(device=device_name(device), precision=run.plan.precision, seed=seed,
-                      epochs=config.epochs, train_size=len(run.train_y), test_size=len(run.test_y))
+    plan = execution_plan(as_device(device), config.precision, config.channels_last,
+                          config.compile)
+    device = plan.device
+    if plan.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
+    # The whole data set moves to the device once, as uint8: a batch is an index into it.
+    train_x, train_y = train_images.to(device), train_labels.to(device)
+    test_x, test_y = test_images.to(device), test_labels.to(device)
+    mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
+    model = model.to(device=device, memory_format=plan.memory_format)
+    step_model = torch.compile(model) if plan.compile else model
+    # A fixed sample of training images, as many as the test images, evaluated like them after
+    # each epoch (no augmentation): the fair counterpart of the test accuracy.
+    sample = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(0))
+    sample = sample[:max(1, len(test_y))].to(device)
+    sample_x, sample_y = train_x[sample], train_y[sample]
+    steps_per_epoch = max(1, len(train_y) // config.batch_size)  # no partial last batch
+    optimizer, scheduler = one_cycle_sgd(model, config, config.epochs * steps_per_epoch)
+    generator = torch.Generator(device=device).manual_seed(seed)  # batch order, augmentation
+    autocast = plan.autocast()
+    history = History(device=device_name(device), precision=plan.precision, seed=seed,
+                      epochs=config.epochs, train_size=len(train_y), test_size=len(test_y))
     bar = None
     if _progress_enabled(progress):
-        bar = tqdm(total=config.epochs * run.steps_per_epoch, desc=description or "training",
+        bar = tqdm(total=config.epochs * steps_per_epoch, desc=description or "training",
                    unit="batch", leave=False)
+
     for epoch in range(config.epochs):
-        loss_sum, correct, seen, seconds = _train_epoch(run, epoch, bar)
-        _record_epoch(run, history, epoch, loss_sum.item() / seen, correct.item() / seen, seen,
-                      seconds)
+        model.train()
+        start = time.perf_counter()
+        order = torch.randperm(len(train_y), device=device, generator=generator)
+        loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        seen = 0
+        for step in range(steps_per_epoch):
+            index = order[step * config.batch_size:(step + 1) * config.batch_size]
+            images = train_x[index]
+            if config.augment:
+                images = augment_batch(images, generator)
+            x, y = _normalise(images, mean, std, plan.memory_format), train_y[index]
+            with autocast:
+                logits = step_model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+            if bar is not None:
+                bar.update(1)
+                if step % 20 == 0 or step == steps_per_epoch - 1:
+                    bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}",
+                                    loss=f"{loss_sum.item() / seen:.3f}",
+                                    acc=f"{correct.item() / seen:.3f}")
+        synchronize(device)  # the epoch's queued GPU work belongs to its time
+        seconds = time.perf_counter() - start
+
+        test_loss, test_acc, test_hits = evaluate(
+            model, test_x, test_y, mean, std, config.eval_batch_size, plan)
+        train_eval_loss, train_eval_acc, train_hits = evaluate(
+            model, sample_x, sample_y, mean, std, config.eval_batch_size, plan)
+        history.train_eval_loss.append(round(train_eval_loss, 6))
+        history.train_eval_acc.append(round(train_eval_acc, 6))
+        history.train_loss.append(round(loss_sum.item() / seen, 6))
+        history.train_acc.append(round(correct.item() / seen, 6))
+        history.test_loss.append(round(test_loss, 6))
+        history.test_acc.append(round(test_acc, 6))
+        history.epoch_seconds.append(round(seconds, 4))
+        history.images_per_second.append(round(seen / seconds, 1))
+    # which images the trained model gets right, to compare two variants image by image
+    history.test_correct = pack_correctness(test_hits.cpu())
+    history.train_correct = pack_correctness(train_hits.cpu())
     if bar is not None:
         bar.close()
     return history
@@ -229,164 +285,53 @@ def _check_inputs(model: nn.Module, train_images: torch.Tensor, train_labels: to
     """Raise TypeError unless ``model`` is a module and the data uint8 images with int64 labels."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
-    for name, images, labels in (("train", train_images, train_labels), ("test", test_images, test_labels)):
+    for name, images, labels in (("train", train_images, train_labels),
+                                 ("test", test_images, test_labels)):
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
             raise TypeError(f"{name}_images must be a uint8 tensor of shape (N, C, H, W)")
-        if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != images.shape[:1]:
-            raise TypeError(f"{name}_labels must be an int64 tensor of shape (N,) matching {name}_images")
-
-
-@dataclass
-class _Run:
-    """What the epochs of one :func:`train` call share: the data on the device, the optimiser."""
-
-    config: TrainConfig
-    plan: ExecutionPlan
-    model: nn.Module
-    step_model: nn.Module  # what the training steps call: the compiled model, or ``model``
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    sample_x: torch.Tensor  # the fixed sample of training images evaluated after each epoch
-    sample_y: torch.Tensor
-    mean: torch.Tensor
-    std: torch.Tensor
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    generator: torch.Generator  # batch order and augmentation
-    autocast: torch.autocast
-    steps_per_epoch: int
+        if (not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64
+                or labels.shape != images.shape[:1]):
+            raise TypeError(f"{name}_labels must be an int64 tensor of shape (N,) matching "
+                            f"{name}_images")
 
 
 WARMUP_SHARE = 0.25  # of the one-cycle schedule's steps spent raising the learning rate
 
 
-def _schedule_steps(steps: int) -> int:
-    """The one-cycle schedule's length for ``steps`` optimiser steps. OneCycleLR divides by zero
-    when it has one step, or when its warm-up ends exactly at step 0 (4 steps at a quarter): a
-    tiny run (a test fixture) then gets one step more, never taken; real runs are unchanged."""
-    total = max(2, steps)
-    return total + 1 if total * WARMUP_SHARE == 1 else total
+def one_cycle_sgd(model: nn.Module, config: TrainConfig, steps: int) -> tuple[
+        torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """SGD (Nesterov momentum, :func:`parameter_groups`' weight decay) under a one-cycle schedule
+    of ``steps`` optimiser steps: the learning rate rises linearly to ``config.lr`` over the first
+    :data:`WARMUP_SHARE` of them, then falls linearly.
 
-
-def _prepare(model: nn.Module, tensors: tuple[torch.Tensor, ...], config: TrainConfig, seed: int,
-             device: torch.device) -> _Run:
-    """The run's state: model and data (train, test images and labels) on ``device``, optimiser."""
-    plan = execution_plan(device, config.precision, config.channels_last, config.compile)
-    if plan.cudnn_benchmark:
-        torch.backends.cudnn.benchmark = True
-    train_x, train_y, test_x, test_y = (t.to(device) for t in tensors)
-    mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
-    model = model.to(device=device, memory_format=plan.memory_format)
-    step_model = torch.compile(model) if plan.compile else model
-
-    n = len(train_y)
-    # a fixed sample of training images, evaluated like the test set after each epoch
-    sample = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max(1, len(test_y))].to(device)
-    steps_per_epoch = max(1, n // config.batch_size)  # drop the last partial batch: stable BN stats
+    OneCycleLR divides by zero when it has one step, or when its warm-up ends exactly at step 0
+    (4 steps at a quarter): a tiny run (a test fixture) then gets one step more, never taken;
+    real runs are unchanged."""
     optimizer = torch.optim.SGD(parameter_groups(model, config.weight_decay), lr=config.lr,
                                 momentum=config.momentum, nesterov=config.momentum > 0)
+    total = max(2, steps)
+    if total * WARMUP_SHARE == 1:
+        total += 1
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=_schedule_steps(config.epochs * steps_per_epoch),
-        pct_start=WARMUP_SHARE, anneal_strategy="linear")
-    generator = torch.Generator(device=device).manual_seed(seed)
-    return _Run(config=config, plan=plan, model=model, step_model=step_model, train_x=train_x,
-                train_y=train_y, test_x=test_x, test_y=test_y, sample_x=train_x[sample],
-                sample_y=train_y[sample], mean=mean, std=std, optimizer=optimizer,
-                scheduler=scheduler, generator=generator, autocast=plan.autocast(),
-                steps_per_epoch=steps_per_epoch)
-
-
-def _train_epoch(run: _Run, epoch: int,
-                 bar: tqdm | None) -> tuple[torch.Tensor, torch.Tensor, int, float]:
-    """One shuffled pass over the training set: summed loss, number right, images seen, seconds."""
-    config = run.config
-    run.model.train()
-    start = time.perf_counter()
-    order = torch.randperm(len(run.train_y), device=run.plan.device, generator=run.generator)
-    loss_sum = torch.zeros((), device=run.plan.device)
-    correct = torch.zeros((), device=run.plan.device, dtype=torch.int64)
-    seen = 0
-    for step in range(run.steps_per_epoch):
-        batch_loss, batch_correct, batch_size = _train_step(
-            run, order[step * config.batch_size:(step + 1) * config.batch_size])
-        loss_sum += batch_loss  # summed on the device: no sync per step
-        correct += batch_correct
-        seen += batch_size
-        if bar is not None:
-            bar.update(1)
-            if step % 20 == 0 or step == run.steps_per_epoch - 1:
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}",
-                                loss=f"{loss_sum.item() / seen:.3f}",
-                                acc=f"{correct.item() / seen:.3f}",
-                                img_s=f"{seen / max(elapsed, 1e-9):.0f}")
-    synchronize(run.plan.device)  # the epoch's queued GPU work belongs to its time
-    return loss_sum, correct, seen, time.perf_counter() - start
-
-
-def _train_step(run: _Run, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """One optimiser step on the training images ``index``: summed loss, hits, batch size."""
-    images = run.train_x[index]
-    if run.config.augment:
-        images = augment_batch(images, run.generator)
-    x, y = _normalise(images, run.mean, run.std, run.plan.memory_format), run.train_y[index]
-    with run.autocast:
-        logits = run.step_model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=run.config.label_smoothing)
-    run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    run.optimizer.step()
-    run.scheduler.step()
-    return loss.detach() * len(y), (logits.argmax(1) == y).sum(), len(y)
-
-
-def _record_epoch(run: _Run, history: History, epoch: int, train_loss: float, train_acc: float,
-                  seen: int, seconds: float) -> None:
-    """Evaluate after ``epoch``; append its numbers to ``history`` (test_correct after the last)."""
-    config, plan = run.config, run.plan
-    last = epoch == config.epochs - 1
-    test_loss, test_acc, *correct_images = evaluate(
-        run.model, run.test_x, run.test_y, run.mean, run.std, config.eval_batch_size,
-        plan.memory_format, plan.bf16, return_correct=last)
-    if last:
-        history.test_correct = pack_correctness(correct_images[0].cpu())
-    train_eval_loss, train_eval_acc, *sample_images = evaluate(
-        run.model, run.sample_x, run.sample_y, run.mean, run.std, config.eval_batch_size,
-        plan.memory_format, plan.bf16, return_correct=last)
-    if last:
-        history.train_correct = pack_correctness(sample_images[0].cpu())
-    history.train_eval_loss.append(round(train_eval_loss, 6))
-    history.train_eval_acc.append(round(train_eval_acc, 6))
-    history.train_loss.append(round(train_loss, 6))
-    history.train_acc.append(round(train_acc, 6))
-    history.test_loss.append(round(test_loss, 6))
-    history.test_acc.append(round(test_acc, 6))
-    history.epoch_seconds.append(round(seconds, 4))
-    history.images_per_second.append(round(seen / seconds, 1))
+        optimizer, max_lr=config.lr, total_steps=total, pct_start=WARMUP_SHARE,
+        anneal_strategy="linear")
+    return optimizer, scheduler
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor,
-             std: torch.Tensor, batch_size: int = 1000,
-             memory_format: torch.memory_format = torch.contiguous_format,
-             bf16: bool | None = None, return_correct: bool = False) -> tuple:
-    """Mean cross-entropy and accuracy of ``model`` on uint8 ``images`` (no augmentation); with
-    ``return_correct``, also the per-image correctness (a bool tensor, one entry per image)."""
+             std: torch.Tensor, batch_size: int, plan: ExecutionPlan,
+             ) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy and accuracy of ``model`` on uint8 ``images`` (no augmentation), and
+    which images it gets right (a bool tensor, one entry per image)."""
     model.eval()
-    bf16 = images.device.type == "cuda" if bf16 is None else bf16
-    loss_sum, correct, hits = 0.0, 0, []
+    loss_sum, hits = 0.0, []
     for start in range(0, len(labels), batch_size):
-        x = _normalise(images[start:start + batch_size], mean, std, memory_format)
+        x = _normalise(images[start:start + batch_size], mean, std, plan.memory_format)
         y = labels[start:start + batch_size]
-        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=plan.bf16):
             logits = model(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
-        hit = logits.argmax(1) == y
-        correct += hit.sum().item()
-        hits.append(hit)
-    if return_correct:
-        return loss_sum / len(labels), correct / len(labels), torch.cat(hits)
-    return loss_sum / len(labels), correct / len(labels)
+        hits.append(logits.argmax(1) == y)
+    hits = torch.cat(hits)
+    return loss_sum / len(labels), hits.sum().item() / len(labels), hits
