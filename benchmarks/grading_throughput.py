@@ -31,9 +31,9 @@ from pathlib import Path
 from bookgrader.notebook import load_chapter, plan_submission, read_submission
 from bookgrader.release import generate, with_solutions
 from bookgrader.sandbox import Limits, detect
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 
-SOURCE = ROOT / "exercises" / "source"
+SOURCE = REPO_ROOT / "exercises" / "source"
 
 # Adversarial answers for the first exercise (cheap ones: no 60 s timeouts, which would measure the
 # time limit instead of the grader).

@@ -25,7 +25,7 @@ from bookgrader.notebook import find_chapters
 from bookgrader.release import generate, release, stale_pages, with_solutions
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect
 from bookgrader.shards import merge
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 
 
 def _size(text: str) -> int:
@@ -52,11 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bookgrader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    source_default = str(ROOT / "exercises" / "source")
+    source_default = str(REPO_ROOT / "exercises" / "source")
 
     p = sub.add_parser("grade", help="grade a folder of submissions")
     p.add_argument("submissions", type=Path)
-    p.add_argument("--out", type=Path, default=ROOT / "grading")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "grading")
     p.add_argument("--source", type=Path, default=Path(source_default))
     p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
     p.add_argument("--jobs", type=int, default=2, help="submissions graded in parallel (default 2)")
@@ -71,18 +71,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gradescope", help="a Gradescope autograder zip for one chapter")
     p.add_argument("chapter")
-    p.add_argument("--out", type=Path, default=ROOT / "gradescope")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "gradescope")
     p.add_argument("--source", type=Path, default=Path(source_default))
     _add_sandbox_options(p)
 
     p = sub.add_parser("release", help="student notebooks and website pages")
     p.add_argument("--source", type=Path, default=Path(source_default))
-    p.add_argument("--out", type=Path, default=ROOT / "release")
-    p.add_argument("--pages", type=Path, default=ROOT / "book" / "exercises")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "release")
+    p.add_argument("--pages", type=Path, default=REPO_ROOT / "book" / "exercises")
 
     p = sub.add_parser("check-pages", help="are the website's exercise pages up to date?")
     p.add_argument("--source", type=Path, default=Path(source_default))
-    p.add_argument("--pages", type=Path, default=ROOT / "book" / "exercises")
+    p.add_argument("--pages", type=Path, default=REPO_ROOT / "book" / "exercises")
 
     p = sub.add_parser("selfcheck", help="reference scores full points, student version zero")
     p.add_argument("--source", type=Path, default=Path(source_default))
@@ -104,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("merge", "gradescope"):
         return shard_or_gradescope_command(args)
     if args.command == "release":
-        for page in release(args.source, args.out, args.pages, ROOT):
+        for page in release(args.source, args.out, args.pages, REPO_ROOT):
             print(f"released {page.stem}: {args.out / page.stem}/, page {page}")
         return 0
     if args.command == "check-pages":
-        stale = stale_pages(args.source, args.pages, ROOT)
+        stale = stale_pages(args.source, args.pages, REPO_ROOT)
         for name in stale:
             print(
                 f"{args.pages / (name + '.md')} is out of date: run make release", file=sys.stderr
@@ -157,7 +157,7 @@ def shard_or_gradescope_command(args) -> int:
             print(f"merged {len(args.shard_dirs)} shards, {len({r.student for r in results})} "
                   f"students: {args.out / 'gradebook.csv'}")
         else:
-            path = export(args.chapter, args.out, args.source, ROOT, _limits(args))
+            path = export(args.chapter, args.out, args.source, REPO_ROOT, _limits(args))
             print(f"Gradescope autograder for {args.chapter}: {path}")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -14,9 +14,9 @@ from fractions import Fraction
 import torch
 
 from convlib import claims, results, stats
-from convlib.book import glue
 from convlib.experiments import EXPERIMENTS, summarize, unstable_seeds
 from convlib.models import ArticleNet
+from convlib.plots import glue
 from convlib.plots.style import line_style
 
 NOT_AVAILABLE = "reference results not available yet"

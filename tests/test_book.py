@@ -12,27 +12,22 @@ import sys
 import pytest
 
 from convlib.book import (
-    LAUNCH_TAG,
     MAX_SIGNIFICANT_DIGITS,
     PORTABLE_ENV,
-    ROOT,
-    glue,
-    launch_cell_source,
     portability_problems,
-    repository,
-    sync_launch_cell,
     toc_files,
     toc_notebooks,
     unportable_numbers,
 )
+from convlib.io import REPO_ROOT
 
 MACHINE_PATH = re.compile(r"(/root/|/tmp/|/work/|/home/[a-z]|/Users/|site-packages/|[A-Z]:\\\\)")
 MEMORY_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}")
 
 
 def book_notebooks() -> set[str]:
-    found = ROOT.joinpath("book").rglob("*.ipynb")
-    return {str(p.relative_to(ROOT)) for p in found
+    found = REPO_ROOT.joinpath("book").rglob("*.ipynb")
+    return {str(p.relative_to(REPO_ROOT)) for p in found
             if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts}
 
 
@@ -42,11 +37,11 @@ def test_every_notebook_of_the_book_is_in_the_toc():
 
 def test_every_toc_entry_exists():
     for entry in toc_files():
-        assert any(ROOT.joinpath(entry + ext).is_file() for ext in (".md", ".ipynb")), entry
+        assert any(REPO_ROOT.joinpath(entry + ext).is_file() for ext in (".md", ".ipynb")), entry
 
 
 def test_nbval_target_runs_exactly_the_toc_notebooks():
-    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "nbval"], cwd=ROOT,
+    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "nbval"], cwd=REPO_ROOT,
                              capture_output=True, text=True, check=True).stdout
     commands = dry_run.replace("\\\n", " ").splitlines()  # join continuation lines
     pytest_line = next(line for line in commands if "--nbval" in line)
@@ -57,7 +52,7 @@ def test_nbval_target_runs_exactly_the_toc_notebooks():
 
 def test_stored_outputs_hold_no_machine_path_address_or_error():
     for path in toc_notebooks():
-        notebook = json.loads(ROOT.joinpath(path).read_text(encoding="utf-8"))
+        notebook = json.loads(REPO_ROOT.joinpath(path).read_text(encoding="utf-8"))
         counts = []
         for cell in notebook["cells"]:
             if cell["cell_type"] != "code":
@@ -78,7 +73,7 @@ def test_stored_outputs_hold_no_machine_path_address_or_error():
 
 @pytest.mark.parametrize("path", toc_notebooks())
 def test_compared_outputs_show_no_raw_float(path):
-    problems = portability_problems(ROOT / path)
+    problems = portability_problems(REPO_ROOT / path)
     assert not problems, ("outputs nbval compares show floats that differ between machines; print a "
                           "verdict against a tolerance, an exact integer or a rounded value:\n"
                           + "\n".join(problems))
@@ -134,40 +129,10 @@ def test_the_simulated_second_machine_really_differs():
     assert out == ["AVX2", "1", "float32"]
 
 
-# ---- launching a chapter on its own (Colab, Binder, a download) ------------------------------
-
-@pytest.mark.parametrize("path", toc_notebooks())
-def test_every_chapter_starts_with_the_launch_cell_hidden_on_the_website(path):
-    notebook = json.loads(ROOT.joinpath(path).read_text(encoding="utf-8"))
-    first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
-    assert "".join(first["source"]) == launch_cell_source(), "run: python -m convlib.book sync-launch-cells"
-    assert LAUNCH_TAG in first["metadata"].get("tags", [])
-    assert first["outputs"] == []  # a no-op where convlib is installed: nothing to compare
-    assert not sync_launch_cell(notebook)  # in sync: the generator changes nothing
-
-
-def test_the_launch_cell_installs_from_the_repository_in_config_and_fits_the_page():
-    url, branch = repository()
-    source = launch_cell_source()
-    assert f"git+{url}@{branch}" in source and url.startswith("https://github.com/")
-    assert max(len(line) for line in source.splitlines()) <= 88
-    compile(source, "launch", "exec")
-
-
-def test_sync_inserts_the_launch_cell_before_the_first_code_cell_and_updates_an_old_one():
-    notebook = {"cells": [{"cell_type": "markdown", "source": ["# t"], "metadata": {}},
-                          {"cell_type": "code", "source": ["import convlib"], "metadata": {}, "outputs": []}]}
-    assert sync_launch_cell(notebook)
-    assert [c["cell_type"] for c in notebook["cells"]] == ["markdown", "code", "code"]
-    notebook["cells"][1]["source"] = ["# Set-up for a notebook opened on its own (old)\n"]
-    assert sync_launch_cell(notebook) and "".join(notebook["cells"][1]["source"]) == launch_cell_source()
-    assert len(notebook["cells"]) == 3 and not sync_launch_cell(notebook)
-
-
 def test_smoke_outputs_of_run_it_yourself_cells_stay_off_the_website():
     run_cells = 0
     for path in toc_notebooks():
-        for cell in json.loads(ROOT.joinpath(path).read_text(encoding="utf-8"))["cells"]:
+        for cell in json.loads(REPO_ROOT.joinpath(path).read_text(encoding="utf-8"))["cells"]:
             source = "".join(cell["source"])
             if cell["cell_type"] == "code" and "run_experiment(" in source:
                 run_cells += 1
@@ -176,66 +141,28 @@ def test_smoke_outputs_of_run_it_yourself_cells_stay_off_the_website():
     assert run_cells == 5
 
 
-def test_glue_without_myst_nb_shows_the_value_only_when_asked(monkeypatch, capsys):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_myst_nb(name, *args, **kwargs):
-        if name == "myst_nb":
-            raise ImportError("no myst_nb on this hosted service")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_myst_nb)
-    glue("hidden", 41, display=False)
-    glue("shown", 42)
-    assert capsys.readouterr().out == "42\n"
-
-
 def test_binder_builds_a_lean_cpu_environment_pinned_like_the_book():
-    lines = [line.strip() for line in ROOT.joinpath("binder", "requirements.txt").read_text().splitlines()
+    lines = [line.strip() for line in REPO_ROOT.joinpath("binder", "requirements.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # CPU wheels, no CUDA
     pins = dict(line.split("==") for line in lines if "==" in line)
-    constraints = dict(line.split("==") for line in ROOT.joinpath("constraints.txt").read_text().splitlines()
+    constraints = dict(line.split("==") for line in REPO_ROOT.joinpath("constraints.txt").read_text().splitlines()
                        if "==" in line and not line.startswith("#"))
     assert {"torch", "torchvision", "numpy", "matplotlib", "pandas", "ipykernel"} <= set(pins)
     assert all(constraints[name] == version for name, version in pins.items()), "binder pins drifted"
     for tooling in ("pytest", "nbval", "jupyter-book", "hypothesis", "nbgrader"):
         assert tooling not in pins
-    post_build = ROOT.joinpath("binder", "postBuild")
+    post_build = REPO_ROOT.joinpath("binder", "postBuild")
     assert post_build.stat().st_mode & 0o111 and "pip install" in post_build.read_text()
-    assert ROOT.joinpath("binder", "runtime.txt").read_text().strip() == "python-3.11"
+    assert REPO_ROOT.joinpath("binder", "runtime.txt").read_text().strip() == "python-3.11"
 
 
 def test_every_chapter_with_exercises_ends_with_a_link_to_them():
-    for page in sorted(ROOT.joinpath("book", "exercises").glob("ch*.md")):
-        [chapter] = ROOT.joinpath("book", "chapters").glob(f"{page.stem[2:]}_*.ipynb")
+    for page in sorted(REPO_ROOT.joinpath("book", "exercises").glob("ch*.md")):
+        [chapter] = REPO_ROOT.joinpath("book", "chapters").glob(f"{page.stem[2:]}_*.ipynb")
         cells = json.loads(chapter.read_text(encoding="utf-8"))["cells"]
         assert cells[-1]["cell_type"] == "markdown"
         assert f"](../exercises/{page.name})" in "".join(cells[-1]["source"]), chapter.name
-
-
-def test_glue_refuses_a_figure_that_breaks_the_figure_rules():
-    """Once the book's style is in use, a glued figure with text too small at page width (here a
-    13-inch figure, scaled down to the content column) is an error naming it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from convlib import book
-    from convlib.plots import use_book_style
-
-    use_book_style()
-    fig, ax = plt.subplots(figsize=(13, 4))
-    ax.plot([1, 2], [3, 4])
-    ax.set(title="too wide", xlabel="epoch (passes)", ylabel="accuracy (%)")
-    with pytest.raises(ValueError, match="'wide' breaks the book's figure rules: .*< 9 pt"):
-        book.glue("wide", fig, display=False)
-    fig.set_size_inches(6.4, 4)
-    book.glue("narrow", fig, display=False)  # the same figure at page width passes
-    plt.close(fig)
 
 
 def _visible_code_cells(path):
@@ -250,7 +177,7 @@ def test_no_page_shows_a_glue_call_or_an_assert_line(notebook):
     """Bookkeeping (glue, asserts) lives in hidden cells (remove-input, or hide-input where a
     reader may want to look): the teaching code on the page is what a learner would type."""
     shown = []
-    for cell in _visible_code_cells(ROOT / notebook):
+    for cell in _visible_code_cells(REPO_ROOT / notebook):
         for line in "".join(cell["source"]).splitlines():
             if re.match(r"\s*(assert\b|glue\()", line):
                 shown.append(line.strip()[:60])
@@ -261,7 +188,7 @@ def test_no_page_shows_a_glue_call_or_an_assert_line(notebook):
 def test_code_a_reader_can_see_fits_88_columns(notebook):
     """Code shown on the page, folded (hide-input) or not, is at most 88 columns: the width that
     fits a code cell without sideways scrolling (book/_static/ksm.css, tests/test_site.py)."""
-    cells = json.loads((ROOT / notebook).read_text(encoding="utf-8"))["cells"]
+    cells = json.loads((REPO_ROOT / notebook).read_text(encoding="utf-8"))["cells"]
     wide = [f"cell {i}: {len(line)} columns: {line.strip()[:50]}"
             for i, cell in enumerate(cells) if cell["cell_type"] == "code"
             and not {"remove-input", "remove-cell"} & set(cell.get("metadata", {}).get("tags", []))
@@ -271,7 +198,7 @@ def test_code_a_reader_can_see_fits_88_columns(notebook):
 
 @pytest.mark.parametrize("notebook", [n for n in toc_notebooks() if "/chapters/" in n])
 def test_every_chapter_closes_with_what_to_remember_then_its_exercises(notebook):
-    cells = json.loads((ROOT / notebook).read_text(encoding="utf-8"))["cells"]
+    cells = json.loads((REPO_ROOT / notebook).read_text(encoding="utf-8"))["cells"]
     headings = [line for c in cells if c["cell_type"] == "markdown"
                 for line in "".join(c["source"]).splitlines() if line.startswith("## ")]
     assert headings[-2:] == ["## What to remember", "## Exercises"], headings[-3:]
@@ -296,7 +223,7 @@ def test_every_figure_on_a_page_went_through_the_figure_check(notebook):
     against the figure rules (convlib.plots.style.figure_problems: sizes, overlaps, clipping,
     titles, units) and raises on a break; so nbval's re-execution checks every figure of every
     chapter. An image shown directly (a figure left open at the end of a cell) would escape it."""
-    cells = json.loads((ROOT / notebook).read_text(encoding="utf-8"))["cells"]
+    cells = json.loads((REPO_ROOT / notebook).read_text(encoding="utf-8"))["cells"]
     direct, glued = _figures_outside_the_check(cells)
     assert not direct, f"{notebook}: figures shown without the figure check: {direct}"
     if glued:

@@ -13,8 +13,9 @@ import textwrap
 import pytest
 
 from convlib import claims
-from convlib.book import PORTABLE_ENV, ROOT
+from convlib.book import PORTABLE_ENV
 from convlib.claims import __main__ as claims_cli
+from convlib.io import REPO_ROOT
 
 KEYS = {"id", "chapter", "quote", "article_value", "computed_value", "verdict", "explanation"}
 
@@ -39,8 +40,8 @@ def test_the_registry_json_is_the_same_on_another_machine(capsys):
     states them as verdicts against a tolerance, so its JSON does not change with the machine."""
     here = cli(capsys, "--json")
     env = {**os.environ, **PORTABLE_ENV}
-    there = subprocess.run([sys.executable, "-m", "convlib.claims", "--json"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, check=True).stdout
+    there = subprocess.run([sys.executable, "-m", "convlib.claims", "--json"], cwd=REPO_ROOT,
+                           env=env, capture_output=True, text=True, check=True).stdout
     assert there == here
     identities = {row["id"]: row["computed_value"] for row in json.loads(here)
                   if row["check"].startswith("identities.")}

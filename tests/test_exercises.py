@@ -27,14 +27,16 @@ from bookgrader.notebook import cell_source, find_chapters, load_chapter, nbgrad
 from bookgrader.release import generate, with_solutions
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect
 from convlib import store
-from convlib.book import IGNORE_MARKERS, IGNORE_TAGS, ROOT, toc_files
+from convlib.book import IGNORE_MARKERS, IGNORE_TAGS, toc_files
+from convlib.io import REPO_ROOT
 
-SOURCE = ROOT / "exercises" / "source"
-CHAPTERS = ROOT / "book" / "chapters"
+SOURCE = REPO_ROOT / "exercises" / "source"
+CHAPTERS = REPO_ROOT / "book" / "chapters"
 SOURCES = find_chapters(SOURCE)
 # Pages that every chapter's exercises must not answer either: the appendix and the course guide.
-SHARED_PAGES = [ROOT / "book" / "reading_experiments.ipynb", ROOT / "book" / "course_guide.md",
-                *sorted((ROOT / "book" / "appendix").glob("*.ipynb"))]
+SHARED_PAGES = [REPO_ROOT / "book" / "reading_experiments.ipynb",
+                REPO_ROOT / "book" / "course_guide.md",
+                *sorted((REPO_ROOT / "book" / "appendix").glob("*.ipynb"))]
 # Running text and printed outputs hold many small numbers (figure numbers, epochs, widths, the
 # t table): there an answer of at least three significant digits is looked for, among numbers
 # shown with at least four.
@@ -181,7 +183,7 @@ def test_every_chapter_has_exercises_and_a_page_in_the_toc():
     toc = toc_files()
     for path in SOURCES:
         assert f"book/exercises/{path.stem}" in toc, path.stem
-        assert (ROOT / "book" / "exercises" / f"{path.stem}.md").is_file(), path.stem
+        assert (REPO_ROOT / "book" / "exercises" / f"{path.stem}.md").is_file(), path.stem
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])

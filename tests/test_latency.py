@@ -130,9 +130,10 @@ def test_the_latency_table_script_records_its_provenance(monkeypatch):
     CPU model, load average, UTC time)."""
     import importlib.util
 
-    from convlib.book import ROOT
+    from convlib.io import REPO_ROOT
 
-    spec = importlib.util.spec_from_file_location("latency_table", ROOT / "benchmarks" / "latency_table.py")
+    path = REPO_ROOT / "benchmarks" / "latency_table.py"
+    spec = importlib.util.spec_from_file_location("latency_table", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     args = script.parse_args(["--threads", "1", "--device", "cpu", "--clock", "cpu", "--note", "test"])

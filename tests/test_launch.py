@@ -1,5 +1,7 @@
-"""A chapter opened on its own, as on Colab or Binder: offline, in a fresh virtual environment that
-holds only what a hosted notebook service gives (PyTorch, torchvision, numpy, matplotlib, pandas,
+"""convlib.launch: every chapter starts with the launch cell, which is written from _config.yml.
+
+A chapter opened on its own, as on Colab or Binder (slow tests): offline, in a fresh virtual
+environment that holds only what a hosted notebook service gives (PyTorch, torchvision, numpy, matplotlib, pandas,
 tqdm, Pillow, a kernel, setuptools), the notebook copied alone into an empty folder. Its launch cell
 must install the book's package from a local clone ($CONVLIB_SOURCE) and the chapter must run top to
 bottom, reading the reference results installed with the package."""
@@ -20,11 +22,52 @@ from nbclient import NotebookClient
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from convlib.book import ROOT, SOURCE_ENV_VAR
+from convlib.book import toc_notebooks
+from convlib.io import REPO_ROOT
+from convlib.launch import (
+    LAUNCH_TAG,
+    SOURCE_ENV_VAR,
+    launch_cell_source,
+    repository,
+    sync_launch_cell,
+)
 
 HOSTED = ("torch", "torchvision", "numpy", "matplotlib", "pandas", "tqdm", "pillow", "ipykernel",
           "setuptools", "wheel")
 CHAPTERS = ("book/chapters/01_dense_vs_conv.ipynb", "book/appendix/errata.ipynb")
+
+
+# ---- launching a chapter on its own (Colab, Binder, a download) ------------------------------
+
+@pytest.mark.parametrize("path", toc_notebooks())
+def test_every_chapter_starts_with_the_launch_cell_hidden_on_the_website(path):
+    notebook = json.loads(REPO_ROOT.joinpath(path).read_text(encoding="utf-8"))
+    first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "".join(first["source"]) == launch_cell_source(), (
+        "run: python -m convlib.book sync-launch-cells")
+    assert LAUNCH_TAG in first["metadata"].get("tags", [])
+    assert first["outputs"] == []  # a no-op where convlib is installed: nothing to compare
+    assert not sync_launch_cell(notebook)  # in sync: the generator changes nothing
+
+
+def test_the_launch_cell_installs_from_the_repository_in_config_and_fits_the_page():
+    url, branch = repository()
+    source = launch_cell_source()
+    assert f"git+{url}@{branch}" in source and url.startswith("https://github.com/")
+    assert max(len(line) for line in source.splitlines()) <= 88
+    compile(source, "launch", "exec")
+
+
+def test_sync_inserts_the_launch_cell_before_the_first_code_cell_and_updates_an_old_one():
+    notebook = {"cells": [{"cell_type": "markdown", "source": ["# t"], "metadata": {}},
+                          {"cell_type": "code", "source": ["import convlib"], "metadata": {},
+                           "outputs": []}]}
+    assert sync_launch_cell(notebook)
+    assert [c["cell_type"] for c in notebook["cells"]] == ["markdown", "code", "code"]
+    notebook["cells"][1]["source"] = ["# Set-up for a notebook opened on its own (old)\n"]
+    assert sync_launch_cell(notebook)
+    assert "".join(notebook["cells"][1]["source"]) == launch_cell_source()
+    assert len(notebook["cells"]) == 3 and not sync_launch_cell(notebook)
 
 
 def closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
@@ -76,7 +119,8 @@ def hosted(tmp_path_factory):
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "hosted service", "language": "python"}))
     clone = root / "clone"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{REPO_ROOT}", str(clone)],
+                   check=True)
     return {"root": root, "python": python, "purelib": purelib, "clone": clone}
 
 
@@ -94,7 +138,7 @@ def test_a_chapter_opened_alone_installs_the_book_and_runs(hosted, chapter, cifa
                                                             monkeypatch):
     folder = tmp_path / "alone"
     folder.mkdir()
-    shutil.copy(ROOT / chapter, folder / "chapter.ipynb")
+    shutil.copy(REPO_ROOT / chapter, folder / "chapter.ipynb")
     for key in list(os.environ):
         if key.startswith(("CONVLIB_", "PYTHON", "VIRTUAL_ENV", "PIP_")):
             monkeypatch.delenv(key)
@@ -108,7 +152,7 @@ def test_a_chapter_opened_alone_installs_the_book_and_runs(hosted, chapter, cifa
     monkeypatch.setenv("PATH", f"{hosted['python'].parent}{os.pathsep}{os.environ['PATH']}")
     notebook = nbformat.read(folder / "chapter.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(
-        "import convlib, convlib.experiments\nprint(convlib.__file__)\nprint(convlib.experiments.DEFAULT_OUT)"))
+        "import convlib, convlib.store\nprint(convlib.__file__)\nprint(convlib.store.RESULTS_DIR)"))
     NotebookClient(notebook, kernel_name="hosted", timeout=900,
                    resources={"metadata": {"path": str(folder)}}).execute()
     where, results = notebook.cells[-1].outputs[0]["text"].split()

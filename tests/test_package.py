@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import convlib
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 
 CORE = ["params", "dense", "receptive", "blocks", "flops", "census", "zoo", "identities", "data",
         "models", "train", "experiments", "results", "claims", "profiles"]
@@ -35,5 +35,5 @@ def test_the_layers_hold():
     above its own, and the grader imports only the bottom layer. make lint runs it too; here it
     also guards a plain pytest run."""
     lint_imports = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(lint_imports)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]

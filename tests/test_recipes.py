@@ -17,12 +17,12 @@ import pytest
 import yaml
 
 from convlib import experiments as E
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 from convlib.profiles import PROFILE_NAMES
 from convlib.shards import SHARD_KEY, Shard, run_key
 
-SLURM = ROOT / "recipes" / "slurm"
-WORKFLOW = ROOT / ".github" / "workflows" / "experiments-shards.yml"
+SLURM = REPO_ROOT / "recipes" / "slurm"
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "experiments-shards.yml"
 
 
 def stand_in(folder: Path, name: str, body: str) -> None:
@@ -75,12 +75,12 @@ def test_the_slurm_array_tasks_then_the_merge_give_the_whole_results_file(tmp_pa
                PYTHON=sys.executable, OUT=str(tmp_path / "shards"), MERGED=str(tmp_path / "merged"),
                SLURM_ARRAY_TASK_COUNT="3", SLURM_ARRAY_TASK_MAX="2")
     for task in range(3):
-        subprocess.run(["bash", str(SLURM / "experiments.sbatch")], check=True, cwd=ROOT,
+        subprocess.run(["bash", str(SLURM / "experiments.sbatch")], check=True, cwd=REPO_ROOT,
                        env=dict(env, SLURM_ARRAY_TASK_ID=str(task)), capture_output=True)
         part = E.load_results(tmp_path / "shards" / f"shard-{task}" / "dense_vs_conv.json")
         assert part["provenance"][SHARD_KEY]["shard"] == f"{task}/3"
         assert all(Shard(task, 3).holds(run_key(r["variant"], r["seed"])) for r in part["runs"])
-    done = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=ROOT, capture_output=True,
+    done = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=REPO_ROOT, capture_output=True,
                           env=dict(env, SHARDS="3"), text=True, check=True)
     merged = E.load_results(tmp_path / "merged" / "dense_vs_conv.json")
     assert [(r["variant"], r["seed"]) for r in merged["runs"]] == [("mlp", 0), ("cnn", 0)]
@@ -88,8 +88,9 @@ def test_the_slurm_array_tasks_then_the_merge_give_the_whole_results_file(tmp_pa
     assert merged["comparisons"] == E.check_claims(merged)
     assert "inconclusive" in done.stdout or "holds" in done.stdout or "contradicted" in done.stdout
     shutil.rmtree(tmp_path / "shards" / "shard-1")
-    missing = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=ROOT, capture_output=True,
-                             env=dict(env, SHARDS="3"), text=True, check=False)
+    missing = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=REPO_ROOT,
+                             capture_output=True, env=dict(env, SHARDS="3"), text=True,
+                             check=False)
     assert missing.returncode == 2 and "shard-1" in missing.stderr
 
 

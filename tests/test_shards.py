@@ -14,9 +14,8 @@ import torch
 
 from convlib import experiments as E
 from convlib import shards
-from convlib.book import ROOT
 from convlib.data import CIFAR10, CLASSES
-from convlib.io import atomic_write_json
+from convlib.io import REPO_ROOT, atomic_write_json
 
 
 # ----------------------------------------------------------------------------- assignment
@@ -183,12 +182,12 @@ def test_experiments_merge_command_writes_the_merged_file(tmp_path, runs, capsys
 def test_shards_module_is_the_bottom_layer():
     code = "import sys, convlib.shards; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=ROOT).stdout.strip() == "False"
+                          check=True, cwd=REPO_ROOT).stdout.strip() == "False"
 
 
 def test_the_one_gpu_recipe_parses_and_refuses_a_bad_process_count():
     """recipes/gpu/reference.sh (the GPU reference set: shards side by side on one GPU)."""
-    script = ROOT / "recipes" / "gpu" / "reference.sh"
+    script = REPO_ROOT / "recipes" / "gpu" / "reference.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     for bad in ("0", "two", "-3"):
         done = subprocess.run(["bash", str(script), bad], capture_output=True, text=True)

@@ -1,4 +1,7 @@
-"""The book's figure style and the plotting helpers the chapters share.
+"""The book's figure style, the plotting helpers the chapters share, and ``glue``.
+
+:func:`glue` is how every value and figure of a chapter reaches its page; a glued figure is always
+checked against the book's figure rules (:func:`convlib.plots.style.figure_problems`).
 
 Every figure must stay readable in grayscale: each series gets a colour, a line style and a
 marker, so that lines can be told apart without colour. Topic-specific figures live in the
@@ -9,11 +12,12 @@ figure, :mod:`convlib.plots.shapes` the shape drawings of blocks.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from itertools import cycle
 from typing import Any
 
-from convlib import book
 from convlib.plots.style import figure_problems
 
 # Okabe-Ito colours (colour-blind safe), with line styles and markers for grayscale print.
@@ -47,16 +51,44 @@ def fit_to_page(fig: Any, width_in: float = 7.2) -> Any:
     return fig
 
 
+def glue(name: str, value: object, display: bool = True) -> None:
+    """``myst_nb.glue`` where MyST-NB is installed (the website's build reads the glued value);
+    elsewhere (Colab, Binder, a downloaded notebook) the value is shown if ``display``, as
+    MyST-NB would, so a chapter runs without the website's toolchain.
+
+    A glued matplotlib figure is first checked against the book's figure rules
+    (:func:`convlib.plots.style.figure_problems`: text of 9 pt or more at page width and 8 CSS px
+    or more on a phone, no text over another text or another axes, none clipped, titles, axis
+    labels with units, legends); one that breaks a rule is a ``ValueError`` naming it, so no
+    chapter publishes one. Every figure of a chapter is glued (``tests/test_book.py`` checks it),
+    so nbval's re-execution checks every figure. ``CONVLIB_FIGURE_RULES=report`` prints the
+    breaks to stderr instead, for an author's survey of every figure at once."""
+    if hasattr(value, "savefig") and hasattr(value, "axes"):  # a figure, without matplotlib
+        problems = figure_problems(value)
+        if problems:
+            message = f"figure {name!r} breaks the book's figure rules: " + "; ".join(problems)
+            if os.environ.get("CONVLIB_FIGURE_RULES", "").strip() != "report":
+                raise ValueError(message)
+            print(message, file=sys.stderr)
+    try:
+        from myst_nb import glue as myst_glue  # deferred: only the website's toolchain has it
+    except ImportError:
+        if display:
+            from IPython.display import display as show  # deferred: only in a kernel
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
+
+
 def use_book_style() -> None:
-    """Matplotlib settings for every figure of the book, and the book's figure rules
-    (:func:`convlib.plots.style.figure_problems`) checked on every figure a chapter glues.
+    """Matplotlib settings for every figure of the book: the sizes of its text are those the
+    figure rules that :func:`glue` checks (:func:`convlib.plots.style.figure_problems`) expect.
 
     In a notebook, figures are also saved as 2x PNGs shown at their natural size (IPython's
     ``retina`` format), sharp on HiDPI screens and phones."""
     import matplotlib as mpl  # deferred: matplotlib is heavy (ARCHITECTURE.md)
     from cycler import cycler  # deferred: matplotlib is heavy (ARCHITECTURE.md)
-
-    book.FIGURE_CHECK = figure_problems
 
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0), "figure.dpi": 100, "savefig.dpi": 150,

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from bookgrader.release import generate, with_solutions
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 
-SOURCE = ROOT / "exercises" / "source"
+SOURCE = REPO_ROOT / "exercises" / "source"
 
 
 @pytest.fixture(scope="module")

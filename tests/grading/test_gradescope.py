@@ -29,9 +29,9 @@ from bookgrader.grader import Result
 from bookgrader.mounts import bind_args, interpreter_sys_path, mounts
 from bookgrader.notebook import load_chapter
 from bookgrader.release import generate, with_solutions
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 
-SOURCE = ROOT / "exercises" / "source"
+SOURCE = REPO_ROOT / "exercises" / "source"
 CH01 = SOURCE / "ch01" / "ch01.ipynb"
 DOCKER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
                "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")
@@ -67,7 +67,7 @@ def check_gradescope_schema(results: dict) -> None:
 # ----------------------------------------------------------------------------- export
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
-    return G.export("ch01", tmp_path_factory.mktemp("zip"), SOURCE, ROOT)
+    return G.export("ch01", tmp_path_factory.mktemp("zip"), SOURCE, REPO_ROOT)
 
 
 def test_the_zip_has_gradescopes_layout_and_the_pinned_package(autograder_zip):
@@ -86,7 +86,7 @@ def test_the_zip_has_gradescopes_layout_and_the_pinned_package(autograder_zip):
     assert setup.startswith("#!") and "-r requirements.txt" in setup and "go-rwx" in setup
     for script in (setup, run):
         subprocess.run(["bash", "-n"], input=script, text=True, check=True)
-    constraints = (ROOT / "constraints.txt").read_text()
+    constraints = (REPO_ROOT / "constraints.txt").read_text()
     for line in requirements.splitlines():
         assert line in constraints.splitlines(), line  # every pin as on the book's machine
     assert {line.split("==")[0] for line in requirements.splitlines()} >= {"torch", "numpy"}
@@ -106,16 +106,17 @@ def test_the_zips_package_builds_the_installed_package(autograder_zip, tmp_path)
         names = set(built.namelist())
     assert {"bookgrader/gradescope.py", "bookgrader/runner.py"} <= names
     # every file of the sets the chapters read; a set still being made (pending/) does not ship
-    shipped = {p.relative_to(ROOT / "book" / "results").as_posix()
-               for p in (ROOT / "book" / "results").rglob("*.json") if "pending" not in p.parts}
+    results = REPO_ROOT / "book" / "results"
+    shipped = {p.relative_to(results).as_posix()
+               for p in results.rglob("*.json") if "pending" not in p.parts}
     assert {f"convlib/reference/{name}" for name in shipped} <= names
 
 
 def test_the_export_is_reproducible_and_refuses_an_unknown_chapter(autograder_zip, tmp_path):
-    again = G.export("ch01", tmp_path, SOURCE, ROOT)
+    again = G.export("ch01", tmp_path, SOURCE, REPO_ROOT)
     assert again.read_bytes() == autograder_zip.read_bytes()
     with pytest.raises(ValueError, match=r"chapter must be one of \[.*'ch01'"):
-        G.export("ch99", tmp_path, SOURCE, ROOT)
+        G.export("ch99", tmp_path, SOURCE, REPO_ROOT)
 
 
 def test_results_json_follows_gradescopes_format_and_hides_hidden_check_details():
@@ -254,7 +255,7 @@ def container_command(autograder: Path) -> list[str]:
     system, Python and the installed package read-only (not the checkout: no exercise sources),
     the venv at /opt/convlib/venv, /autograder writable, no bubblewrap, a PID namespace."""
     python = os.path.join(os.path.dirname(sys.executable), "python")
-    hidden = {str(ROOT / "exercises"), str(ROOT / ".git"), str(autograder)}
+    hidden = {str(REPO_ROOT / "exercises"), str(REPO_ROOT / ".git"), str(autograder)}
     packages = [os.path.dirname(p.__file__) for p in (convlib, bookgrader)]
     binds = mounts(python, packages, interpreter_sys_path(python), hidden)
     args = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",

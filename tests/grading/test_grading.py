@@ -36,9 +36,10 @@ from bookgrader.notebook import (
 from bookgrader.release import generate, render_page, stale_pages, valid_notebook, with_solutions
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect
 from bookgrader.values import compare, describe
-from convlib.book import ROOT, launch_cell_source
+from convlib.io import REPO_ROOT
+from convlib.launch import launch_cell_source
 
-SOURCE = ROOT / "exercises" / "source"
+SOURCE = REPO_ROOT / "exercises" / "source"
 CH01 = SOURCE / "ch01" / "ch01.ipynb"
 LIMITS = Limits(timeout=20, cell_timeout=4)
 
@@ -156,8 +157,8 @@ def test_every_chapter_source_is_valid_and_outside_the_book():
             assert any(not c.hidden for c in exercise.checks), (
                 f"{exercise.grade_id} has no visible check"
             )
-    published = [*ROOT.joinpath("book", "exercises").glob("*.md"),
-                 *ROOT.joinpath("book").rglob("*.ipynb")]
+    published = [*REPO_ROOT.joinpath("book", "exercises").glob("*.md"),
+                 *REPO_ROOT.joinpath("book").rglob("*.ipynb")]
     for page in published:
         if "_build" not in page.parts:
             text = page.read_text(encoding="utf-8")
@@ -239,9 +240,9 @@ def test_a_cell_id_in_a_4_4_notebook_is_what_jupyter_refuses():
 
 
 def test_website_pages_are_up_to_date_and_leak_nothing(released, release_dir):
-    assert stale_pages(SOURCE, ROOT / "book" / "exercises", ROOT, release_dir) == []
+    assert stale_pages(SOURCE, REPO_ROOT / "book" / "exercises", REPO_ROOT, release_dir) == []
     for path in find_chapters(SOURCE):
-        page = (ROOT / "book" / "exercises" / f"{path.stem}.md").read_text(encoding="utf-8")
+        page = (REPO_ROOT / "book" / "exercises" / f"{path.stem}.md").read_text(encoding="utf-8")
         assert page == render_page(
             released[path.stem], path.stem, f"exercises/source/{path.stem}/{path.name}"
         )
@@ -258,7 +259,7 @@ def test_makefile_has_release_and_grade_targets():
     for target, needle in (("release", "bookgrader release"),
                            ("grade", "bookgrader grade")):
         dry = subprocess.run(["make", "-n", "--no-print-directory", target, "SUBMISSIONS=subs"],
-                             cwd=ROOT, capture_output=True, text=True)
+                             cwd=REPO_ROOT, capture_output=True, text=True)
         assert needle in dry.stdout, dry.stdout + dry.stderr
 
 

@@ -22,9 +22,9 @@ from bookgrader.grader import TOO_LARGE, _ending, grade
 from bookgrader.notebook import load_chapter
 from bookgrader.report import display_name, feedback_name
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 
-SOURCE = ROOT / "exercises" / "source"
+SOURCE = REPO_ROOT / "exercises" / "source"
 CH01_EXERCISES = len(load_chapter(SOURCE / "ch01" / "ch01.ipynb").exercises)
 LIMITS = Limits(timeout=30, cell_timeout=6)
 # system call numbers (asm/unistd.h): the keyring calls have no wrapper in the C library

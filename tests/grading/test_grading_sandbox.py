@@ -23,9 +23,9 @@ from bookgrader import seccomp
 from bookgrader.__main__ import main
 from bookgrader.notebook import load_chapter
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect, strong_mode
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 
-SOURCE = ROOT / "exercises" / "source"
+SOURCE = REPO_ROOT / "exercises" / "source"
 CH01_EXERCISES = len(load_chapter(SOURCE / "ch01" / "ch01.ipynb").exercises)
 LIMITS = Limits(timeout=30, cell_timeout=5)
 IN_CI = bool(os.environ.get("CI"))
@@ -228,8 +228,8 @@ def make_venv(where: Path, lines: list[str]) -> Path:
 def make_checkout(where: Path) -> Path:
     """The package and the exercise sources, copied (a checkout somewhere else)."""
     ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "convlib", where / "convlib", ignore=ignore)
-    shutil.copytree(ROOT / "bookgrader", where / "bookgrader", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "convlib", where / "convlib", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "bookgrader", where / "bookgrader", ignore=ignore)
     shutil.copytree(SOURCE, where / "exercises" / "source", ignore=ignore)
     # a stray copy of a source beside the package: the checkout itself must stay out of reach
     shutil.copy(SOURCE / "ch01" / "ch01.ipynb", where / "backup-ch01.ipynb")
@@ -250,9 +250,9 @@ def test_grading_in_bwrap_works_wherever_the_venv_and_checkout_live(
     elif layout == "venv_through_symlink":
         make_venv(tmp_path / "real" / "venv", [add_site])
         (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
-        checkout, python = ROOT, tmp_path / "link" / "venv" / "bin" / "python"
+        checkout, python = REPO_ROOT, tmp_path / "link" / "venv" / "bin" / "python"
     else:
-        checkout = ROOT
+        checkout = REPO_ROOT
         python = make_venv(tmp_path / "venv", [add_site]) / "bin" / "python"
     source = checkout / "exercises" / "source" / "ch01" / "ch01.ipynb"
     subs, out = tmp_path / "subs", tmp_path / "out"

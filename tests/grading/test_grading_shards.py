@@ -16,10 +16,10 @@ from bookgrader.release import generate, with_solutions
 from bookgrader.report import write_outputs
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect
 from bookgrader.shards import merge
-from convlib.book import ROOT
+from convlib.io import REPO_ROOT
 from convlib.shards import SHARD_FILE, Shard, ShardError, write_grading_manifest
 
-SOURCE = ROOT / "exercises" / "source"
+SOURCE = REPO_ROOT / "exercises" / "source"
 # names chosen so that each of 3 shards gets at least one (checked below); odd characters too
 STUDENTS = ("alice", "bob", "carol", "dan", "=eve", "zoë", "frank o")
 
