@@ -190,6 +190,81 @@ def margin_rows(comparison: stats.Comparison, budget: str,
     return rows
 
 
+def glue_values(values: dict[str, object]) -> None:
+    """Glue every value of ``values`` under its name, not displayed: the page shows each one
+    where its text cites it (``{glue:text}`name` ``)."""
+    for name, value in values.items():
+        glue(name, value, display=False)
+
+
+def glue_claims(*claim_ids: str) -> dict[str, dict]:
+    """Evaluate claims (:func:`check_claim`) and glue, for each, its short computed value
+    (:func:`convlib.claims.short_value`), its verdict (with its budget when empirical) and its
+    explanation as ``<chN_name>_value``, ``_verdict`` and ``_explanation`` (:func:`glue_key`)
+    for the page's claim-check boxes, without printing: ``{claim id: evaluated claim}``."""
+    evaluated = {}
+    for claim_id in claim_ids:
+        claim = evaluated[claim_id] = check_claim(claim_id)
+        glue_values({f"{glue_key(claim_id)}_value": claims.short_value(claim["computed_value"]),
+                     f"{glue_key(claim_id)}_verdict": claim["verdict_text"],
+                     f"{glue_key(claim_id)}_explanation": claim["explanation"]})
+    return evaluated
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def claim_rows(chapter: int, quote_width: int = 70, value_width: int = 60) -> list[dict]:
+    """One row per claim of chapter ``chapter``, for its closing table: the claim's id, the
+    article's words and the book's computed value, each cut to a width with "...", and the
+    verdict (with its budget when empirical)."""
+    return [{"claim": c["id"], "the article": _shorten(c["quote"], quote_width),
+             "the book": _shorten(claims.short_value(c["computed_value"]), value_width),
+             "verdict": c["verdict_text"]} for c in claims.evaluate_all(chapter)]
+
+
+# The verdicts a chapter-8 sentence lists layers under, by the glue name's word.
+_TIME_VERDICTS = {"holds": stats.HOLDS, "contra": stats.CONTRADICTED,
+                  "open": stats.INCONCLUSIVE}
+
+
+def layers_judged(table: Sequence[dict], claim: str, verdict: str, width: int | None = None,
+                  mode: str = "forward") -> str:
+    """The layers of a :func:`convlib.roofline.time_claims` table whose ``claim``
+    (``"faster"`` or ``"proportional"``) got ``verdict`` in ``mode``, for a sentence: at one
+    ``width`` their labels, at every width (None) each with its width in brackets; "none"."""
+    if claim not in ("faster", "proportional"):
+        raise ValueError(f"claim must be one of ['faster', 'proportional']; got {claim!r}")
+    names = [c["label"] + ("" if width else f" ({c['width']})") for c in table
+             if c[claim] == verdict and width in (None, c["width"]) and c["mode"] == mode]
+    return ", ".join(names) if names else "none"
+
+
+def glue_time_verdicts(prefix: str, table: Sequence[dict],
+                       widths: Sequence[int | None] = (None,)) -> None:
+    """Glue, for the forward passes of a :func:`convlib.roofline.time_claims` table, at each
+    width of ``widths`` (None: all widths together), the layers for which "faster" holds, is
+    contradicted and is inconclusive, and those "as many times faster as lighter":
+    ``<prefix>_holds``, ``_contra``, ``_open`` and ``_prop``, ending in ``_<width>`` for a width."""
+    values = {}
+    for width in widths:
+        suffix = "" if width is None else f"_{width}"
+        values.update({f"{prefix}_{word}{suffix}": layers_judged(table, "faster", verdict, width)
+                       for word, verdict in _TIME_VERDICTS.items()})
+        values[f"{prefix}_prop{suffix}"] = layers_judged(table, "proportional", stats.HOLDS,
+                                                         width)
+    glue_values(values)
+
+
+def speedup_of(table: Sequence[dict], label: str, width: int, mode: str = "forward") -> str:
+    """How many times faster than its baseline the layer ``label`` ran at ``width`` in a
+    :func:`convlib.roofline.time_claims` table, to two decimals; "not measured" if absent."""
+    found = [c for c in table if (c["label"], c["width"], c["mode"]) == (label, width, mode)]
+    return f"{found[0]['speedup']:.2f}" if found else "not measured"
+
+
 __all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_construction", "article_frame_networks",
-           "article_frame_styles", "check_claim", "exact_mean", "glue_key",
+           "article_frame_styles", "check_claim", "claim_rows", "exact_mean", "glue_claims",
+           "glue_key", "glue_time_verdicts", "glue_values", "layers_judged", "speedup_of",
            "load_experiment", "margin_rows", "provenance", "show_claim", "verdict"]

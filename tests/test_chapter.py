@@ -154,3 +154,63 @@ def test_an_article_frame_variant_has_its_construction():
     assert chapter.article_frame_construction("stacking", "7x7") == ("plain", 7)
     assert chapter.article_frame_construction("grouped_wide", "g8-wide") == ("grouped", None)
     assert chapter.article_frame_construction("dense_vs_conv", "mlp") == ("cnn", None)
+
+
+def test_glue_claims_glues_value_verdict_and_explanation_without_printing(monkeypatch, capsys):
+    glued = {}
+    monkeypatch.setattr(chapter, "glue",
+                        lambda name, value, display: glued.update({name: value}))
+    found = chapter.glue_claims("ch2-alexnet", "ch3-better-result")
+    assert capsys.readouterr().out == ""
+    for claim_id, key in (("ch2-alexnet", "ch2_alexnet"),
+                          ("ch3-better-result", "ch3_better_result")):
+        claim = claims.evaluate_claim(claim_id)
+        assert found[claim_id] == claim
+        assert glued[f"{key}_value"] == claims.short_value(claim["computed_value"])
+        assert glued[f"{key}_verdict"] == claim["verdict_text"]
+        assert glued[f"{key}_explanation"] == claim["explanation"]
+    assert glued["ch2_alexnet_value"] == "11x11 (2012)"
+
+
+def test_claim_rows_cut_long_words_and_keep_every_claim_of_the_chapter():
+    rows = chapter.claim_rows(2, quote_width=20, value_width=10)
+    assert [r["claim"] for r in rows] == [c["id"] for c in claims.evaluate_all(2)]
+    assert all(len(r["the article"]) <= 20 and len(r["the book"]) <= 10 for r in rows)
+    depth = next(r for r in rows if r["claim"] == "ch2-depth")
+    assert depth["the article"].endswith("...")
+    assert depth["the article"][:17] in claims.get_claim("ch2-depth").quote
+
+
+TIMES = [{"label": "a", "width": 64, "mode": "forward", "speedup": 2.0, "faster": "holds",
+          "proportional": "contradicted"},
+         {"label": "b", "width": 64, "mode": "forward", "speedup": 0.5, "faster": "contradicted",
+          "proportional": "contradicted"},
+         {"label": "a", "width": 256, "mode": "forward", "speedup": 3.0, "faster": "holds",
+          "proportional": "holds"},
+         {"label": "a", "width": 256, "mode": "forward_backward", "speedup": 1.234,
+          "faster": "holds", "proportional": "holds"}]
+
+
+def test_layers_judged_lists_labels_at_one_width_and_label_with_width_at_all():
+    assert chapter.layers_judged(TIMES, "faster", "holds", 64) == "a"
+    assert chapter.layers_judged(TIMES, "faster", "holds") == "a (64), a (256)"
+    assert chapter.layers_judged(TIMES, "faster", stats.INCONCLUSIVE) == "none"
+    assert chapter.layers_judged(TIMES, "proportional", "holds", mode="forward_backward") == \
+        "a (256)"
+    with pytest.raises(ValueError, match="claim must be one of"):
+        chapter.layers_judged(TIMES, "slower", "holds")
+
+
+def test_glue_time_verdicts_and_speedup_of(monkeypatch):
+    glued = {}
+    monkeypatch.setattr(chapter, "glue",
+                        lambda name, value, display: glued.update({name: value}))
+    chapter.glue_time_verdicts("ch8_live", TIMES, (64, 256))
+    assert {k: v for k, v in glued.items() if k.endswith("_64")} == {
+        "ch8_live_holds_64": "a", "ch8_live_contra_64": "b", "ch8_live_open_64": "none",
+        "ch8_live_prop_64": "none"}
+    assert glued["ch8_live_prop_256"] == "a" and len(glued) == 8
+    chapter.glue_time_verdicts("ch8_ref", TIMES)
+    assert glued["ch8_ref_prop"] == "a (256)" and glued["ch8_ref_contra"] == "b (64)"
+    assert chapter.speedup_of(TIMES, "a", 256, "forward_backward") == "1.23"
+    assert chapter.speedup_of(TIMES, "c", 64) == "not measured"
