@@ -1,22 +1,25 @@
-"""The convolution blocks the book compares, built by one function: :func:`make_block`.
+"""The convolution blocks the book compares: one ``nn.Module`` class per published block.
 
 Every block maps ``(N, c_in, H, W)`` to ``(N, c_out, ceil(H / stride), ceil(W / stride))``:
 all kernels are odd and "same"-padded (``k // 2`` on each side of each axis that has size ``k``).
 
-Kinds (``k`` = ``kernel_size``, ``g`` = ``groups``, ``m`` = ``mid_channels``):
+=================  =============  ============================================================
+class              kind           convolutions (``k`` = kernel size, ``g`` groups, ``m`` mid)
+=================  =============  ============================================================
+PlainBlock         ``plain``      one ``k x k`` ``c_in -> c_out``
+StackedBlock       ``stacked``    ``n = (k - 1) / 2`` 3x3, the receptive field of one ``k x k``
+BottleneckBlock    ``bottleneck`` 1x1 ``c_in -> m``, ``k x k`` ``m -> m`` in ``g`` groups, 1x1
+                                  ``m -> c_out`` (``m`` defaults to ``max(1, c_out // 4)``)
+GroupedBlock       ``grouped``    one ``k x k`` ``c_in -> c_out`` in ``g`` groups
+SeparableBlock     ``separable``  depthwise ``k x k`` (``groups = c_in``), pointwise 1x1
+SpatialBlock       ``spatial``    ``k x 1`` ``c_in -> c_out``, then ``1 x k`` ``c_out -> c_out``
+ConvNeXtBlock      (frame)        depthwise ``k x k``, norm, 1x1 expansion, GELU, 1x1, shortcut
+DepthControlBlock  (frame)        a plain ``k x k`` then a plain 1x1 (``plain-1x1``)
+=================  =============  ============================================================
 
-==============  ===========================================================================
-``plain``       one ``k x k`` convolution ``c_in -> c_out``
-``stacked``     ``n = (k - 1) / 2`` 3x3 convolutions, the receptive field of one ``k x k``;
-                ``c_in -> c_out``, then ``c_out -> c_out`` (``k`` odd, ``>= 3``)
-``bottleneck``  1x1 ``c_in -> m``, ``k x k`` ``m -> m`` in ``g`` groups, 1x1 ``m -> c_out``;
-                ``m`` defaults to ``max(1, c_out // 4)``; no residual connection
-``grouped``     one ``k x k`` convolution ``c_in -> c_out`` in ``g`` groups (``g`` divides both)
-``separable``   depthwise ``k x k`` (``groups = c_in``) then pointwise 1x1 ``c_in -> c_out``
-``spatial``     ``k x 1`` ``c_in -> c_out`` then ``1 x k`` ``c_out -> c_out``
-==============  ===========================================================================
-
-Placement rules (the weight formulas of :func:`block_params` depend on them):
+:func:`make_block` builds the first six by name (:data:`BLOCKS` maps the names to the classes),
+with repeats and identity shortcuts; :func:`make_frame_block` adds the last two for the book's
+comparison frame. Placement rules (the weight formulas of :func:`block_params` depend on them):
 
 - Each convolution is followed by its BatchNorm (``norm="batch"``), then its activation, both
   named after its position: the i-th convolution of a block gets ``bn{i}`` and ``act{i}``.
@@ -30,23 +33,21 @@ Placement rules (the weight formulas of :func:`block_params` depend on them):
   ``spatial`` (which strides both axes).
 - ``bias=None`` means ``norm is None``; a bias, when on, is on every convolution of the block.
 - ``repeats=r > 1`` chains ``r`` copies (``c_in -> c_out``, then ``c_out -> c_out``) as children
-  ``repeat1 .. repeat{r}`` of the returned Sequential; ``repeats=1`` returns the flat block.
+  ``repeat1 .. repeat{r}`` of the returned Sequential; ``repeats=1`` returns the block itself.
 
 With ``activation=None`` and ``norm=None`` every block is linear, so its convolutions compose into
 one kernel (chapter 3 composes two 3x3 into a 5x5).
 
-Every kind is one entry of the registry :data:`BLOCKS` (a :class:`BlockKind`): the convolutions of
-one repeat, the closed-form weight count built from :mod:`convlib.params`, the one-line
-description and the options that apply to it. A new kind is one entry there, its formula in
-:mod:`convlib.params` and a test (tests/test_blocks.py checks every kind's formula against the
-built module).
+A new kind is one :class:`Block` subclass (its convolutions, its weight formula from
+:mod:`convlib.params`, its one-line description), one entry of :data:`BLOCKS` and a test
+(tests/test_blocks.py checks every kind's formula against the built module).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from torch import nn
 
@@ -82,29 +83,6 @@ class BlockSpec:
     inner_activation: bool
 
 
-ConvPlan = list[tuple[str, nn.Conv2d, bool]]
-"""The convolutions of one repeat: ``(name, conv, followed_by_norm_and_activation)``."""
-
-
-@dataclass(frozen=True)
-class BlockKind:
-    """One kind of block: its convolutions, its closed-form weights and its description.
-
-    ``convs(spec, c_in, stride)`` and ``weights(spec, c_in)`` describe one repeat whose input has
-    ``c_in`` channels; ``text(spec)`` is the one-line description of one repeat. ``options`` are
-    the kind-specific arguments it accepts (``groups``, ``mid_channels``, ``inner_activation``);
-    ``groups_divide`` names the :class:`BlockSpec` fields that ``groups`` must divide.
-    """
-
-    name: str
-    convs: Callable[[BlockSpec, int, int], ConvPlan]
-    weights: Callable[[BlockSpec, int], int]
-    text: Callable[[BlockSpec], str]
-    options: tuple[str, ...] = ()
-    groups_divide: tuple[str, ...] = ()
-    min_kernel: int = 1
-
-
 def default_mid_channels(c_out: int) -> int:
     """The bottleneck's default width, ResNet's ratio: ``max(1, c_out // 4)``."""
     return max(1, as_int("c_out", c_out) // 4)
@@ -115,134 +93,254 @@ def number_word(n: int) -> str:
     return _NUMBER_WORDS[n] if 0 <= n < len(_NUMBER_WORDS) else str(n)
 
 
-def _norm_weights(spec: BlockSpec, channels: int) -> int:
+# ---------------------------------------------------------------------------- the blocks
+
+
+class Block(nn.Sequential):
+    """One block of a kind: its convolutions in order, each followed by its BatchNorm and its
+    activation as the placement rules say (module docstring).
+
+    ``Block(c_in, c_out, kernel_size, **options)`` takes the arguments of :func:`make_block`
+    except ``repeats`` and ``residual``. A subclass names its ``kind`` and gives
+    :meth:`convolutions`, :meth:`weights` (the closed form) and :meth:`describe`; ``options`` are
+    the kind-specific arguments it accepts (``groups``, ``mid_channels``, ``inner_activation``),
+    ``groups_divide`` the :class:`BlockSpec` fields that ``groups`` must divide.
+    """
+
+    kind: ClassVar[str]
+    options: ClassVar[tuple[str, ...]] = ()
+    groups_divide: ClassVar[tuple[str, ...]] = ()
+    min_kernel: ClassVar[int] = 1
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 3, **options: object) -> None:
+        spec = block_spec(self.kind, c_in, c_out, kernel_size, **options)  # type: ignore[arg-type]
+        if spec.repeats != 1:
+            raise ValueError(f"{type(self).__name__} is one block; got repeats={spec.repeats} "
+                             "(make_block chains repeats)")
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        for i, (name, conv, followed) in enumerate(self.convolutions(spec), start=1):
+            layers[name] = conv
+            if followed and spec.norm == "batch":
+                layers[f"bn{i}"] = nn.BatchNorm2d(conv.out_channels)
+            if followed and spec.activation is not None:
+                layers[f"act{i}"] = _ACTIVATION_LAYERS[spec.activation]()
+        super().__init__(layers)
+
+    @staticmethod
+    def convolutions(s: BlockSpec) -> list[tuple[str, nn.Conv2d, bool]]:
+        """``(name, convolution, followed by norm and activation)`` in order."""
+        raise NotImplementedError
+
+    @staticmethod
+    def weights(s: BlockSpec) -> int:
+        """The closed-form parameter count of the block built from ``s``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def describe(s: BlockSpec) -> str:
+        """One line for tables."""
+        raise NotImplementedError
+
+
+def _norm(s: BlockSpec, channels: int) -> int:
     """BatchNorm's weights after a convolution with ``channels`` outputs (0 without norm)."""
-    return P.batchnorm_params(channels) if spec.norm == "batch" else 0
+    return P.batchnorm_params(channels) if s.norm == "batch" else 0
 
 
-# ---------------------------------------------------------------------------- the kinds
+class PlainBlock(Block):
+    """One ``k x k`` convolution, the unit of LeNet (LeCun et al., "Gradient-based learning
+    applied to document recognition", 1998) and AlexNet. Weights, ``b`` = 1 with bias,
+    ``bn`` = 2 with BatchNorm:
+
+        c_in c_out k^2 + (b + bn) c_out
+    """
+
+    kind = "plain"
+
+    @staticmethod
+    def convolutions(s):
+        k = s.kernel_size
+        return [("conv1", nn.Conv2d(s.c_in, s.c_out, k, s.stride, k // 2, bias=s.bias), True)]
+
+    @staticmethod
+    def weights(s):
+        return P.conv2d_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias) + _norm(s, s.c_out)
+
+    @staticmethod
+    def describe(s):
+        return f"one {s.kernel_size}x{s.kernel_size} convolution"
 
 
-def _single_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
-    k = spec.kernel_size
-    conv = nn.Conv2d(c_in, spec.c_out, k, stride, k // 2, groups=spec.groups, bias=spec.bias)
-    return [("conv1", conv, True)]
+class StackedBlock(Block):
+    """``n = (k - 1) / 2`` stacked 3x3 convolutions, which see as far as one ``k x k`` (VGG:
+    Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+    2015), ``c_in -> c_out`` then ``c_out -> c_out``. Weights:
+
+        9 c_in c_out + 9 (n - 1) c_out^2 + n (b + bn) c_out
+    """
+
+    kind = "stacked"
+    min_kernel = 3
+
+    @staticmethod
+    def convolutions(s):
+        return [(f"conv{i + 1}", nn.Conv2d(s.c_in if i == 0 else s.c_out, s.c_out, 3,
+                                           s.stride if i == 0 else 1, 1, bias=s.bias), True)
+                for i in range(stacked_depth(s.kernel_size))]
+
+    @staticmethod
+    def weights(s):
+        return (P.stacked_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
+                + stacked_depth(s.kernel_size) * _norm(s, s.c_out))
+
+    @staticmethod
+    def describe(s):
+        n, k = stacked_depth(s.kernel_size), s.kernel_size
+        plural = "s" if n > 1 else ""
+        return f"{number_word(n)} stacked 3x3 convolution{plural} ({k}x{k} receptive field)"
 
 
-def _plain_weights(spec: BlockSpec, c_in: int) -> int:
-    return (P.conv2d_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
-            + _norm_weights(spec, spec.c_out))
+class BottleneckBlock(Block):
+    """ResNet's bottleneck (He et al., "Deep Residual Learning for Image Recognition", 2016):
+    1x1 ``c_in -> m``, ``k x k`` ``m -> m``, 1x1 ``m -> c_out``; with ``groups = g`` on the
+    ``k x k``, ResNeXt's block (Xie et al., "Aggregated Residual Transformations for Deep Neural
+    Networks", 2017). No shortcut here: ``make_block(..., residual=True)`` adds it. Weights:
+
+        c_in m + (m / g) m k^2 + m c_out + (b + bn) (2 m + c_out)
+    """
+
+    kind = "bottleneck"
+    options = ("groups", "mid_channels")
+    groups_divide = ("mid_channels",)
+
+    @staticmethod
+    def convolutions(s):
+        k, m, b = s.kernel_size, s.mid_channels, s.bias
+        return [("conv1", nn.Conv2d(s.c_in, m, 1, bias=b), True),
+                ("conv2", nn.Conv2d(m, m, k, s.stride, k // 2, groups=s.groups, bias=b), True),
+                ("conv3", nn.Conv2d(m, s.c_out, 1, bias=b), True)]
+
+    @staticmethod
+    def weights(s):
+        m = s.mid_channels
+        return (P.bottleneck_params(s.c_in, m, s.kernel_size, bias=s.bias, c_out=s.c_out,
+                                    groups=s.groups)
+                + 2 * _norm(s, m) + _norm(s, s.c_out))
+
+    @staticmethod
+    def describe(s):
+        k = s.kernel_size
+        grouped = f" in {s.groups} groups" if s.groups > 1 else ""
+        return f"bottleneck 1x1, {k}x{k}{grouped}, 1x1 through {s.mid_channels} channels"
 
 
-def _grouped_weights(spec: BlockSpec, c_in: int) -> int:
-    return (P.grouped_params(c_in, spec.c_out, spec.kernel_size, spec.groups, bias=spec.bias)
-            + _norm_weights(spec, spec.c_out))
+class GroupedBlock(Block):
+    """One ``k x k`` convolution in ``g`` groups, each group seeing ``c_in / g`` channels
+    (AlexNet's two-GPU split, Krizhevsky et al., 2012; the cardinality of ResNeXt, Xie et al.,
+    2017). Weights, ``g`` times fewer than a plain convolution's:
+
+        (c_in / g) c_out k^2 + (b + bn) c_out
+    """
+
+    kind = "grouped"
+    options = ("groups",)
+    groups_divide = ("c_in", "c_out")
+
+    @staticmethod
+    def convolutions(s):
+        k = s.kernel_size
+        conv = nn.Conv2d(s.c_in, s.c_out, k, s.stride, k // 2, groups=s.groups, bias=s.bias)
+        return [("conv1", conv, True)]
+
+    @staticmethod
+    def weights(s):
+        return (P.grouped_params(s.c_in, s.c_out, s.kernel_size, s.groups, bias=s.bias)
+                + _norm(s, s.c_out))
+
+    @staticmethod
+    def describe(s):
+        plural = "s" if s.groups > 1 else ""
+        return f"one {s.kernel_size}x{s.kernel_size} convolution in {s.groups} group{plural}"
 
 
-def _stacked_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
-    o = spec.c_out
-    return [(f"conv{i + 1}",
-             nn.Conv2d(c_in if i == 0 else o, o, 3, stride if i == 0 else 1, 1, bias=spec.bias), True)
-            for i in range(stacked_depth(spec.kernel_size))]
+class SeparableBlock(Block):
+    """A depthwise ``k x k`` convolution (one filter per channel) then a pointwise 1x1
+    ``c_in -> c_out`` (MobileNet: Howard et al., "MobileNets: Efficient Convolutional Neural
+    Networks for Mobile Vision Applications", 2017; Xception: Chollet, 2017). Weights, ``i`` = 1
+    with ``inner_activation``:
+
+        c_in k^2 + c_in c_out + b (c_in + c_out) + bn (i c_in + c_out)
+    """
+
+    kind = "separable"
+    options = ("inner_activation",)
+
+    @staticmethod
+    def convolutions(s):
+        k, b = s.kernel_size, s.bias
+        depthwise = nn.Conv2d(s.c_in, s.c_in, k, s.stride, k // 2, groups=s.c_in, bias=b)
+        return [("depthwise", depthwise, s.inner_activation),
+                ("pointwise", nn.Conv2d(s.c_in, s.c_out, 1, bias=b), True)]
+
+    @staticmethod
+    def weights(s):
+        inner = _norm(s, s.c_in) if s.inner_activation else 0
+        return (P.depthwise_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
+                + inner + _norm(s, s.c_out))
+
+    @staticmethod
+    def describe(s):
+        k = s.kernel_size
+        return f"depthwise {k}x{k} + pointwise 1x1 (depthwise separable)"
 
 
-def _stacked_weights(spec: BlockSpec, c_in: int) -> int:
-    n = stacked_depth(spec.kernel_size)
-    return (P.stacked_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
-            + n * _norm_weights(spec, spec.c_out))
+class SpatialBlock(Block):
+    """A ``k x 1`` convolution ``c_in -> c_out`` then a ``1 x k`` ``c_out -> c_out``, the
+    factorised kernel of Inception v3 (Szegedy et al., "Rethinking the Inception Architecture
+    for Computer Vision", 2016). The ``k x 1`` strides both axes (its width is 1, so it can).
+    Weights:
+
+        k c_in c_out + k c_out^2 + 2 b c_out + bn (i + 1) c_out
+    """
+
+    kind = "spatial"
+    options = ("inner_activation",)
+
+    @staticmethod
+    def convolutions(s):
+        k, o, b = s.kernel_size, s.c_out, s.bias
+        vertical = nn.Conv2d(s.c_in, o, (k, 1), s.stride, (k // 2, 0), bias=b)
+        return [("vertical", vertical, s.inner_activation),
+                ("horizontal", nn.Conv2d(o, o, (1, k), 1, (0, k // 2), bias=b), True)]
+
+    @staticmethod
+    def weights(s):
+        inner = _norm(s, s.c_out) if s.inner_activation else 0
+        return (P.spatially_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
+                + inner + _norm(s, s.c_out))
+
+    @staticmethod
+    def describe(s):
+        k = s.kernel_size
+        return f"{k}x1 then 1x{k} convolutions (spatially separable)"
 
 
-def _stacked_text(spec: BlockSpec) -> str:
-    n, k = stacked_depth(spec.kernel_size), spec.kernel_size
-    plural = "s" if n > 1 else ""
-    return f"{number_word(n)} stacked 3x3 convolution{plural} ({k}x{k} receptive field)"
-
-
-def _bottleneck_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
-    k, m, b = spec.kernel_size, spec.mid_channels, spec.bias
-    return [("conv1", nn.Conv2d(c_in, m, 1, bias=b), True),
-            ("conv2", nn.Conv2d(m, m, k, stride, k // 2, groups=spec.groups, bias=b), True),
-            ("conv3", nn.Conv2d(m, spec.c_out, 1, bias=b), True)]
-
-
-def _bottleneck_weights(spec: BlockSpec, c_in: int) -> int:
-    m = spec.mid_channels
-    return (P.bottleneck_params(c_in, m, spec.kernel_size, bias=spec.bias, c_out=spec.c_out,
-                                groups=spec.groups)
-            + 2 * _norm_weights(spec, m) + _norm_weights(spec, spec.c_out))
-
-
-def _bottleneck_text(spec: BlockSpec) -> str:
-    k = spec.kernel_size
-    grouped = f" in {spec.groups} groups" if spec.groups > 1 else ""
-    return f"bottleneck 1x1, {k}x{k}{grouped}, 1x1 through {spec.mid_channels} channels"
-
-
-def _separable_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
-    k, b = spec.kernel_size, spec.bias
-    depthwise = nn.Conv2d(c_in, c_in, k, stride, k // 2, groups=c_in, bias=b)
-    return [("depthwise", depthwise, spec.inner_activation),
-            ("pointwise", nn.Conv2d(c_in, spec.c_out, 1, bias=b), True)]
-
-
-def _separable_weights(spec: BlockSpec, c_in: int) -> int:
-    inner = _norm_weights(spec, c_in) if spec.inner_activation else 0
-    return (P.depthwise_separable_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
-            + inner + _norm_weights(spec, spec.c_out))
-
-
-def _spatial_convs(spec: BlockSpec, c_in: int, stride: int) -> ConvPlan:
-    # k x 1 then 1 x k; the k x 1 strides both axes (its width is 1, so it can).
-    k, o, b = spec.kernel_size, spec.c_out, spec.bias
-    vertical = nn.Conv2d(c_in, o, (k, 1), stride, (k // 2, 0), bias=b)
-    return [("vertical", vertical, spec.inner_activation),
-            ("horizontal", nn.Conv2d(o, o, (1, k), 1, (0, k // 2), bias=b), True)]
-
-
-def _spatial_weights(spec: BlockSpec, c_in: int) -> int:
-    inner = _norm_weights(spec, spec.c_out) if spec.inner_activation else 0
-    return (P.spatially_separable_params(c_in, spec.c_out, spec.kernel_size, bias=spec.bias)
-            + inner + _norm_weights(spec, spec.c_out))
-
-
-BLOCKS: dict[str, BlockKind] = {kind.name: kind for kind in (
-    BlockKind("plain", _single_convs, _plain_weights,
-              lambda s: f"one {s.kernel_size}x{s.kernel_size} convolution"),
-    BlockKind("stacked", _stacked_convs, _stacked_weights, _stacked_text, min_kernel=3),
-    BlockKind("bottleneck", _bottleneck_convs, _bottleneck_weights, _bottleneck_text,
-              options=("groups", "mid_channels"), groups_divide=("mid_channels",)),
-    BlockKind("grouped", _single_convs, _grouped_weights,
-              lambda s: (f"one {s.kernel_size}x{s.kernel_size} convolution in {s.groups} "
-                         f"group{'s' if s.groups > 1 else ''}"),
-              options=("groups",), groups_divide=("c_in", "c_out")),
-    BlockKind("separable", _separable_convs, _separable_weights,
-              lambda s: (f"depthwise {s.kernel_size}x{s.kernel_size} + pointwise 1x1 "
-                         "(depthwise separable)"),
-              options=("inner_activation",)),
-    BlockKind("spatial", _spatial_convs, _spatial_weights,
-              lambda s: (f"{s.kernel_size}x1 then 1x{s.kernel_size} convolutions "
-                         "(spatially separable)"),
-              options=("inner_activation",)),
-)}
+BLOCKS: dict[str, type[Block]] = {block.kind: block for block in (
+    PlainBlock, StackedBlock, BottleneckBlock, GroupedBlock, SeparableBlock, SpatialBlock)}
 BLOCK_KINDS = tuple(BLOCKS)
 
 
 # ---------------------------------------------------------------------------- validation
 
 
-def block_kind(kind: str) -> BlockKind:
-    """The registry entry of ``kind`` (one of :data:`BLOCK_KINDS`)."""
-    return BLOCKS[as_choice("kind", kind, tuple(BLOCKS))]
-
-
-def _check_options(block: BlockKind, **given: object) -> None:
+def _check_options(block: type[Block], **given: object) -> None:
     """Refuse a kind-specific option given (not at its default) to a kind that does not take it."""
     for option, value in given.items():
         if value != _OPTION_DEFAULTS[option] and option not in block.options:
-            takers = tuple(k.name for k in BLOCKS.values() if option in k.options)
+            takers = tuple(name for name, b in BLOCKS.items() if option in b.options)
             kinds = f"kind {takers[0]!r}" if len(takers) == 1 else f"kinds {takers}"
             raise ValueError(f"{option} applies only to {kinds}; got {option}={value!r} "
-                             f"for {block.name!r}")
+                             f"for {block.kind!r}")
 
 
 def block_spec(
@@ -265,19 +363,21 @@ def block_spec(
     Raises ``TypeError`` (wrong type; ``bool`` is not accepted where an ``int`` is expected) or
     ``ValueError`` (wrong value), naming the argument and what it accepts.
     """
-    block = block_kind(kind)
+    block = BLOCKS[as_choice("kind", kind, tuple(BLOCKS))]
     c_in, c_out = as_int("c_in", c_in), as_int("c_out", c_out)
     context = f" for {kind!r}" if block.min_kernel > 1 else ""
     kernel_size = as_odd_kernel("kernel_size", kernel_size, minimum=block.min_kernel,
                                 context=context)
-    stride, repeats, groups = as_int("stride", stride), as_int("repeats", repeats), as_int("groups", groups)
+    stride, repeats = as_int("stride", stride), as_int("repeats", repeats)
+    groups = as_int("groups", groups)
     if mid_channels is not None:
         mid_channels = as_int("mid_channels", mid_channels)
     as_choice("activation", activation, ACTIVATIONS)
     as_choice("norm", norm, NORMS)
     as_bool("bias", bias, allow_none=True)
     as_bool("inner_activation", inner_activation)
-    _check_options(block, groups=groups, mid_channels=mid_channels, inner_activation=inner_activation)
+    _check_options(block, groups=groups, mid_channels=mid_channels,
+                   inner_activation=inner_activation)
     if "mid_channels" in block.options and mid_channels is None:
         mid_channels = default_mid_channels(c_out)
     spec = BlockSpec(kind, c_in, c_out, kernel_size, stride, groups, mid_channels, repeats,
@@ -287,18 +387,14 @@ def block_spec(
     return spec
 
 
+def _repeat_specs(spec: BlockSpec) -> list[BlockSpec]:
+    """The spec of each repeat: the first takes ``c_in`` and strides, the others keep the size."""
+    return [replace(spec, repeats=1) if r == 0
+            else replace(spec, c_in=spec.c_out, stride=1, repeats=1)
+            for r in range(spec.repeats)]
+
+
 # ---------------------------------------------------------------------------- building
-
-
-def _build_one(spec: BlockSpec, c_in: int, stride: int) -> nn.Sequential:
-    layers: OrderedDict[str, nn.Module] = OrderedDict()
-    for i, (name, conv, followed) in enumerate(BLOCKS[spec.kind].convs(spec, c_in, stride), start=1):
-        layers[name] = conv
-        if followed and spec.norm == "batch":
-            layers[f"bn{i}"] = nn.BatchNorm2d(conv.out_channels)
-        if followed and spec.activation is not None:
-            layers[f"act{i}"] = _ACTIVATION_LAYERS[spec.activation]()
-    return nn.Sequential(layers)
 
 
 class Residual(nn.Module):
@@ -329,7 +425,7 @@ def make_block(
     residual: bool = False,
     **options: object,
 ) -> nn.Sequential:
-    """Build one block of ``kind`` (see the module docstring for the kinds and placement rules).
+    """Build the block of ``kind`` (the class :data:`BLOCKS` names; see the module docstring).
 
     ``options`` are those of :func:`block_spec`: ``stride``, ``groups``, ``mid_channels``,
     ``repeats``, ``activation`` (default ``"relu"``), ``norm``, ``bias`` and ``inner_activation``.
@@ -345,17 +441,19 @@ def make_block(
     """
     spec = block_spec(kind, c_in, c_out, kernel_size, **options)  # type: ignore[arg-type]
     as_bool("residual", residual)
-    units = [_build_one(spec, spec.c_in if r == 0 else spec.c_out, spec.stride if r == 0 else 1)
-             for r in range(spec.repeats)]
-    if residual:
-        units = [unit if r == 0 and (spec.c_in != spec.c_out or spec.stride != 1) else Residual(unit)
-                 for r, unit in enumerate(units)]
+    unit_options = {name: value for name, value in options.items() if name != "repeats"}
+    units: list[nn.Module] = []
+    for r, unit in enumerate(_repeat_specs(spec)):
+        block = BLOCKS[spec.kind](unit.c_in, unit.c_out, unit.kernel_size,
+                                  **{**unit_options, "stride": unit.stride})
+        keeps_shape = unit.c_in == unit.c_out and unit.stride == 1
+        units.append(Residual(block) if residual and (r > 0 or keeps_shape) else block)
     if spec.repeats == 1:
         return units[0]
     return nn.Sequential(OrderedDict((f"repeat{r + 1}", unit) for r, unit in enumerate(units)))
 
 
-# ---------------------------------------------------------------------------- published blocks
+# ---------------------------------------------------------------------------- the frame's blocks
 
 
 class ConvNeXtBlock(nn.Module):
@@ -371,8 +469,8 @@ class ConvNeXtBlock(nn.Module):
 
     Two changes for the book's small networks, both stated where it is used: BatchNorm stands
     for ConvNeXt's LayerNorm (the other networks of a comparison use BatchNorm), and the
-    projection starts at zero (weights and bias) instead of ConvNeXt's layer scale of 1e-6, so that the
-    block starts as the identity (as :class:`Residual` does for the ResNet blocks).
+    projection starts at zero (weights and bias) instead of ConvNeXt's layer scale of 1e-6, so
+    that the block starts as the identity (as :class:`Residual` does for the ResNet blocks).
     """
 
     def __init__(self, channels: int, kernel_size: int = 7, expansion: int = 4) -> None:
@@ -397,8 +495,25 @@ def convnext_block_params(channels: int, kernel_size: int = 7, expansion: int = 
     return c * k * k + 2 * e * c * c + (4 + e) * c
 
 
-FRAME_KINDS = (*BLOCK_KINDS, "convnext", "plain-1x1")
 FRAME_LAYERS = {"norm": "batch", "activation": "relu"}  # after every convolution of the frame
+
+
+class DepthControlBlock(nn.Sequential):
+    """A plain ``k x k`` convolution followed by a plain 1x1, each with BatchNorm and ReLU
+    (:data:`FRAME_LAYERS`): the book's depth control for a stack of two 3x3 (as many
+    convolutions and non-linearities, one large kernel), the ``"plain-1x1"`` frame kind; it has
+    no paper of its own. Weights:
+
+        c_in c_out k^2 + c_out^2 + 2 (2 + b) c_out   (b = 1 with bias; BatchNorm: bias off)
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 3, **options: object) -> None:
+        super().__init__(OrderedDict([
+            ("large", make_block("plain", c_in, c_out, kernel_size, **FRAME_LAYERS, **options)),
+            ("pointwise", make_block("plain", c_out, c_out, 1, **FRAME_LAYERS, **options))]))
+
+
+FRAME_KINDS = (*BLOCK_KINDS, "convnext", "plain-1x1")
 
 
 def make_frame_block(kind: str, c_in: int, c_out: int, kernel_size: int = 3,
@@ -410,19 +525,16 @@ def make_frame_block(kind: str, c_in: int, c_out: int, kernel_size: int = 3,
     - ``"convnext"``: a 1x1 convolution + BatchNorm + ReLU from ``c_in`` to ``c_out`` when they
       differ (the frame's pooling does ConvNeXt's downsampling), then a :class:`ConvNeXtBlock`
       of ``kernel_size`` (``expansion`` option, default 4);
-    - ``"plain-1x1"``: a plain ``k x k`` convolution followed by a 1x1 convolution, each with
-      BatchNorm and ReLU: the depth control of a stack of two 3x3 (as many convolutions and
-      non-linearities, one large kernel).
+    - ``"plain-1x1"``: a :class:`DepthControlBlock`.
     """
     as_choice("kind", kind, FRAME_KINDS)
     if kind == "plain-1x1":
-        return nn.Sequential(OrderedDict([
-            ("large", make_block("plain", c_in, c_out, kernel_size, **FRAME_LAYERS, **options)),
-            ("pointwise", make_block("plain", c_out, c_out, 1, **FRAME_LAYERS, **options))]))
+        return DepthControlBlock(c_in, c_out, kernel_size, **options)
     if kind == "convnext":
         expansion = options.pop("expansion", 4)
         if options:
-            raise ValueError(f"options of 'convnext' must be only 'expansion'; got {sorted(options)}")
+            raise ValueError(f"options of 'convnext' must be only 'expansion'; "
+                             f"got {sorted(options)}")
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if c_in != c_out:
             layers["project"] = make_block("plain", c_in, c_out, 1, **FRAME_LAYERS)
@@ -441,26 +553,12 @@ def block_params(
     kernel_size: int = 3,
     **options: object,
 ) -> int:
-    """Closed-form learnable-parameter count of ``make_block(kind, c_in, c_out, k, **options)``.
-
-    Per repeat, with ``b = 1`` if bias else ``0``, ``bn = 2`` with ``norm="batch"`` else ``0``
-    (BatchNorm's weight and bias; its running statistics are buffers, not parameters),
-    ``i`` = 1 if ``inner_activation`` else 0, each kind's convolutions counted by
-    :mod:`convlib.params`:
-
-    - plain:      ``c_in * c_out * k^2 + (b + bn) * c_out``
-    - grouped:    ``(c_in / g) * c_out * k^2 + (b + bn) * c_out``
-    - stacked:    ``9 * c_in * c_out + 9 * c_out^2 * (n - 1) + n * (b + bn) * c_out``,
-      ``n = (k - 1) / 2``
-    - bottleneck: ``c_in * m + (m / g) * m * k^2 + m * c_out + (b + bn) * (2m + c_out)``
-    - separable:  ``c_in * k^2 + c_in * c_out + b * (c_in + c_out) + bn * (i * c_in + c_out)``
-    - spatial:    ``k * c_in * c_out + k * c_out^2 + 2b * c_out + bn * (i + 1) * c_out``
-
-    The first repeat has input ``c_in``; the other ``repeats - 1`` have input ``c_out``.
-    """
+    """Closed-form learnable-parameter count of ``make_block(kind, c_in, c_out, k, **options)``:
+    each repeat's count is its class's formula (``weights``, in its docstring), the first repeat
+    with input ``c_in``, the other ``repeats - 1`` with input ``c_out``. BatchNorm counts its
+    weight and bias; its running statistics are buffers, not parameters."""
     spec = block_spec(kind, c_in, c_out, kernel_size, **options)  # type: ignore[arg-type]
-    weights = BLOCKS[spec.kind].weights
-    return weights(spec, spec.c_in) + (spec.repeats - 1) * weights(spec, spec.c_out)
+    return sum(BLOCKS[spec.kind].weights(unit) for unit in _repeat_specs(spec))
 
 
 def describe_block(
@@ -472,7 +570,7 @@ def describe_block(
 ) -> str:
     """One line for tables, e.g. ``"two stacked 3x3 convolutions (5x5 receptive field)"``."""
     spec = block_spec(kind, c_in, c_out, kernel_size, **options)  # type: ignore[arg-type]
-    text = BLOCKS[spec.kind].text(spec)
+    text = BLOCKS[spec.kind].describe(spec)
     if spec.repeats > 1:
         text = f"{spec.repeats} x [{text}]"
     if spec.stride > 1:
@@ -480,6 +578,8 @@ def describe_block(
     return text
 
 
-__all__ = ["ACTIVATIONS", "BLOCKS", "BLOCK_KINDS", "FRAME_KINDS", "NORMS", "BlockKind", "BlockSpec",
-           "ConvNeXtBlock", "ConvPlan", "FRAME_LAYERS", "Residual", "convnext_block_params", "make_frame_block", "block_kind", "block_params", "block_spec", "default_mid_channels",
-           "describe_block", "make_block", "number_word", "stacked_depth"]
+__all__ = ["ACTIVATIONS", "BLOCKS", "BLOCK_KINDS", "FRAME_KINDS", "FRAME_LAYERS", "NORMS", "Block",
+           "BlockSpec", "BottleneckBlock", "ConvNeXtBlock", "DepthControlBlock", "GroupedBlock",
+           "PlainBlock", "Residual", "SeparableBlock", "SpatialBlock", "StackedBlock",
+           "block_params", "block_spec", "convnext_block_params", "default_mid_channels",
+           "describe_block", "make_block", "make_frame_block", "number_word", "stacked_depth"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -276,8 +277,7 @@ def test_residual_adds_identity_shortcuts_without_weights():
 
     plain = make_block("bottleneck", 64, 64, repeats=3, norm="batch")
     shortcut = make_block("bottleneck", 64, 64, repeats=3, norm="batch", residual=True)
-    assert sum(p.numel() for p in shortcut.parameters()) == sum(p.numel() for p in plain.parameters())
-    assert sum(p.numel() for p in shortcut.parameters()) == block_params(
+    assert numel(shortcut) == numel(plain) == block_params(
         "bottleneck", 64, 64, repeats=3, norm="batch")
     assert all(isinstance(unit, Residual) for unit in shortcut)
     widening = make_block("bottleneck", 32, 64, repeats=2, residual=True)  # 32 -> 64: no identity
@@ -292,41 +292,87 @@ def test_residual_adds_identity_shortcuts_without_weights():
 # ---------------------------------------------------------------------------- the registry
 
 
-def test_a_new_kind_is_one_registry_entry(monkeypatch):
-    """A dilated 3x3 (receptive field 2k - 1... here just its weights) needs one BlockKind: its
-    convolutions, its closed form from convlib.params and its description; make_block,
-    block_params, describe_block and the option checks pick it up."""
+def test_a_new_kind_is_one_block_class(monkeypatch):
+    """A dilated 3x3 (here just its weights) needs one Block subclass: its convolutions, its
+    closed form from convlib.params and its description; make_block, block_params,
+    describe_block and the option checks pick it up once BLOCKS names it."""
     from convlib import blocks, params
 
-    def convs(spec, c_in, stride):
-        return [("conv1", nn.Conv2d(c_in, spec.c_out, 3, stride, 2, dilation=2, bias=spec.bias), True)]
+    class DilatedBlock(blocks.Block):
+        kind = "dilated"
 
-    def weights(spec, c_in):
-        return params.conv2d_params(c_in, spec.c_out, 3, bias=spec.bias) + (
-            params.batchnorm_params(spec.c_out) if spec.norm == "batch" else 0)
+        @staticmethod
+        def convolutions(s):
+            return [("conv1", nn.Conv2d(s.c_in, s.c_out, 3, s.stride, 2, dilation=2,
+                                        bias=s.bias), True)]
 
-    dilated = blocks.BlockKind("dilated", convs, weights, lambda s: "one dilated 3x3 convolution")
-    monkeypatch.setitem(blocks.BLOCKS, "dilated", dilated)
+        @staticmethod
+        def weights(s):
+            return params.conv2d_params(s.c_in, s.c_out, 3, bias=s.bias) + (
+                params.batchnorm_params(s.c_out) if s.norm == "batch" else 0)
+
+        @staticmethod
+        def describe(s):
+            return "one dilated 3x3 convolution"
+
+    monkeypatch.setitem(blocks.BLOCKS, "dilated", DilatedBlock)
     block = make_block("dilated", 4, 8, norm="batch", repeats=2)
-    assert sum(p.numel() for p in block.parameters()) == block_params("dilated", 4, 8, norm="batch", repeats=2)
+    assert isinstance(block.repeat2, DilatedBlock)
+    assert numel(block) == block_params("dilated", 4, 8, norm="batch", repeats=2)
     assert block(torch.zeros(1, 4, 9, 9)).shape == (1, 8, 9, 9)
     assert describe_block("dilated", 4, 8, stride=2) == "one dilated 3x3 convolution, stride 2"
     with pytest.raises(ValueError, match="groups applies only to kinds"):
         make_block("dilated", 4, 8, groups=2)
 
 
-def test_every_registered_kind_counts_what_it_builds():
+def test_every_registered_class_is_what_make_block_builds_and_counts():
     from convlib import blocks
 
     assert BLOCK_KINDS == tuple(blocks.BLOCKS)
-    for kind, entry in blocks.BLOCKS.items():
-        options = {"groups": 2} if "groups" in entry.options else {}
-        if "inner_activation" in entry.options:
+    for kind, cls in blocks.BLOCKS.items():
+        assert cls.kind == kind and issubclass(cls, blocks.Block)
+        assert re.search(r"\b(19|20)\d\d\b", cls.__doc__) and "Weights" in cls.__doc__, kind
+        options = {"groups": 2} if "groups" in cls.options else {}
+        if "inner_activation" in cls.options:
             options["inner_activation"] = True
+        assert type(make_block(kind, 8, 16, 5, **options)) is cls
         for norm in (None, "batch"):
             block = make_block(kind, 8, 16, 5, norm=norm, repeats=2, **options)
-            assert block_params(kind, 8, 16, 5, norm=norm, repeats=2, **options) == sum(
-                p.numel() for p in block.parameters()), (kind, norm)
+            assert all(type(unit) is cls for unit in block), kind
+            assert block_params(kind, 8, 16, 5, norm=norm, repeats=2, **options) == numel(
+                block), (kind, norm)
+    with pytest.raises(ValueError, match="repeats"):
+        blocks.PlainBlock(4, 8, repeats=2)
+
+
+def test_the_depth_control_counts_its_docstring_formula():
+    from convlib.blocks import DepthControlBlock
+
+    for c_in, c_out, k in ((3, 8, 5), (30, 60, 5), (16, 16, 7)):
+        block = make_frame_block("plain-1x1", c_in, c_out, k)
+        assert isinstance(block, DepthControlBlock)
+        assert numel(block) == c_in * c_out * k * k + c_out * c_out + 2 * 2 * c_out
+
+
+def test_the_frame_networks_keep_the_layouts_their_weights_were_trained_with():
+    """The reference results were trained by commit 1160485 and the book checks the weights it
+    stored: every frame network of the experiments must keep its state_dict keys, order and
+    shapes (so that the same seed also gives the same initial weights). Recorded from that
+    commit's code in tests/frame_state_dicts.json."""
+    import json
+    from pathlib import Path
+
+    from convlib.models import FrameNet
+
+    recorded = json.loads((Path(__file__).parent / "frame_state_dicts.json").read_text())
+    assert len(recorded) == 18
+    for name, network in recorded.items():
+        options = {key: tuple(value) if isinstance(value, list) else value
+                   for key, value in network["options"].items()}
+        built = FrameNet(*network["args"], **options).state_dict()
+        layout = [f"{key} {'x'.join(map(str, value.shape)) or 'scalar'}"
+                  for key, value in built.items()]
+        assert layout == network["state_dict"], name
 
 
 def test_a_residual_unit_starts_as_the_identity():
