@@ -4,8 +4,8 @@ Every comparison of two variants' test accuracies goes through this module, so t
 experiments, the claims registry and the chapters speak the same language.
 
 **What is stored.** For each run, which test images the network got right: a boolean vector,
-one entry per test image, packed into bits for the results file (:func:`pack_correctness`,
-:func:`unpack_correctness`; 10,000 test images take 1,250 bytes, 1,668 base64 characters).
+one entry per test image, packed into bits for the results file
+(:func:`convlib.store.pack_correctness`).
 
 **What is compared.** Variant A against variant B, trained with the same seeds. Runs of the
 same seed share data order and augmentation, so the seed pairs A's run with B's; all runs are
@@ -76,8 +76,6 @@ gives ``Verdict(verdict='holds', explanation='3x3 stack - 5x5 = +1.30 points, 95
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -86,6 +84,8 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+
+from convlib.store import correctness_vector
 
 HOLDS = "holds"
 CONTRADICTED = "contradicted"
@@ -106,72 +106,6 @@ DECIMALS = 4  # reported differences and bounds: fractions of accuracy rounded t
 METHOD = "paired t interval over seeds and test images"
 ANALYTIC_METHOD = "analytic interval over seeds and test images (Welch t, unpaired)"
 _SHORT = {METHOD: "paired t", ANALYTIC_METHOD: "analytic interval, unpaired,"}
-PACKED_FORMAT = "packbits-base64"  # numpy.packbits (big bit order) of the bools, then base64
-
-
-
-# --------------------------------------------------------------------------- packed correctness
-
-def _as_bool_vector(name: str, value: Any) -> np.ndarray:
-    """A 1-D numpy bool array from a bool numpy array, torch tensor or sequence of bools."""
-    if isinstance(value, Mapping):
-        return unpack_correctness(value, name=name)
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    if isinstance(value, (str, bytes)) or not isinstance(value, (np.ndarray, Sequence)):
-        raise TypeError(f"{name} must be a 1-D vector of booleans (per-test-image correctness: "
-                        f"numpy array, torch tensor, list of bools or a packed dict); "
-                        f"got {type(value).__name__}")
-    array = np.asarray(value)
-    if array.dtype != np.bool_:
-        if array.size == 0 and not isinstance(value, np.ndarray):
-            array = array.astype(np.bool_)  # an empty list: caught below as "no test images"
-        else:
-            raise TypeError(f"{name} must hold booleans (True: test image classified correctly); "
-                            f"got dtype {array.dtype}. Compare predictions with labels first, "
-                            "e.g. (predictions == labels)")
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one entry per test image); got shape {array.shape}")
-    return array
-
-
-def pack_correctness(correct: Any) -> dict[str, Any]:
-    """Pack one run's per-test-image correctness (1-D booleans: numpy array, torch tensor or list;
-    ``True`` where the run got that test image right, in the test set's order) into
-    ``{"format": "packbits-base64", "n": N, "bits": "<base64 of numpy.packbits>"}``, JSON-storable;
-    :func:`unpack_correctness` gives the vector back exactly."""
-    array = _as_bool_vector("correct", correct)
-    bits = base64.b64encode(np.packbits(array).tobytes()).decode("ascii")
-    return {"format": PACKED_FORMAT, "n": int(array.size), "bits": bits}
-
-
-def unpack_correctness(packed: Mapping[str, Any], *, name: str = "packed") -> np.ndarray:
-    """The boolean vector stored by :func:`pack_correctness` (numpy ``bool``, length ``n``)."""
-    if not isinstance(packed, Mapping):
-        raise TypeError(f"{name} must be a dict made by pack_correctness; got {type(packed).__name__}")
-    missing = [key for key in ("n", "bits") if key not in packed]
-    if missing:
-        raise ValueError(f"{name} lacks {missing}: a packed correctness dict has keys "
-                         "'format', 'n' and 'bits' (see pack_correctness)")
-    fmt = packed.get("format", PACKED_FORMAT)
-    if fmt != PACKED_FORMAT:
-        raise ValueError(f"{name}['format'] must be {PACKED_FORMAT!r}; got {fmt!r}")
-    n = packed["n"]
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"{name}['n'] must be an int >= 0 (the number of test images); got {n!r}")
-    if not isinstance(packed["bits"], str):
-        raise TypeError(f"{name}['bits'] must be a base64 str; got {type(packed['bits']).__name__}")
-    try:
-        raw = base64.b64decode(packed["bits"].encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as error:
-        raise ValueError(f"{name}['bits'] is not valid base64: {error}") from error
-    if len(raw) != (int(n) + 7) // 8:
-        raise ValueError(f"{name}['bits'] holds {len(raw)} bytes; {n} images need {(int(n) + 7) // 8}")
-    bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))
-    if bits[int(n):].any():
-        raise ValueError(f"{name}['bits'] has set bits beyond its {n} images: damaged or not "
-                         "made by pack_correctness")
-    return bits[: int(n)].astype(np.bool_)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -210,7 +144,7 @@ def _as_runs(name: str, runs: Any) -> np.ndarray:
     elif hasattr(runs, "detach") and getattr(runs, "ndim", None) == 2:
         return _as_runs(name, runs.detach().cpu().numpy())
     elif isinstance(runs, Sequence) and not isinstance(runs, (str, bytes)):
-        vectors = [_as_bool_vector(f"{name}[{k}]", v) for k, v in enumerate(runs)]
+        vectors = [correctness_vector(v, f"{name}[{k}]") for k, v in enumerate(runs)]
     else:
         raise TypeError(f"{name} must be a sequence with one correctness vector per seed (or a "
                         f"2-D bool array, seeds x test images); got {type(runs).__name__}")
@@ -285,7 +219,8 @@ def compare(a: Any, b: Any, *, labels: Sequence[str] = ("A", "B")) -> Comparison
 
     ``a``, ``b``: for each seed, the per-test-image correctness of variant A (resp. B): a sequence
     of 1-D boolean vectors (numpy arrays, torch tensors, lists, or dicts from
-    :func:`pack_correctness`) or a 2-D boolean array (seeds, test images); ``a[k]`` and ``b[k]``
+    :func:`convlib.store.pack_correctness`) or a 2-D boolean array (seeds, test images); ``a[k]``
+    and ``b[k]``
     are the runs of the same seed, scored on the same test images in the same order. Returns a
     :class:`Comparison` for :func:`judge`; the module docstring gives the procedure.
     """

@@ -42,7 +42,7 @@ from convlib.device import (
     execution_plan,
     synchronize,
 )
-from convlib.stats import pack_correctness
+from convlib.store import pack_correctness
 
 # Per-channel statistics of the CIFAR-10 training set (original pixels; the JPEG copy differs
 # in the fourth decimal, which is irrelevant for normalisation).
@@ -109,7 +109,7 @@ class History:
     train_size: int = 0
     test_size: int = 0
     # after the last epoch, which test images the model got right, packed by
-    # convlib.stats.pack_correctness (test-set order): lets two variants be compared image by image
+    # convlib.store.pack_correctness (test-set order): lets two variants be compared image by image
     test_correct: dict = field(default_factory=dict)
     # the same for the fixed training sample (train_eval_*): pairs the generalisation gap too
     train_correct: dict = field(default_factory=dict)

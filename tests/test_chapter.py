@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from convlib import chapter, claims, results, stats
+from convlib import chapter, claims, results, stats, store
 from convlib.experiments import budget_text, load_results, results_path
 from convlib.store import set_folder
 
@@ -59,7 +59,7 @@ def test_the_exact_mean_is_the_count_of_right_images_in_the_stored_bits():
         runs = [r for r in found["runs"] if r["variant"] == variant]
         if not all(r.get("test_correct") for r in runs):
             pytest.skip("runs without per-image correctness")
-        right = sum(int(stats.unpack_correctness(r["test_correct"]).sum()) for r in runs)
+        right = sum(int(store.unpack_correctness(r["test_correct"]).sum()) for r in runs)
         assert chapter.exact_mean(found, variant) == Fraction(right, len(runs) * found["provenance"]["test_size"])
 
 

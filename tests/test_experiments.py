@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from convlib import experiments as E
-from convlib import stats, tuning
+from convlib import stats, store, tuning
 from convlib.data import CIFAR10, CLASSES
 from convlib.models import FrameNet
 from convlib.profiles import PROFILES
@@ -105,7 +105,7 @@ def synthetic(accuracies: dict, *, test_size=5000, correct=None, train=None, ris
                        "train_eval_acc": [0.1, (train or {}).get(variant, [value] * 9)[seed]]}
             run = {"variant": variant, "seed": seed, "history": history}
             if correct is not None:
-                run["test_correct"] = stats.pack_correctness(correct[variant][seed])
+                run["test_correct"] = store.pack_correctness(correct[variant][seed])
             runs.append(run)
     seeds = sorted({r["seed"] for r in runs})
     return {"format": E.RESULTS_FORMAT, "experiment": "dense_vs_conv",
@@ -160,9 +160,9 @@ def test_new_files_with_per_image_data_are_paired():
 def test_new_runs_store_their_per_image_correctness_and_pair_the_gap(tmp_path, fake_data):
     results = run(tmp_path, fake_data, [0])
     for record in results["runs"]:
-        correct = stats.unpack_correctness(record["test_correct"])
+        correct = store.unpack_correctness(record["test_correct"])
         assert len(correct) == 60 and correct.mean() == pytest.approx(record["history"]["test_acc"][-1], abs=1e-6)
-        sample = stats.unpack_correctness(record["train_correct"])
+        sample = store.unpack_correctness(record["train_correct"])
         assert sample.mean() == pytest.approx(record["history"]["train_eval_acc"][-1], abs=1e-6)
         assert "test_correct" not in record["history"] and "train_correct" not in record["history"]
     assert [c["method"] for c in results["comparisons"]] == [stats.METHOD, stats.METHOD]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from convlib import results as R
-from convlib import stats
+from convlib import stats, store
 from convlib.experiments import RESULTS_FORMAT, get_experiment
 from convlib.plots.style import figure_problems
 from convlib.plots.sweep import plot_epoch_sweep
@@ -26,7 +26,7 @@ def _write(folder, name, epochs, gap):
         for variant in variants:
             right = base < (0.7 + (gap if variant == "2x3x3" else 0.0))
             runs.append({"variant": variant, "seed": seed, "lr": 0.1,
-                         "test_correct": stats.pack_correctness(right),
+                         "test_correct": store.pack_correctness(right),
                          "history": {"test_acc": [float(right.mean())] * epochs,
                                      "train_loss": [2.0 - 0.1 * e for e in range(epochs)]}})
     folder.mkdir(parents=True, exist_ok=True)

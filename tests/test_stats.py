@@ -1,4 +1,4 @@
-"""convlib.stats: synthetic results whose right verdict is known, packed bits, exactness, errors."""
+"""convlib.stats: synthetic results whose right verdict is known, exactness, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from convlib import stats
+from convlib import stats, store
 
 
 def runs(n_seeds, n_images, p_a, p_b, *, shared=0.7, seed=0):
@@ -25,54 +25,6 @@ def runs(n_seeds, n_images, p_a, p_b, *, shared=0.7, seed=0):
             use_shared = rng.random(n_images) < shared
             out.append(np.where(use_shared, difficulty, own) < p)
     return np.array(a), np.array(b)
-
-
-# --------------------------------------------------------------------------- packed bits
-
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 10_000])
-def test_pack_unpack_round_trip_is_exact(n):
-    correct = np.random.default_rng(n).random(n) < 0.6
-    packed = stats.pack_correctness(correct)
-    assert packed["n"] == n and packed["format"] == stats.PACKED_FORMAT
-    back = stats.unpack_correctness(json.loads(json.dumps(packed)))
-    assert back.dtype == np.bool_ and np.array_equal(back, correct)
-
-
-def test_pack_accepts_tensors_and_lists_and_is_compact():
-    correct = torch.rand(10_000, generator=torch.Generator().manual_seed(0)) < 0.7
-    packed = stats.pack_correctness(correct)
-    assert len(packed["bits"]) == 1_668  # 1,250 bytes in base64
-    assert np.array_equal(stats.unpack_correctness(packed), correct.numpy())
-    assert stats.pack_correctness([True, False, True]) == stats.pack_correctness(np.array([1, 0, 1], bool))
-
-
-def test_pack_rejects_what_is_not_a_correctness_vector():
-    with pytest.raises(TypeError, match="correct must hold booleans"):
-        stats.pack_correctness(np.array([1, 0, 1]))
-    with pytest.raises(TypeError, match="correct must hold booleans"):
-        stats.pack_correctness(torch.tensor([0.5, 1.0]))
-    with pytest.raises(ValueError, match="1-D"):
-        stats.pack_correctness(np.ones((2, 3), bool))
-    with pytest.raises(TypeError, match="correct must be a 1-D vector"):
-        stats.pack_correctness("TFT")
-
-
-def test_unpack_rejects_damaged_packs():
-    good = stats.pack_correctness(np.ones(20, bool))
-    with pytest.raises(ValueError, match="lacks"):
-        stats.unpack_correctness({"n": 20})
-    with pytest.raises(ValueError, match="format"):
-        stats.unpack_correctness({**good, "format": "zip"})
-    with pytest.raises(ValueError, match="'n'"):
-        stats.unpack_correctness({**good, "n": -1})
-    with pytest.raises(ValueError, match="bytes"):
-        stats.unpack_correctness({**good, "n": 30})
-    with pytest.raises(ValueError, match="base64"):
-        stats.unpack_correctness({**good, "bits": "not base64!"})
-    with pytest.raises(ValueError, match="beyond"):
-        stats.unpack_correctness({**good, "n": 19})  # bit 20 is set but only 19 images are claimed
-    with pytest.raises(TypeError, match="dict made by pack_correctness"):
-        stats.unpack_correctness([1, 2])
 
 
 # --------------------------------------------------------------------------- verdicts on known truths
@@ -223,8 +175,8 @@ def test_every_input_form_gives_the_same_comparison():
     reference = stats.compare(a, b)
     assert stats.compare(list(a), list(b)) == reference
     assert stats.compare(torch.from_numpy(a), [torch.from_numpy(x) for x in b]) == reference
-    assert stats.compare([stats.pack_correctness(x) for x in a],
-                         [json.loads(json.dumps(stats.pack_correctness(x))) for x in b]) == reference
+    packed_b = [json.loads(json.dumps(store.pack_correctness(x))) for x in b]
+    assert stats.compare([store.pack_correctness(x) for x in a], packed_b) == reference
     json.dumps(stats.judge(reference).as_dict())  # JSON-ready
 
 

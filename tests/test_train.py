@@ -129,7 +129,7 @@ def test_bad_data_is_rejected():
 
 
 def test_final_evaluation_stores_the_per_image_correctness_packed():
-    from convlib.stats import unpack_correctness
+    from convlib.store import unpack_correctness
 
     history = run()
     correct = unpack_correctness(history.test_correct)
