@@ -128,6 +128,10 @@ def test_article_ratios(side, k, c):
         (lambda: params.dense_params(3, 0), ValueError, "n_out"),
         (lambda: params.depthwise_separable_params(3, 4, 0), ValueError, "kernel_size"),
         (lambda: params.bottleneck_params(8, 0), ValueError, "c_mid"),
+        (lambda: params.bottleneck_params(8, 6, groups=4), ValueError, "groups must divide c_mid"),
+        (lambda: params.bottleneck_params(8, 4, c_out=0), ValueError, "c_out"),
+        (lambda: params.dense_equivalent_params(3, 3, 4, width=True), TypeError, "width"),
+        (lambda: params.dense_params(3, 4, bias=None), TypeError, "bias"),
         (lambda: params.stacked_params(3, 4, 4), ValueError, "kernel_size"),
         (lambda: params.stacked_params(3, 4, 1), ValueError, "kernel_size"),
         (lambda: params.spatially_separable_params(3, 4, (3, 3)), TypeError, "kernel_size"),
@@ -140,3 +144,20 @@ def test_article_ratios(side, k, c):
 def test_bad_inputs_name_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_checked_arguments_are_converted_and_optional_ones_may_be_none():
+    """The checks run before the formula: numpy ints become ints, None stays where it is the
+    default, and the function keeps its own name, docstring and signature."""
+    import inspect
+
+    import numpy as np
+
+    count = params.conv2d_params(np.int64(4), np.int32(8), (np.int64(3), 3))
+    assert count == 4 * 8 * 9 + 8 and type(count) is int
+    assert params.bottleneck_params(8, 2, 3, c_out=None) == params.bottleneck_params(8, 2, 3)
+    square = params.dense_equivalent_params(2, 3, 4, 4)
+    assert params.dense_equivalent_params(2, 3, 4, None) == square
+    assert params.conv2d_params.__name__ == "conv2d_params"
+    assert list(inspect.signature(params.conv2d_params).parameters) == [
+        "c_in", "c_out", "kernel_size", "groups", "bias"]
