@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import importlib.util
 import json
 import numbers
@@ -36,6 +37,7 @@ QUICK_PROFILE = "quick"  # the profile whose set lives in the results folder its
 PACKED_FORMAT = "packbits-base64"  # numpy.packbits (big bit order) of the bools, then base64
 
 
+@functools.cache
 def reference_dir() -> Path:
     """Where the reference results live: ``book/results/`` in a clone of the book, else the copy
     installed with the package as ``convlib.reference`` (pyproject.toml), as on Colab or Binder."""
@@ -49,12 +51,18 @@ def reference_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-RESULTS_DIR = reference_dir()
+def __getattr__(name: str) -> Any:
+    """``RESULTS_DIR`` (:func:`reference_dir`) is found on first use, not at import: the grader's
+    sandbox holds no results, and its exercises import :mod:`convlib.stats`, which imports this
+    module for the per-image bits."""
+    if name == "RESULTS_DIR":
+        return reference_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def folder_of(folder: str | os.PathLike | None = None) -> Path:
     """``folder`` as a Path; None means :data:`RESULTS_DIR`."""
-    return Path(folder if folder is not None else RESULTS_DIR)
+    return Path(folder if folder is not None else reference_dir())
 
 
 def set_folder(profile: str, folder: str | os.PathLike | None = None) -> Path:
@@ -160,6 +168,6 @@ def unpack_correctness(packed: Mapping[str, Any], *, name: str = "packed") -> np
     return bits[: int(n)].astype(np.bool_)
 
 
-__all__ = ["PACKED_FORMAT", "QUICK_PROFILE", "RESULTS_DIR", "correctness_vector", "folder_of",
+__all__ = ["PACKED_FORMAT", "QUICK_PROFILE", "correctness_vector", "folder_of",
            "pack_correctness", "read_json", "reference_dir", "results_file", "set_folder", "stems",
            "unpack_correctness", "write_json"]

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from convlib import store
+from convlib.io import REPO_ROOT
+
+
+def test_stats_and_the_store_import_where_no_results_folder_exists(tmp_path):
+    """The grader's sandbox holds convlib but no results: an exercise's ``from convlib import
+    stats`` must work there, and asking for the results folder must say what is missing."""
+    shutil.copytree(REPO_ROOT / "convlib", tmp_path / "convlib",
+                    ignore=shutil.ignore_patterns("__pycache__", "reference"))
+    code = ("import convlib.stats, convlib.store\n"
+            "try:\n    convlib.store.RESULTS_DIR\nexcept FileNotFoundError as error:\n"
+            "    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert "the reference results are missing" in done.stdout
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 10_000])
