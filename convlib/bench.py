@@ -3,7 +3,7 @@
 Fewer weights, fewer FLOPs and less time are three different things. This module measures the
 third and relates it to the other two.
 
-Timing (:func:`time_module`). ``torch.utils.benchmark.Timer`` runs the pass: it sets the number
+Timing (:func:`measure`). ``torch.utils.benchmark.Timer`` runs the pass: it sets the number
 of CPU threads (``threads``, default ``torch.get_num_threads()``), synchronises CUDA around each
 block of calls, and its block-size estimate serves as a warm-up; ``warmup`` further calls are
 made before it and never timed. ``Timer.blocked_autorange(min_run_time)`` collects blocks of
@@ -12,9 +12,8 @@ calls for at least ``min_run_time`` seconds; further blocks are added until ther
 ``q75 - q25``) of the per-call times of the blocks, as ``torch.utils.benchmark``'s
 ``Measurement`` computes them.
 
-:func:`measure` is the one timing loop of convlib: :func:`time_module` and
-:func:`convlib.latency.measure_layers` call it; :func:`pass_function` makes the function one
-call of which is one pass of a module.
+:func:`measure` is the one timing loop of convlib: :func:`convlib.latency.measure_layers` calls
+it; :func:`pass_function` makes the function one call of which is one pass of a module.
 
 Clocks (``CLOCKS``): ``"wall"`` (default) is wall-clock time (``timeit.default_timer``, with
 the accelerator synchronised, as ``Timer`` does by default). ``"cpu"`` is the process's CPU time
@@ -67,14 +66,13 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
 from convlib._checks import as_choice, as_int, as_module, as_positive_number, as_shape
-from convlib.device import as_device, device_name
+from convlib.device import device_name
 from convlib.flops import count_flops
 
 MODES = ("forward", "forward_backward")
@@ -112,15 +110,6 @@ def clock_function(clock: str) -> Callable[[], float]:
 def as_threads(threads: Any) -> int:
     """``threads`` as a positive int; None means ``torch.get_num_threads()``."""
     return torch.get_num_threads() if threads is None else as_int("threads", threads)
-
-
-def _as_device(device: Any, module: nn.Module) -> torch.device:
-    """``device`` as a ``torch.device``; None means the device of ``module``'s first tensor."""
-    if device is not None:
-        return as_device(device)
-    for tensor in list(module.parameters()) + list(module.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 @contextlib.contextmanager
@@ -241,53 +230,6 @@ def bytes_moved(module: nn.Module, input_shape: Sequence[int], mode: str = "forw
 # ---------------------------------------------------------------------------- timing
 
 
-@dataclass(frozen=True)
-class Timing:
-    """One timed pass. Times in seconds, FLOPs in FLOP (1 multiply-add = 2), bytes in bytes."""
-
-    label: str
-    mode: str
-    device: str
-    threads: int
-    input_shape: tuple[int, ...]
-    median_s: float
-    iqr_s: float
-    runs: int  # per-call times the median is taken over (one per block of calls)
-    flops: int
-    bytes: int
-    clock: str = "wall"
-    times_s: tuple[float, ...] = field(default=(), repr=False)
-
-    @property
-    def achieved_flops(self) -> float:
-        """FLOP/s: ``flops / median_s``."""
-        return self.flops / self.median_s
-
-    @property
-    def intensity(self) -> float:
-        """Arithmetic intensity, FLOP/byte: ``flops / bytes``."""
-        return self.flops / self.bytes
-
-    @property
-    def achieved_bandwidth(self) -> float:
-        """Bytes/s under the memory model: ``bytes / median_s``."""
-        return self.bytes / self.median_s
-
-    @property
-    def spread(self) -> float:
-        """Relative spread: ``iqr_s / median_s``."""
-        return self.iqr_s / self.median_s
-
-    def to_dict(self, times: bool = False) -> dict[str, Any]:
-        """Plain JSON-ready dict (``input_shape`` as a list); per-call times only if ``times``."""
-        data = asdict(self)
-        data["input_shape"] = list(self.input_shape)
-        data["times_s"] = list(self.times_s)
-        if not times:
-            del data["times_s"]
-        return data
-
-
 def _benchmark() -> Any:
     """``torch.utils.benchmark``, imported on first use: the import takes about 0.25 s and pulls in
     ``torch.utils.cpp_extension``, which logs a warning on machines with a CUDA toolkit folder but
@@ -310,13 +252,6 @@ def measurement(times: Sequence[float], label: str = "fn()") -> Any:
     common = _benchmark().utils.common
     return common.Measurement(number_per_run=1, raw_times=[float(t) for t in times],
                               task_spec=common.TaskSpec(stmt=label, setup=""))
-
-
-def median_and_iqr(times: Sequence[float]) -> tuple[float, float]:
-    """The median and the inter-quartile range ``q75 - q25`` (linear interpolation), from
-    :func:`measurement`."""
-    timed = measurement(times)
-    return timed.median, timed.iqr
 
 
 def pass_function(module: nn.Module, input_shape: tuple[int, ...], mode: str,
@@ -373,53 +308,6 @@ def measure_calls(fn: Callable[[], Any], *, runs: int = 5, threads: int | None =
     return measurement([timer.timeit(1).times[0] for _ in range(runs)])
 
 
-def _check_timing_args(module: Any, input_shape: Any, mode: Any, min_run_time: Any,
-                       min_runs: Any, threads: Any, warmup: Any) -> tuple:
-    as_module("module", module)
-    return (as_shape("input_shape", input_shape), as_mode(mode),
-            as_positive_number("min_run_time", min_run_time), as_int("min_runs", min_runs),
-            as_threads(threads), as_int("warmup", warmup, minimum=0))
-
-
-def time_module(
-    module: nn.Module,
-    input_shape: Sequence[int],
-    *,
-    mode: str = "forward",
-    min_run_time: float = 0.2,
-    min_runs: int = 5,
-    threads: int | None = None,
-    warmup: int = 2,
-    device: str | torch.device | None = None,
-    label: str | None = None,
-    clock: str = "wall",
-) -> Timing:
-    """Time one pass of ``mode`` of ``module`` on a random input of ``input_shape``.
-
-    Median and IQR of the per-call times of at least ``min_runs`` blocks of
-    ``Timer.blocked_autorange(min_run_time)``, after ``warmup`` untimed calls, with ``threads``
-    CPU threads (default: ``torch.get_num_threads()``), read on ``clock`` (``"wall"`` or ``"cpu"``,
-    see the module docstring). ``device`` defaults to the module's; another device times a copy of
-    the module there. Raises ``TypeError``/``ValueError`` naming a bad argument.
-    """
-    shape, mode, min_run_time, min_runs, threads, warmup = _check_timing_args(
-        module, input_shape, mode, min_run_time, min_runs, threads, warmup)
-    target = _as_device(device, module)
-    clock = as_clock(clock, target, threads)
-    flops, nbytes = pass_flops(module, shape, mode), bytes_moved(module, shape, mode)
-    if target != _as_device(None, module):
-        module = copy.deepcopy(module).to(target)
-    fn = pass_function(module, shape, mode, target)
-    with torch_threads(threads):
-        for _ in range(warmup):
-            fn()
-    timed = measure(fn, threads=threads, min_run_time=min_run_time, min_runs=min_runs, clock=clock)
-    return Timing(label or type(module).__name__, mode, device_label(target, threads), threads,
-                  shape, timed.median, timed.iqr, len(timed.times), flops, nbytes, clock,
-                  tuple(timed.times))
-
-
-__all__ = ["CLOCKS", "FORWARD_BACKWARD_FACTOR", "MODES", "Timing", "as_clock", "as_mode",
-           "as_threads", "bytes_moved", "clock_function", "device_label", "leaf_traffic", "measure",
-           "measure_calls", "measurement", "median_and_iqr", "pass_flops", "pass_function", "time_module",
-           "torch_threads"]
+__all__ = ["CLOCKS", "FORWARD_BACKWARD_FACTOR", "MODES", "as_clock", "as_mode", "as_threads",
+           "bytes_moved", "clock_function", "device_label", "leaf_traffic", "measure",
+           "measure_calls", "measurement", "pass_flops", "pass_function", "torch_threads"]

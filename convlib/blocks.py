@@ -489,12 +489,6 @@ class ConvNeXtBlock(nn.Module):
         return x + self.project(self.act(self.expand(self.norm(self.depthwise(x)))))
 
 
-def convnext_block_params(channels: int, kernel_size: int = 7, expansion: int = 4) -> int:
-    """Weights of :class:`ConvNeXtBlock`: ``c k^2 + 2 e c^2 + (4 + e) c``."""
-    c, k, e = channels, kernel_size, expansion
-    return c * k * k + 2 * e * c * c + (4 + e) * c
-
-
 FRAME_LAYERS = {"norm": "batch", "activation": "relu"}  # after every convolution of the frame
 
 
@@ -581,5 +575,5 @@ def describe_block(
 __all__ = ["ACTIVATIONS", "BLOCKS", "BLOCK_KINDS", "FRAME_KINDS", "FRAME_LAYERS", "NORMS", "Block",
            "BlockSpec", "BottleneckBlock", "ConvNeXtBlock", "DepthControlBlock", "GroupedBlock",
            "PlainBlock", "Residual", "SeparableBlock", "SpatialBlock", "StackedBlock",
-           "block_params", "block_spec", "convnext_block_params", "default_mid_channels",
+           "block_params", "block_spec", "default_mid_channels",
            "describe_block", "make_block", "make_frame_block", "number_word", "stacked_depth"]

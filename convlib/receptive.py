@@ -114,12 +114,6 @@ def receptive_field(layers: nn.Module | Iterable[nn.Module]) -> ReceptiveField:
     return receptive_field_by_layer(layers)[-1]
 
 
-def stacked_equivalent_kernel(n_layers: int, kernel_size: int = 3) -> int:
-    """Receptive field of ``n`` stacked kxk stride-1 convolutions: ``n (k - 1) + 1``
-    (``2 n + 1`` for 3x3)."""
-    return as_int("n_layers", n_layers) * (as_int("kernel_size", kernel_size) - 1) + 1
-
-
 @dataclass(frozen=True, eq=False)
 class EmpiricalReceptiveField:
     """A measured receptive field.

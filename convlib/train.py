@@ -48,8 +48,6 @@ from convlib.store import pack_correctness
 # in the fourth decimal, which is irrelevant for normalisation).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-HISTORY_FIELDS = ("train_loss", "train_acc", "train_eval_loss", "train_eval_acc", "test_loss",
-                  "test_acc", "epoch_seconds", "images_per_second")
 
 
 @dataclass

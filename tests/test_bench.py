@@ -10,17 +10,16 @@ import torch
 from flops_closed_form import closed_form_flops
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from timing import Timing, time_module
 from torch import nn
 
 from convlib.bench import (
     FORWARD_BACKWARD_FACTOR,
     MODES,
-    Timing,
     bytes_moved,
     leaf_traffic,
-    median_and_iqr,
+    measurement,
     pass_flops,
-    time_module,
 )
 from convlib.blocks import BLOCK_KINDS, block_params, make_block
 from convlib.flops import count_flops
@@ -123,15 +122,15 @@ def test_bytes_refuse_a_shape_that_does_not_fit():
 # ---------------------------------------------------------------------------- timing
 
 
-def test_median_and_iqr_match_numpy():
+def test_the_measurement_median_and_iqr_match_numpy():
     rng = np.random.default_rng(0)
     for n in (1, 2, 5, 10, 33):
         values = rng.random(n).tolist()
-        median, iqr = median_and_iqr(values)
-        assert median == pytest.approx(np.median(values))
-        assert iqr == pytest.approx(np.percentile(values, 75) - np.percentile(values, 25))
+        timed = measurement(values)
+        assert timed.median == pytest.approx(np.median(values))
+        assert timed.iqr == pytest.approx(np.percentile(values, 75) - np.percentile(values, 25))
     with pytest.raises(ValueError):
-        median_and_iqr([])
+        measurement([])
 
 
 @pytest.mark.parametrize("mode", MODES)

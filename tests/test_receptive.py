@@ -13,7 +13,6 @@ from convlib.receptive import (
     empirical_receptive_field,
     receptive_field,
     receptive_field_by_layer,
-    stacked_equivalent_kernel,
 )
 
 # PyTorch warns that even kernels with padding='same' pad a copy of the input: expected here.
@@ -87,9 +86,10 @@ def test_start_is_the_centre_of_the_first_output_pixels_field(stack_and_channels
 def test_n_stacked_3x3_see_2n_plus_1(n):
     stack = nn.Sequential(*[nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.ReLU())
                             for _ in range(n)])
-    assert stacked_equivalent_kernel(n) == 2 * n + 1 == receptive_field(stack).size[0]
+    assert receptive_field(stack).size[0] == 2 * n + 1
     assert empirical_receptive_field(stack, 4 * n + 8).size == (2 * n + 1, 2 * n + 1)
-    assert stacked_equivalent_kernel(n, 5) == 4 * n + 1
+    fives = nn.Sequential(*[nn.Conv2d(1, 1, 5, padding=2) for _ in range(n)])
+    assert receptive_field(fives).size == (4 * n + 1, 4 * n + 1)  # n (k - 1) + 1
 
 
 def test_known_values():
@@ -131,8 +131,6 @@ def test_clipped_fields_are_flagged():
         (lambda: receptive_field(nn.Sequential(nn.Sequential(nn.Flatten()))), TypeError, "Flatten"),
         (lambda: receptive_field("conv"), TypeError, "layers"),
         (lambda: receptive_field(3), TypeError, "layers"),
-        (lambda: stacked_equivalent_kernel(0), ValueError, "n_layers"),
-        (lambda: stacked_equivalent_kernel(2, True), TypeError, "kernel_size"),
         (lambda: empirical_receptive_field(nn.Conv2d(1, 1, 3), 0), ValueError, "input_size"),
         (lambda: empirical_receptive_field(nn.Conv2d(1, 1, 5), 3), ValueError, "input_size"),
         (lambda: empirical_receptive_field(nn.Conv2d(1, 1, 3), 8, in_channels=0), ValueError,
@@ -149,7 +147,8 @@ def test_bad_inputs_name_the_argument(call, error, name):
         call()
 
 
-@pytest.mark.parametrize("dilations", [(1,), (2,), (1, 2, 4), (1, 2, 4, 8), (2, 2, 2), (3, 3), (1, 2, 5)])
+@pytest.mark.parametrize("dilations", [(1,), (2,), (1, 2, 4), (1, 2, 4, 8), (2, 2, 2), (3, 3),
+                                       (1, 2, 5)])
 def test_dilated_stacks_grow_by_d_times_k_minus_1(dilations):
     """Each dilated 3x3 adds d (k - 1) = 2 d pixels (effective kernel d (k - 1) + 1), with
     no extra weight; the gradient measurement agrees."""

@@ -9,9 +9,9 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from timing import time_module
 from torch import nn
 
-from convlib.bench import time_module
 from convlib.roofline import (
     GPU_PEAKS,
     Peaks,
