@@ -65,8 +65,8 @@ def main() -> None:
             seen.add(spec)
             before = images_per_second(variant.build, args.batch_size, args.seconds, bf16=False)
             after = images_per_second(variant.build, args.batch_size, args.seconds, bf16=plan.bf16)
-            print(f"{experiment.name:16s} {variant.name:14s} float32 {before:8.0f}  plan {after:8.0f} "
-                  f"img/s  x{after / before:.2f}", flush=True)
+            print(f"{experiment.name:16s} {variant.name:14s} float32 {before:8.0f}  "
+                  f"plan {after:8.0f} img/s  x{after / before:.2f}", flush=True)
 
 
 if __name__ == "__main__":

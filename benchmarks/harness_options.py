@@ -22,7 +22,8 @@ import torch
 from convlib.experiments import get_experiment
 from convlib.train import TrainConfig, seed_everything, train
 
-NETWORKS = (("stacking", "2x3x3"), ("large_kernel", "convnext7"), ("bottleneck_deep", "bottleneck-deep"))
+NETWORKS = (("stacking", "2x3x3"), ("large_kernel", "convnext7"),
+            ("bottleneck_deep", "bottleneck-deep"))
 OPTIONS = {
     "harness (bf16, channels_last, batch 256)": {},
     "float32, NCHW": {"precision": "float32", "channels_last": False},

@@ -6,7 +6,8 @@
         [--out book/results/latency-cpu.json] [--note "shared machine"]
 
 Times every layer of ``convlib.latency.chapter_layers()`` forward (and the 3x3 family forward +
-backward) with ``convlib.latency.measure_layers`` (interleaved rounds, median of the per-call times),
+backward) with ``convlib.latency.measure_layers`` (interleaved rounds, median of the per-call
+times),
 measures or looks up the machine's peaks (``convlib.roofline.machine_peaks``), and prints one table:
 weights, FLOPs, median time, achieved GFLOP/s and fraction of peak, and, against the plain k x k of
 the same width, "x fewer weights", "x fewer FLOPs", "x faster" and the verdict of
@@ -130,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
           f"= 3 x forward")
     print(format_table(rows, comparison, peaks.flops))
     if args.out is not None:
-        atomic_write_json(args.out, {"format": FORMAT, "provenance": provenance(args, started, load_before),
-                                     "peaks": peaks.to_dict(), "rows": rows, "comparison": comparison})
+        atomic_write_json(args.out, {"format": FORMAT,
+                                     "provenance": provenance(args, started, load_before),
+                                     "peaks": peaks.to_dict(), "rows": rows,
+                                     "comparison": comparison})
         print(f"wrote {args.out}")
     return 0
 

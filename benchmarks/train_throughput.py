@@ -46,13 +46,15 @@ def plain_loop(model, images, labels, epochs: int, batch_size: int, workers: int
     from torchvision import transforms
 
     transform = transforms.Compose([
-        transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), transforms.ToTensor(),
-        transforms.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
-    loader = torch.utils.data.DataLoader(PILDataset(images, labels, transform), batch_size=batch_size,
+        transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(), transforms.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
+    loader = torch.utils.data.DataLoader(PILDataset(images, labels, transform),
+                                         batch_size=batch_size,
                                          shuffle=True, num_workers=workers, drop_last=True,
                                          persistent_workers=workers > 0)
     model = model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True,
+                                weight_decay=5e-4)
     rates = []
     for _ in range(epochs):
         model.train()
@@ -86,7 +88,8 @@ def main() -> None:
 
     torch.manual_seed(0)
     history = train(ArticleNet("stacked", 5), images, labels, test_images, test_labels,
-                    TrainConfig(epochs=args.epochs, batch_size=args.batch_size), device=device, progress=False)
+                    TrainConfig(epochs=args.epochs, batch_size=args.batch_size), device=device,
+                    progress=False)
     harness = sum(history.images_per_second[1:]) / (args.epochs - 1)
     torch.manual_seed(0)
     plain = plain_loop(ArticleNet("stacked", 5), images, labels, args.epochs, args.batch_size,

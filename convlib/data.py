@@ -145,7 +145,8 @@ def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True
             cache.mkdir(parents=True, exist_ok=True)
             TorchvisionCIFAR10(str(cache), train=True, download=True)
         except Exception as error:  # no network, SSL, disk: all mean "not available"
-            raise _not_found(places, reason=f"the download failed ({type(error).__name__})") from None
+            reason = f"the download failed ({type(error).__name__})"
+            raise _not_found(places, reason=reason) from None
         found = _find_source(cache)
         if found is not None:
             return _load_cached(*found, cache=cache, allow_subset=allow_subset)
@@ -179,7 +180,8 @@ def _find_source(place: Path) -> tuple[str, Path] | None:
 
 
 def _fingerprint(kind: str, path: Path) -> str:
-    """A cache key from the source's location, size and modification time (cheap, no hashing of data)."""
+    """A cache key from the source's location, size and modification time (cheap, no hashing of
+    data)."""
     parts = [str(_CACHE_FORMAT), kind, str(path.resolve())]
     if kind == "pickled batches":
         files = sorted(path.iterdir())
@@ -254,7 +256,8 @@ def _is_jpeg_tree(tree: Path) -> bool:
     for name in CLASSES:
         folder = tree / "train" / name
         if folder.is_dir():
-            sample = next((f for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES), None)
+            sample = next((f for f in sorted(folder.iterdir())
+                           if f.suffix.lower() in IMAGE_SUFFIXES), None)
             if sample is not None:
                 return sample.suffix.lower() in (".jpg", ".jpeg")
     return False
@@ -339,7 +342,8 @@ def _read_batches(folder: Path) -> dict[str, np.ndarray]:
             except FileNotFoundError as error:
                 raise InvalidDatasetError(f"{folder} has no {name}: the pickled batches are "
                                           "data_batch_1 ... data_batch_5 and test_batch") from error
-            except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as error:
+            except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError,
+                    ValueError) as error:
                 raise InvalidDatasetError(f"{folder / name} is damaged or not a CIFAR-10 batch "
                                           f"({type(error).__name__}: {error})") from error
         return np.concatenate(images), np.concatenate(labels)
@@ -374,7 +378,8 @@ def _collect(items: list[tuple[str, str, str, bytes]], source: Path) -> dict[str
                                       f"CIFAR-10's classes are {list(CLASSES)}")
         arrays[f"{split}_images"] = (np.stack([_decode(d, w) for _, w, d in chosen])
                                      if chosen else np.zeros((0, *IMAGE_SHAPE), np.uint8))
-        arrays[f"{split}_labels"] = np.array([CLASSES.index(c) for c, _, _ in chosen], dtype=np.int64)
+        arrays[f"{split}_labels"] = np.array([CLASSES.index(c) for c, _, _ in chosen],
+                                             dtype=np.int64)
     return arrays
 
 
@@ -394,7 +399,8 @@ def _read_archive(archive: Path) -> dict[str, np.ndarray]:
     with tarfile.open(archive, "r:*") as tar:
         for member in tar:
             parts = Path(member.name).parts
-            if not member.isfile() or len(parts) < 3 or Path(member.name).suffix.lower() not in IMAGE_SUFFIXES:
+            suffix = Path(member.name).suffix.lower()
+            if not member.isfile() or len(parts) < 3 or suffix not in IMAGE_SUFFIXES:
                 continue
             split, class_name = parts[-3], parts[-2]
             if split in ("train", "test"):
@@ -403,7 +409,8 @@ def _read_archive(archive: Path) -> dict[str, np.ndarray]:
         # stream checks its length and checksum, so a cut-off tail is noticed too
         while tar.fileobj.read(1 << 20):
             pass
-    items.sort(key=lambda item: (item[0], CLASSES.index(item[1]) if item[1] in CLASSES else -1, item[2]))
+    items.sort(key=lambda item: (item[0], CLASSES.index(item[1]) if item[1] in CLASSES else -1,
+                                 item[2]))
     return _collect([(s, c, f"{archive}:{s}/{c}/{name}", d) for s, c, name, d in items], archive)
 
 
@@ -430,8 +437,9 @@ def _balanced_indices(labels: torch.Tensor, size: int, seed: int) -> torch.Tenso
     return torch.cat(picks)
 
 
-def holdout(images: torch.Tensor, labels: torch.Tensor, size: int,
-            seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+def holdout(
+    images: torch.Tensor, labels: torch.Tensor, size: int, seed: int = 0,
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Split a set into ``(rest, held)``: ``held`` a class-balanced random ``size`` examples (as
     :func:`subset` picks them), ``rest`` every other example, both in their original order.
     The learning-rate grid trains on ``rest`` and scores on ``held``, both training images."""

@@ -36,12 +36,13 @@ def as_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return default_device()
     if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be None, a string or a torch.device; got {type(device).__name__}")
+        raise TypeError("device must be None, a string or a torch.device; "
+                        f"got {type(device).__name__}")
     try:
         return torch.device(device)
     except RuntimeError as error:
-        raise ValueError(f"device must name a torch device ('cpu', 'cuda', 'cuda:0'); got {device!r}") \
-            from error
+        raise ValueError("device must name a torch device ('cpu', 'cuda', 'cuda:0'); "
+                         f"got {device!r}") from error
 
 
 def device_name(device: torch.device) -> str:
@@ -49,7 +50,8 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     threads = torch.get_num_threads()
-    return f"CPU ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
+    plural = "s" if threads != 1 else ""
+    return f"CPU ({platform.processor() or platform.machine()}, {threads} thread{plural})"
 
 
 def synchronize(device: torch.device) -> None:
@@ -106,7 +108,8 @@ def execution_plan(device: torch.device, precision: str = "auto", channels_last:
     use_channels_last = precision == "bfloat16" if channels_last is None else bool(channels_last)
     on_cuda = device.type == "cuda"
     return ExecutionPlan(device=device, precision=precision,
-                         memory_format=torch.channels_last if use_channels_last else torch.contiguous_format,
+                         memory_format=(torch.channels_last if use_channels_last
+                                        else torch.contiguous_format),
                          compile=bool(compile) and on_cuda, cudnn_benchmark=on_cuda)
 
 

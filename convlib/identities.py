@@ -31,9 +31,11 @@ def agreement(a: torch.Tensor, b: torch.Tensor, tolerance: float = ROUNDING_TOLE
     ``"below 1e-12"`` when ``max |a - b| < tolerance`` (exact up to rounding), otherwise the
     largest difference to two significant digits (a real disagreement, far above the noise)."""
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
-        raise TypeError(f"a and b must be torch.Tensors; got {type(a).__name__} and {type(b).__name__}")
+        raise TypeError("a and b must be torch.Tensors; "
+                        f"got {type(a).__name__} and {type(b).__name__}")
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError("a and b must have the same shape; "
+                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
     tolerance = as_positive_number("tolerance", tolerance)
     difference = float((a - b).abs().max()) if a.numel() else 0.0
     return f"below {tolerance:g}" if difference < tolerance else f"{difference:.1e}"
@@ -48,7 +50,8 @@ def pointwise_as_linear(conv: nn.Conv2d) -> nn.Linear:
     conv = _conv(conv)
     if conv.kernel_size != (1, 1) or conv.groups != 1 or conv.stride != (1, 1):
         raise ValueError("conv must be a 1x1 convolution with groups=1 and stride 1; got "
-                         f"kernel_size={conv.kernel_size}, groups={conv.groups}, stride={conv.stride}")
+                         f"kernel_size={conv.kernel_size}, groups={conv.groups}, "
+                         f"stride={conv.stride}")
     linear = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None)
     with torch.no_grad():
         linear.weight.copy_(conv.weight[:, :, 0, 0])
@@ -81,7 +84,8 @@ def compose_convolutions(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
     undilated convolutions with no activation in between (what a linear stack computes)."""
     first, second = _conv(first, "first"), _conv(second, "second")
     for name, conv in (("first", first), ("second", second)):
-        if conv.stride != (1, 1) or conv.groups != 1 or conv.dilation != (1, 1) or conv.padding not in ((0, 0), "valid"):
+        if (conv.stride != (1, 1) or conv.groups != 1 or conv.dilation != (1, 1)
+                or conv.padding not in ((0, 0), "valid")):
             raise ValueError(f"{name} must have stride 1, groups 1, dilation 1 and no padding")
     if second.in_channels != first.out_channels:
         raise ValueError(f"second.in_channels ({second.in_channels}) must equal first.out_channels "
@@ -95,8 +99,8 @@ def compose_convolutions(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
     composed = F.conv2d(F.pad(w1, (k2[1] - 1, k2[1] - 1, k2[0] - 1, k2[0] - 1)), w2.flip(-1, -2))
     composed = composed.permute(1, 0, 2, 3)  # (c_out, c_in, k1h + k2h - 1, k1w + k2w - 1)
     bias = first.bias is not None or second.bias is not None
-    result = nn.Conv2d(first.in_channels, second.out_channels, tuple(composed.shape[-2:]), bias=bias,
-                       device=composed.device, dtype=composed.dtype)
+    result = nn.Conv2d(first.in_channels, second.out_channels, tuple(composed.shape[-2:]),
+                       bias=bias, device=composed.device, dtype=composed.dtype)
     with torch.no_grad():
         result.weight.copy_(composed)
         if bias:

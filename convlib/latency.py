@@ -185,7 +185,8 @@ def measure_layers(
     warmup = as_int("warmup", warmup, minimum=0)
     target = as_device(device)
     budget["clock"] = as_clock(clock, target, threads)
-    columns = {"device": device_label(target, threads), "threads": threads, "clock": budget["clock"]}
+    columns = {"device": device_label(target, threads), "threads": threads,
+               "clock": budget["clock"]}
     entries = _entries(layers, widths, input_size, batch, modes, target, columns)
     with torch_threads(threads):
         for entry in entries:
@@ -278,6 +279,6 @@ def latency_provenance(results: dict) -> str:
     return text + (f"; {p['note']}" if p.get("note") else "")
 
 
-__all__ = ["FORWARD_BACKWARD_LABELS", "Layer", "PAYS_OFF_FRACTION", "TIME_VERDICTS", "chapter_layers",
-           "compare_to_baseline", "latency_files", "latency_provenance", "layer_facts", "load_latency",
-           "measure_layers", "results_path", "time_verdict"]
+__all__ = ["FORWARD_BACKWARD_LABELS", "Layer", "PAYS_OFF_FRACTION", "TIME_VERDICTS",
+           "chapter_layers", "compare_to_baseline", "latency_files", "latency_provenance",
+           "layer_facts", "load_latency", "measure_layers", "results_path", "time_verdict"]

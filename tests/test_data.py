@@ -89,7 +89,8 @@ def test_image_folder_tree_loads(tmp_path):
             folder = tmp_path / split / name
             folder.mkdir(parents=True)
             for i in range(n):
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
     ds = data.load_cifar10(tmp_path, download=False, cache_dir=tmp_path / "cache",
                            allow_subset=True)  # 3 classes only, on purpose
     assert ds.train_labels.tolist() == [0, 0, 1, 1, 2, 2]
@@ -134,7 +135,7 @@ def test_subset_is_balanced_and_deterministic():
         data.subset(images, labels, 0)
 
 
-# --------------------------------------------------------------------------- data that cannot be silently wrong
+# ------------------------------------------------------------ data that cannot be silently wrong
 # A complete CIFAR-10 in miniature: the module's per-class counts are patched down to 2 training
 # and 1 test image per class, so "complete" needs 30 tiny PNGs instead of 60,000 images.
 
@@ -153,7 +154,8 @@ def _write_tree(tree, per_split=(("train", 2), ("test", 1)), seed=0):
             folder = tree / split / name
             folder.mkdir(parents=True)
             for i in range(n):
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
+                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i:04d}.png")
     return tree
 
 
@@ -276,14 +278,16 @@ def test_a_cache_with_wrong_contents_is_rebuilt(tmp_path, small_cifar):
     tree = _write_tree(tmp_path / "tree")
     first = _load(tree, tmp_path)
     (cache_file,) = (tmp_path / "cache").glob("cifar10-*.npz")
-    np.savez(cache_file, train_images=np.zeros((20, 32, 32, 3), np.uint8))  # wrong layout, keys missing
+    # wrong layout, keys missing
+    np.savez(cache_file, train_images=np.zeros((20, 32, 32, 3), np.uint8))
     with pytest.warns(data.DamagedCacheWarning):
         second = _load(tree, tmp_path)
     assert torch.equal(first.train_images, second.train_images)
 
 
 def _write_balanced_batches(folder):
-    """Batches with every class present: 5 training batches of 10 (one per class), a test batch of 10."""
+    """Batches with every class present: 5 training batches of 10 (one per class), a test batch
+    of 10."""
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
@@ -329,4 +333,5 @@ def test_labels_outside_cifar10_are_refused_even_for_a_subset(tmp_path):
 
 def test_allow_subset_must_be_a_bool(tmp_path):
     with pytest.raises(TypeError, match="allow_subset"):
-        data.load_cifar10(tmp_path, download=False, cache_dir=tmp_path / "cache", allow_subset="yes")
+        data.load_cifar10(tmp_path, download=False, cache_dir=tmp_path / "cache",
+                          allow_subset="yes")

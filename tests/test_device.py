@@ -1,4 +1,4 @@
-"""convlib.device: the GPU branch checked on a CPU with a fake CUDA flag, and the precision override."""
+"""convlib.device: the GPU branch checked on a CPU with a fake CUDA flag, the precision override."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def test_on_the_cpu_bf16_follows_native_support(monkeypatch, native_bf16, expect
 def test_convlib_precision_overrides_auto_but_not_an_explicit_choice(monkeypatch):
     monkeypatch.setattr(D, "_cpu_has_native_bf16", lambda: True)
     monkeypatch.setenv("CONVLIB_PRECISION", "float32")
-    assert D.resolve_precision("auto", CPU) == "float32" and D.resolve_precision("auto", CUDA) == "float32"
+    assert D.resolve_precision("auto", CPU) == "float32"
+    assert D.resolve_precision("auto", CUDA) == "float32"
     assert D.resolve_precision("bfloat16", CPU) == "bfloat16"
     monkeypatch.setenv("CONVLIB_PRECISION", "fp8")
     with pytest.raises(ValueError, match="CONVLIB_PRECISION must be one of"):

@@ -12,7 +12,8 @@ SETTINGS = settings(max_examples=30, deadline=None)
 
 
 @SETTINGS
-@given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 6), st.booleans(), st.integers(0, 10**6))
+@given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 6), st.booleans(),
+       st.integers(0, 10**6))
 def test_pointwise_convolution_is_a_per_pixel_linear_layer(c_in, c_out, size, bias, seed):
     torch.manual_seed(seed)
     conv = nn.Conv2d(c_in, c_out, 1, bias=bias)
@@ -49,8 +50,8 @@ def test_sobel_is_rank_one_and_factors_exactly():
     assert energy == pytest.approx(1.0)
     assert torch.allclose(torch.outer(column, row), sobel, atol=1e-6)
     x = torch.randn(1, 1, 8, 8)
-    assert torch.allclose(I.spatial_pair(column, row)(x), nn.functional.conv2d(x, sobel.view(1, 1, 3, 3)),
-                          atol=1e-5)
+    expected = nn.functional.conv2d(x, sobel.view(1, 1, 3, 3))
+    assert torch.allclose(I.spatial_pair(column, row)(x), expected, atol=1e-5)
 
 
 @SETTINGS
@@ -59,10 +60,12 @@ def test_rank1_energy_is_a_fraction_and_exact_for_outer_products(k, seed):
     torch.manual_seed(seed)
     kernel = torch.randn(k, k, dtype=torch.float64)
     _, _, energy = I.rank1_factor(kernel)
-    assert 1.0 / k - 1e-9 <= energy <= 1.0 + 1e-9  # the leading term keeps at least 1/k of the energy
+    # the leading term keeps at least 1/k of the energy
+    assert 1.0 / k - 1e-9 <= energy <= 1.0 + 1e-9
     outer = torch.outer(torch.randn(k, dtype=torch.float64), torch.randn(k, dtype=torch.float64))
     column, row, energy = I.rank1_factor(outer)
-    assert energy == pytest.approx(1.0) and torch.allclose(torch.outer(column, row), outer, atol=1e-9)
+    assert energy == pytest.approx(1.0)
+    assert torch.allclose(torch.outer(column, row), outer, atol=1e-9)
 
 
 def test_bad_inputs_are_named():

@@ -136,10 +136,12 @@ def test_the_latency_table_script_records_its_provenance(monkeypatch):
     spec = importlib.util.spec_from_file_location("latency_table", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    args = script.parse_args(["--threads", "1", "--device", "cpu", "--clock", "cpu", "--note", "test"])
+    args = script.parse_args(["--threads", "1", "--device", "cpu", "--clock", "cpu",
+                              "--note", "test"])
     assert args.device.type == "cpu" and args.threads == 1
     provenance = script.provenance(args, "2026-01-01T00:00:00+00:00", 1.5)
-    assert provenance["git_commit"] == "unknown" or len(provenance["git_commit"].split("+")[0]) == 40
+    commit = provenance["git_commit"]
+    assert commit == "unknown" or len(commit.split("+")[0]) == 40
     assert provenance["cpu_model"] and provenance["finished"].endswith("+00:00")
     assert provenance["load_average_1min"]["before"] == 1.5 and provenance["note"] == "test"
     with pytest.raises(SystemExit):
