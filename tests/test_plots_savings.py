@@ -27,7 +27,8 @@ def test_the_savings_figure_follows_the_figure_rules_and_the_style_map():
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     plot_savings(ax, rows, limits=_limits(rows, 256, 256, 5), layer_label="this layer",
                  limit_label="wide-layer limit")
-    ax.set(title="Times fewer weights than one 5x5", xlabel="one 5x5 / construction (ratio, log scale)")
+    ax.set(title="Times fewer weights than one 5x5",
+           xlabel="one 5x5 / construction (ratio, log scale)")
     assert figure_problems(fig) == []
     shown = [r for r in rows if r["name"] != "plain"]
     bars = ax.patches

@@ -16,7 +16,8 @@ from convlib.plots.style import bar_style, construction_style
 
 # compare_tricks's rows named "stacked_separable" (a stack of depthwise-separable 3x3): the
 # separable colour, with the stack's hatch added to the separable one.
-STACKED_SEPARABLE_HATCH = construction_style("stacked")["hatch"] + construction_style("separable")["hatch"]
+STACKED_SEPARABLE_HATCH = (construction_style("stacked")["hatch"]
+                           + construction_style("separable")["hatch"])
 
 
 def trick_bar_style(name: str, kernel_size: int | None = None) -> dict[str, Any]:
@@ -54,8 +55,10 @@ def plot_savings(ax: Any, rows: Sequence[Mapping[str, Any]], *,
     for y, row in enumerate(shown):
         ratio = float(row["weight_ratio"])
         if ratio < 1:
-            raise ValueError(f"{row['name']}: weight_ratio {ratio} < 1 does not fit the log axis from 1")
-        ax.barh(y, ratio - 1, left=1, height=0.62, **trick_bar_style(row["name"], row.get("kernel_size")))
+            raise ValueError(f"{row['name']}: weight_ratio {ratio} < 1 does not fit the log axis "
+                             "from 1")
+        ax.barh(y, ratio - 1, left=1, height=0.62,
+                **trick_bar_style(row["name"], row.get("kernel_size")))
         end = ratio
         if limits is not None:
             limit = float(limits[row["name"]])
