@@ -19,7 +19,7 @@ def test_the_pareto_figure_follows_the_figure_rules():
     rows = R.pareto_points(found)
     constructions = {(n, v.name): construction_of(v.build.spec) for n in found
                      for v in get_experiment(n).variants}
-    fig, axes = plt.subplots(1, 2, figsize=(7, 5.0), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(7, 7.2), sharey=True, layout="constrained")
     plot_pareto(axes, rows, constructions)
     assert figure_problems(fig) == []  # no number over another text, none clipped
     key = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -34,6 +34,11 @@ def test_the_pareto_figure_follows_the_figure_rules():
     plt.close(fig)
     with pytest.raises(ValueError, match="two panels"):
         plot_pareto(axes[:1], rows, constructions)
+    fig, axes = plt.subplots(1, 2, sharey=True, layout="constrained")
+    plot_pareto(axes, [], {})  # no reference set yet
+    assert figure_problems(fig) == []
+    assert [ax.texts[0].get_text() for ax in axes] == ["reference results not available yet"] * 2
+    plt.close(fig)
 
 
 def test_variant_styles_follow_the_style_map():
@@ -53,7 +58,7 @@ def test_a_wild_interval_does_not_set_the_accuracy_range():
 
     from convlib.plots.pareto import plot_pareto
 
-    rows = [{"experiment": "stacking", "variant": v, "conv_params": w, "ms_per_image": t,
+    rows = [{"experiment": "stacking", "variant": v, "block_weights": w, "ms_per_image": t,
              "test_acc": a, "low": lo, "high": hi, "front_weights": True, "front_time": True}
             for v, w, t, a, lo, hi in (("5x5", 50_000, 1.0, 0.72, 0.71, 0.73),
                                         ("2x3x3", 60_000, 2.0, 0.44, -0.08, 0.95))]
@@ -75,7 +80,7 @@ def test_construction_of_reads_both_frames_and_falls_back_for_other_kinds():
 
 
 def _row(variant, weights, ms, acc, label=None):
-    return {"experiment": "e", "variant": variant, "conv_params": weights, "ms_per_image": ms,
+    return {"experiment": "e", "variant": variant, "block_weights": weights, "ms_per_image": ms,
             "test_acc": acc, "low": acc - 0.01, "high": acc + 0.01, "front_weights": False,
             "front_time": False, **({"label": label} if label else {})}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from convlib.plots.style import CONSTRUCTIONS, construction_style, line_style
 
-PANELS = (("conv_params", "front_weights", "convolution weights (count, log scale)"),
+PANELS = (("block_weights", "front_weights", "convolution weights (count, log scale)"),
           ("ms_per_image", "front_time", "training time per image (ms, log scale)"))
 MARKER_PT = 8.0  # marker size of a point, in points
 CAP_PT = 3.0  # half the width of an interval's caps, in points
@@ -58,12 +58,18 @@ def plot_pareto(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]],
     of each row to its ``(kind, kernel_size)`` for the style map. Every point carries its number
     (:func:`point_numbers`, placed by :func:`place_labels`), and the figure's legend is the key:
     each number with its construction's marker and its network's label (:func:`key_label`).
+    Without ``rows`` (no complete reference set yet), both panels say so.
     The accuracy axis spans the points' means ±5 points, within 0-100 %: an interval wider
     than that runs off the panel."""
     if len(axes) != 2:
         raise ValueError(f"axes must be two panels (weights, time); got {len(axes)}")
-    if not rows:
-        raise ValueError("rows must hold at least one variant (convlib.results.pareto_points)")
+    if not rows:  # no complete reference set yet: both panels say so
+        for ax in axes:
+            ax.text(0.5, 0.5, "reference results not available yet", ha="center",
+                    transform=ax.transAxes)
+            ax.set_title("not available yet")
+            ax.set_axis_off()
+        return
     styles = [construction_style(*constructions[(row["experiment"], row["variant"])])
               for row in rows]
     for ax, (cost, front, xlabel) in zip(axes, PANELS):
@@ -117,7 +123,7 @@ def point_numbers(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The text beside each row's point on both panels: its number in the key (1, 2, ...). Rows
     drawn at the very same place (one network trained once and shown by two experiments) share
     one text, ``"2, 6"``, given to the first of them; the others get ``""`` (no second text)."""
-    places = [(row["conv_params"], row["ms_per_image"], row["test_acc"]) for row in rows]
+    places = [(row["block_weights"], row["ms_per_image"], row["test_acc"]) for row in rows]
     texts = []
     for index, place in enumerate(places):
         same = [i for i, other in enumerate(places) if other == place]
