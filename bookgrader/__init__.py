@@ -13,9 +13,10 @@ Modules: ``values`` (plain data, check, compare), ``notebook`` (sources, probes,
 ``runner`` (inside the sandbox), ``sandbox`` (fails closed without bubblewrap or the filter),
 ``seccomp`` (the system-call filter, made with libseccomp), ``cgroups`` (memory and processes per
 submission), ``mounts`` (what the sandbox's file system holds), ``pipes`` (one sandboxed
-process's pipes), ``grader``, ``report``, ``release``, ``shards`` (grading on several machines,
-then one merge), ``gradescope`` (the autograder zip). It imports only ``convlib``'s bottom layer
-(``book``, ``io``, ``shards``). Importing this package is cheap: it loads only ``values``.
+process's pipes), ``grader``, ``report``, ``release``, ``manifest`` (a graded shard's
+``shard.json``), ``shards`` (grading on several machines, then one merge), ``gradescope`` (the
+autograder zip). It imports only ``convlib``'s bottom layer (``io``, ``launch``, ``shards``).
+Importing this package is cheap: it loads only ``values``.
 """
 
 from bookgrader.values import check, compare, describe

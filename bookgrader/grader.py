@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bookgrader.cgroups import protect_grader
+from bookgrader.manifest import write_manifest
 from bookgrader.notebook import (
     Chapter,
     Check,
@@ -34,7 +35,7 @@ from bookgrader.notebook import (
 from bookgrader.report import atomic_write, clean, display_name, fmt, untrusted, write_outputs
 from bookgrader.sandbox import Limits, RunResult, Sandbox, detect
 from bookgrader.values import compare
-from convlib.shards import parse_shard, write_grading_manifest
+from convlib.shards import parse_shard
 
 TOO_LARGE = "output too large"  # the status of a run whose results passed the cap
 
@@ -485,7 +486,7 @@ def grade(submissions: Path, out: Path, source_root: Path, chapters: list[str] |
             results += _grade_chapter(sources[name], submissions, students, sandbox, jobs, log)
         results.sort(key=lambda r: (r.student, names.index(r.chapter)))
         write_outputs(out, results, sandbox.protections_off)
-        write_grading_manifest(out, shard, names, results, sandbox.protections_off)
+        write_manifest(out, shard, names, results, sandbox.protections_off)
         log(f"done: {len(students)} students graded in {time.monotonic() - started:.1f} s; "
             f"gradebook {out / 'gradebook.csv'}")
         return results

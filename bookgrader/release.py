@@ -85,7 +85,7 @@ def generate(source_root: Path, out_root: Path, chapters: list[str] | None = Non
 
 
 def _add_launch_cell(notebook_path: Path) -> None:
-    """The chapters' launch cell (convlib.book), so that a student notebook downloaded from the
+    """The chapters' launch cell (convlib.launch), so that a student notebook downloaded from the
     website runs on Colab or Binder too; in the grader's sandbox convlib is there and it does
     nothing. The notebook stays valid nbformat (:func:`valid_notebook`)."""
     notebook = json.loads(notebook_path.read_text(encoding="utf-8"))

@@ -1,37 +1,22 @@
 """One gradebook from the outputs of ``grade --shard I/N`` (``python -m bookgrader merge``).
 
-Each shard's output folder holds ``shard.json`` (:func:`convlib.shards.write_grading_manifest`):
-its shard, the chapters graded (the same for every shard: they are chosen from all students), the
-sandbox's missing protections and every result. :func:`merge` checks that the shards make one
-whole (each of 0/n .. n-1/n once, every student in the shard its name hashes to, in one shard
-only, the same chapters and sandbox), then writes the gradebook, grades and feedback with the same
-code as an unsharded run, from the same results in the same order: byte for byte the same files.
+Each shard's output folder holds ``shard.json`` (:mod:`bookgrader.manifest`): its shard, the
+chapters graded (the same for every shard: they are chosen from all students), the sandbox's
+missing protections and every result. :func:`merge` checks that the shards make one whole (each
+of 0/n .. n-1/n once, every student in the shard its name hashes to, in one shard only, the same
+chapters and sandbox), then writes the gradebook, grades and feedback with the same code as an
+unsharded run, from the same results in the same order: byte for byte the same files.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from bookgrader.grader import Result
+from bookgrader.manifest import read_manifest
 from bookgrader.report import atomic_write, write_outputs
-from convlib.shards import SHARD_FILE, ShardError, check_complete, parse_shard
-
-
-def read_manifest(folder: Path) -> dict:
-    """A shard's ``shard.json``; ShardError naming the folder when it is missing or damaged."""
-    path = Path(folder) / SHARD_FILE
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ShardError(f"{folder} is not the output of grade --shard I/N (no {SHARD_FILE})"
-                         ) from None
-    except (OSError, ValueError) as error:
-        raise ShardError(f"{path} cannot be read ({error}): grade that shard again") from None
-    if not isinstance(manifest, dict) or not {"shard", "chapters", "results"} <= set(manifest):
-        raise ShardError(f"{path} is not a shard manifest: grade that shard again")
-    return manifest
+from convlib.shards import ShardError, check_complete, parse_shard
 
 
 def _same(manifests: list[tuple[str, dict]], key: str) -> object:

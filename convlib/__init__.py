@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "params", "dense", "receptive", "blocks", "flops", "census", "zoo", "identities", "connectivity",
     "compare", "data", "models", "train", "experiments", "results", "claims", "bench", "latency",
-    "roofline", "profiles", "book", "launch", "plots", "device", "io", "store", "reparam",
+    "roofline", "profiles", "book", "launch", "plots", "device", "io", "store", "reparam", "merge",
     "memory",
 }
 

@@ -41,11 +41,12 @@ import numpy as np
 import torch
 
 from convlib import data as data_module
-from convlib import shards, stats, store
+from convlib import stats, store
 from convlib.device import as_device, device_name, resolve_precision
 from convlib.erf import effective_receptive_field, rounded_map
 from convlib.io import REPO_ROOT as REPO_ROOT  # re-exported: tests and scripts use it
 from convlib.io import atomic_write_json, git_commit
+from convlib.merge import merge_results, selector, tag_results
 from convlib.models import MLP, ArticleNet, FrameNet, LocallyConnectedNet
 from convlib.profiles import PROFILE_NAMES, active_profile_name, get_profile
 from convlib.train import CIFAR10_MEAN, CIFAR10_STD, TrainConfig, seed_everything, train
@@ -855,7 +856,7 @@ def _rewrite_command(args: argparse.Namespace) -> int:
     """``recompare``: a results file's comparisons recomputed; ``merge``: the shards' files."""
     path = results_path(args.name, args.out)
     try:
-        results = (load_results(path) if args.command == "recompare" else shards.merge_results(
+        results = (load_results(path) if args.command == "recompare" else merge_results(
             [(str(d), load_results(results_path(args.name, d))) for d in args.shard_dirs]))
     except (ResultsFileError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -869,12 +870,12 @@ def _rewrite_command(args: argparse.Namespace) -> int:
 def _run_command(args: argparse.Namespace) -> int:
     """``run``: the experiment (or one shard of it), then its verdicts."""
     try:
-        select = shards.selector(args.shard) if args.shard else None
+        select = selector(args.shard) if args.shard else None
         out = _profile_out(args)
         results = run_experiment(args.name, args.profile, args.seeds, out, device=args.device,
                                  select=select)
         if select:
-            atomic_write_json(results_path(args.name, out), shards.tag_results(results, select))
+            atomic_write_json(results_path(args.name, out), tag_results(results, select))
     except (ResultsFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -18,8 +18,9 @@ import yaml
 
 from convlib import experiments as E
 from convlib.io import REPO_ROOT
+from convlib.merge import SHARD_KEY, run_key
 from convlib.profiles import PROFILE_NAMES
-from convlib.shards import SHARD_KEY, Shard, run_key
+from convlib.shards import Shard
 
 SLURM = REPO_ROOT / "recipes" / "slurm"
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "experiments-shards.yml"

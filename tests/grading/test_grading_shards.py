@@ -12,12 +12,13 @@ import pytest
 
 from bookgrader.__main__ import main
 from bookgrader.grader import Result, grade
+from bookgrader.manifest import SHARD_FILE, write_manifest
 from bookgrader.release import generate, with_solutions
 from bookgrader.report import write_outputs
 from bookgrader.sandbox import Limits, SandboxUnavailable, detect
 from bookgrader.shards import merge
 from convlib.io import REPO_ROOT
-from convlib.shards import SHARD_FILE, Shard, ShardError, write_grading_manifest
+from convlib.shards import Shard, ShardError
 
 SOURCE = REPO_ROOT / "exercises" / "source"
 # names chosen so that each of 3 shards gets at least one (checked below); odd characters too
@@ -52,7 +53,7 @@ def write_fake_shards(tmp_path: Path, count: int = 3) -> list[Path]:
         mine = [r for r in fake_results() if shard.holds(r.student)]
         folder = tmp_path / f"shard{index}"
         write_outputs(folder, mine, [])
-        write_grading_manifest(folder, shard, ["ch01", "ch02"], mine, [])
+        write_manifest(folder, shard, ["ch01", "ch02"], mine, [])
         (folder / "grading.log").write_text(f"log of shard {index}\n")
         dirs.append(folder)
     return dirs
