@@ -81,4 +81,4 @@ def _plot_differences(ax: Any, rows: list[dict]) -> None:
     ax.set_xlim(1.4, 16)
     ax.set_ylabel("1 group minus g groups\n(test accuracy, points)")
     ax.set_title("Accuracy lost to grouping")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")  # clear of the intervals, which lie above 0
