@@ -264,7 +264,66 @@ def speedup_of(table: Sequence[dict], label: str, width: int, mode: str = "forwa
     return f"{found[0]['speedup']:.2f}" if found else "not measured"
 
 
+def trick_rows(rows: Sequence[dict]) -> list[dict]:
+    """Chapter 7's table of :func:`convlib.compare.compare_tricks` rows, for a reader: weights,
+    how many times fewer than the plain convolution (2 decimals), FLOPs, receptive field and
+    the reference experiment's test accuracy (mean ± std over seeds, %), "-" where none."""
+    def accuracy(row: dict) -> str:
+        if row["accuracy"] is None:
+            return "-"
+        return (f"{100 * row['accuracy']:.1f} ± {100 * row['accuracy_std']:.1f} "
+                f"({row['experiment']})")
+
+    return [{"construction": row["label"], "weights": f"{row['weights']:,}",
+             "x fewer weights": round(row["weight_ratio"], 2), "FLOPs": f"{row['flops']:,}",
+             "receptive field": f"{row['receptive_field']}x{row['receptive_field']}",
+             "test accuracy, % (experiment/variant)": accuracy(row)} for row in rows]
+
+
+def verdict_tables(evaluated: Sequence[dict]) -> tuple:
+    """The book's verdicts on the article (chapter 7), from evaluated claims
+    (:func:`convlib.claims.evaluate_all`), as three pandas tables: the claims counted per
+    chapter and verdict, arithmetic and empirical apart (:func:`convlib.claims.verdict_counts`),
+    with a row for all chapters and a column of claims; the empirical claims with their
+    verdict and budget; the claims that do not hold (wrong or contradicted), with why."""
+    import pandas as pd  # deferred: importing pandas takes about a second; only tables need it
+
+    by_kind = claims.verdict_counts(list(evaluated))
+    columns = [(kind, verdict) for kind in by_kind for verdict in by_kind[kind]]
+    frame = pd.DataFrame(evaluated).assign(chapter=lambda f: "Chapter " + f["chapter"].astype(str))
+    counts = (frame.pivot_table(index="chapter", columns=["kind", "verdict"], values="id",
+                                aggfunc="count", fill_value=0)
+              .reindex(columns=pd.MultiIndex.from_tuples(columns), fill_value=0))
+    counts.loc["All chapters"] = counts.sum()
+    counts["claims"] = counts.sum(axis=1)
+    if counts.loc["All chapters", "claims"].item() != len(evaluated):
+        raise ValueError("evaluated must hold each claim once, with a verdict of its kind")
+    empirical = pd.DataFrame([{"claim": c["id"], "chapter": c["chapter"],
+                               "verdict": c["verdict_text"]}
+                              for c in evaluated if c["kind"] == claims.EMPIRICAL])
+    failing = pd.DataFrame([{"claim": c["id"], "chapter": c["chapter"],
+                             "verdict": c["verdict_text"], "why": c["explanation"]}
+                            for c in evaluated if c["verdict"] in ("wrong", "contradicted")])
+    return counts, empirical.set_index("claim"), failing.set_index("claim")
+
+
+def glue_verdict_counts(prefix: str, evaluated: Sequence[dict]) -> None:
+    """Glue how many of the evaluated claims are of each kind, ``<prefix>_count_<kind>``, and
+    how many of each kind got each verdict of :data:`convlib.claims.CLAIM_VERDICTS` (0 for
+    those that do not occur), ``<prefix>_count_<kind>_<verdict in snake case>``, and the
+    claims in all, ``<prefix>_count_claims``."""
+    by_kind = claims.verdict_counts(list(evaluated))
+    values = {f"{prefix}_count_claims": len(evaluated)}
+    for kind in (claims.ARITHMETIC, claims.EMPIRICAL):
+        values[f"{prefix}_count_{kind}"] = sum(by_kind[kind].values())
+        for verdict in claims.CLAIM_VERDICTS:
+            key = verdict.replace(" ", "_").replace(":", "").replace("-", "_")
+            values[f"{prefix}_count_{kind}_{key}"] = by_kind[kind].get(verdict, 0)
+    glue_values(values)
+
+
 __all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_construction", "article_frame_networks",
-           "article_frame_styles", "check_claim", "claim_rows", "exact_mean", "glue_claims",
+           "article_frame_styles", "check_claim", "glue_verdict_counts", "trick_rows",
+           "verdict_tables", "claim_rows", "exact_mean", "glue_claims",
            "glue_key", "glue_time_verdicts", "glue_values", "layers_judged", "speedup_of",
            "load_experiment", "margin_rows", "provenance", "show_claim", "verdict"]

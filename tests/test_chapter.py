@@ -214,3 +214,53 @@ def test_glue_time_verdicts_and_speedup_of(monkeypatch):
     assert glued["ch8_ref_prop"] == "a (256)" and glued["ch8_ref_contra"] == "b (64)"
     assert chapter.speedup_of(TIMES, "a", 256, "forward_backward") == "1.23"
     assert chapter.speedup_of(TIMES, "c", 64) == "not measured"
+
+
+def _claim(claim_id, chapter_number, kind, verdict):
+    return {"id": claim_id, "chapter": chapter_number, "kind": kind, "verdict": verdict,
+            "verdict_text": verdict if kind == claims.ARITHMETIC else f"{verdict} at 4 epochs",
+            "explanation": f"why {claim_id}"}
+
+
+VERDICTS = [_claim("a1", 1, claims.ARITHMETIC, "holds"), _claim("a2", 1, claims.ARITHMETIC, "wrong"),
+            _claim("a3", 2, claims.ARITHMETIC, "holds"),
+            _claim("e1", 2, claims.EMPIRICAL, "contradicted")]
+
+
+def test_verdict_tables_count_each_kind_apart_and_list_what_fails():
+    counts, empirical, failing = chapter.verdict_tables(VERDICTS)
+    assert counts.loc["Chapter 1", (claims.ARITHMETIC, "holds")] == 1
+    assert counts.loc["Chapter 2", (claims.EMPIRICAL, "contradicted")] == 1
+    assert list(counts.loc["All chapters"]) == [2, 1, 1, 4]  # holds, wrong, contradicted, claims
+    assert list(empirical.index) == ["e1"] and empirical.loc["e1", "verdict"].endswith("epochs")
+    assert list(failing.index) == ["a2", "e1"] and failing.loc["a2", "why"] == "why a2"
+    with pytest.raises(ValueError, match="each claim once"):
+        chapter.verdict_tables(VERDICTS + [{**VERDICTS[0], "kind": "guess"}])
+
+
+def test_glue_verdict_counts_glues_every_verdict_of_each_kind(monkeypatch):
+    glued = {}
+    monkeypatch.setattr(chapter, "glue",
+                        lambda name, value, display: glued.update({name: value}))
+    chapter.glue_verdict_counts("ch7", VERDICTS)
+    assert glued["ch7_count_claims"] == 4 and glued["ch7_count_arithmetic"] == 3
+    assert glued["ch7_count_arithmetic_wrong"] == 1 and glued["ch7_count_empirical_holds"] == 0
+    assert glued["ch7_count_empirical_inconclusive_under_trained_at_this_budget"] == 0
+    assert len(glued) == 3 + 2 * len(claims.CLAIM_VERDICTS)
+
+
+def test_trick_rows_format_the_comparison_for_a_reader():
+    from convlib.compare import compare_tricks
+
+    rows = compare_tricks(64, 64, 5, 16, accuracy=True)
+    shown = chapter.trick_rows(rows)
+    assert [r["construction"] for r in shown] == [r["label"] for r in rows]
+    assert shown[0]["weights"] == f"{25 * 64 * 64:,}" and shown[0]["x fewer weights"] == 1.0
+    assert shown[0]["receptive field"] == "5x5"
+    for row, line in zip(rows, shown):
+        accuracy = line["test accuracy, % (experiment/variant)"]
+        if row["accuracy"] is None:
+            assert accuracy == "-"
+        else:
+            assert accuracy == (f"{100 * row['accuracy']:.1f} ± {100 * row['accuracy_std']:.1f}"
+                                f" ({row['experiment']})")
