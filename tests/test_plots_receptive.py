@@ -130,3 +130,54 @@ def test_signed_values_sit_on_a_diverging_scale_centred_at_zero():
     with pytest.raises(TypeError, match="label"):
         shared_colorbar(image, [a, b], "")
     plt.close(fig)
+
+
+def test_plot_maps_draws_each_map_cropped_on_one_scale_and_switches_the_rest_off():
+    from convlib.plots.receptive import plot_maps
+
+    wide, narrow = np.zeros((9, 9)), np.zeros((9, 9))
+    wide[2:7, 1:8], narrow[4, 4] = 1.0, 3.0
+    fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.6))
+    images = plot_maps(axes, {"wide": wide, "narrow": narrow}, colorbar_label="share (1)")
+    assert [image.get_clim() for image in images] == [(0.0, 3.0), (0.0, 3.0)]
+    assert images[0].get_array().shape == (5, 7) and images[1].get_array().shape == (1, 1)
+    assert images[0].get_extent() == [0.5, 7.5, 6.5, 1.5]  # the input's pixel coordinates
+    assert not axes[1, 0].axison and not axes[1, 1].axison and axes[0, 1].axison
+    boxed = plot_maps(axes[0], {"wide": wide}, colorbar_label="share (1)", box=(0, 9, 0, 9),
+                      vmax=1.0)
+    assert boxed[0].get_array().shape == (9, 9) and boxed[0].get_clim() == (0.0, 1.0)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="maps must hold 1 to 2 maps"):
+        plot_maps(axes[0], {"a": wide, "b": wide, "c": wide}, colorbar_label="x")
+    with pytest.raises(ValueError, match="tick_step must be"):
+        plot_maps(axes[0], {"a": wide}, colorbar_label="x", tick_step=0)
+
+
+def test_plot_maps_can_write_the_values_and_share_one_colour_bar():
+    from convlib.plots.receptive import plot_maps
+
+    counts = np.zeros((7, 7))
+    counts[2:5, 2:5] = [[1, 2, 1], [2, 4, 2], [1, 2, 1]]
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.0), layout="constrained")
+    images = plot_maps(axes, {"a": counts, "b": 2 * counts}, colorbar_label="paths (count)",
+                       margin=1, fmt="{:.0f}", shared=True, tick_step=None, vmax=9)
+    assert images[0].get_array().shape == (5, 5)
+    assert [t.get_text() for t in axes[0].texts].count("4") == 1
+    assert list(axes[0].get_xticks()) == [1, 2, 3, 4, 5]
+    assert axes[0].get_ylabel() and axes[1].get_ylabel() == ""
+    assert len(fig.axes) == 3  # two maps and one colour bar
+    plt.close(fig)
+
+
+def test_plot_kernels_centres_one_scale_at_zero_and_writes_every_weight():
+    from convlib.plots.receptive import plot_kernels
+
+    fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.6), layout="constrained")
+    small, large = np.array([[1.0, -2.0], [0.0, 3.0]]), np.full((3, 3), -6.0)
+    bar = plot_kernels(axes, {"small": small, "large": large})
+    assert bar.mappable.get_clim() == (-6.0, 6.0)
+    assert sorted(t.get_text() for t in axes[0, 0].texts) == ["-2", "0", "1", "3"]
+    assert not axes[1, 0].axison and not axes[1, 1].axison
+    plt.close(fig)
+    with pytest.raises(ValueError, match="kernels must hold"):
+        plot_kernels(axes[0], {"a": small, "b": small, "c": small})

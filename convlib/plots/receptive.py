@@ -7,7 +7,8 @@ draws one as an image whose axes count pixels of the original grid, writes each 
 it to :func:`shared_colorbar` when several panels share one scale. Signed values (kernels) go on
 a diverging colour map centred at 0 (``diverging=True``): red for positive, blue for negative,
 white for 0. :func:`support_box` finds the part worth drawing: the rows and columns that hold a nonzero
-value, plus a margin.
+value, plus a margin. :func:`plot_maps` draws several maps side by side on one scale (chapter 3's path counts, chapter 9's
+footprints and effective receptive fields), :func:`plot_kernels` several signed kernels.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_map", "shared_colorbar", "support_box"]
+__all__ = ["plot_kernels", "plot_map", "plot_maps", "shared_colorbar", "support_box"]
 
 
 def _as_map(values: Any, name: str = "values") -> np.ndarray:
@@ -103,6 +104,69 @@ def plot_map(ax, values: Any, *, title: str, colorbar_label: str | None,
     if colorbar_label is not None:
         ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.85)
     return image
+
+
+def _axes_list(axes: Any) -> list[Any]:
+    return list(axes.flat) if hasattr(axes, "flat") else list(axes)
+
+
+def plot_maps(axes: Any, maps: dict[str, Any], *, colorbar_label: str,
+              box: tuple[int, int, int, int] | None = None, margin: int = 0,
+              vmax: float | None = None, tick_step: int | None = 4, fmt: str | None = None,
+              shared: bool = False) -> list[Any]:
+    """Draw the named 2-D maps of ``maps`` (title: map) on ``axes``, one each in order, on one
+    colour scale from 0 to ``vmax`` (default: the largest value of all the maps); axes left over
+    are switched off. Each map is cropped to ``box`` (row_start, row_stop, col_start, col_stop)
+    or, by default, to its own :func:`support_box` widened by ``margin``, keeping the input's
+    pixel coordinates, with a tick every ``tick_step`` pixels (None: every pixel). ``fmt``
+    writes each value in its cell (None: no values). Each map gets its colour bar, or with
+    ``shared`` one bar for all and the row label on the first panel only. Returns the
+    ``AxesImage`` of each map."""
+    axes = _axes_list(axes)
+    if not maps or len(maps) > len(axes):
+        raise ValueError(f"maps must hold 1 to {len(axes)} maps (one per axes); got {len(maps)}")
+    if tick_step is not None and (isinstance(tick_step, bool)
+                                  or not isinstance(tick_step, numbers.Integral) or tick_step < 1):
+        raise ValueError(f"tick_step must be an int >= 1 or None; got {tick_step!r}")
+    arrays = {title: _as_map(values, f"maps[{title!r}]") for title, values in maps.items()}
+    top = max(float(a.max()) for a in arrays.values()) if vmax is None else vmax
+    images = []
+    for index, (ax, (title, array)) in enumerate(zip(axes, arrays.items())):
+        r0, r1, c0, c1 = box if box is not None else support_box(array, margin)
+        images.append(plot_map(
+            ax, array[r0:r1, c0:c1], origin=(r0, c0), annotate=fmt is not None,
+            fmt=fmt or "{:.3f}", vmin=0.0, vmax=top, title=title,
+            colorbar_label=None if shared else colorbar_label, xlabel="input column (pixels)",
+            ylabel="" if shared and index else "input row (pixels)"))
+        if tick_step is not None:
+            ax.set_xticks(range(c0, c1, tick_step))
+            ax.set_yticks(range(r0, r1, tick_step))
+    for ax in axes[len(arrays):]:
+        ax.axis("off")
+    if shared:
+        shared_colorbar(images[-1], axes[:len(arrays)], colorbar_label)
+    return images
+
+
+def plot_kernels(axes: Any, kernels: dict[str, Any], *, fmt: str = "{:.0f}",
+                 colorbar_label: str = "weight") -> Any:
+    """Draw the named convolution kernels (title: 2-D kernel) on ``axes``, one each in order,
+    each weight written in its cell (``fmt``), on one diverging colour scale centred at 0 (red
+    positive, blue negative, white 0) with one colour bar for all; axes left over are switched
+    off. Returns the ``Colorbar``."""
+    axes = _axes_list(axes)
+    if not kernels or len(kernels) > len(axes):
+        raise ValueError(f"kernels must hold 1 to {len(axes)} kernels (one per axes); "
+                         f"got {len(kernels)}")
+    arrays = {title: _as_map(values, f"kernels[{title!r}]") for title, values in kernels.items()}
+    bound = max(float(np.abs(a).max()) for a in arrays.values())
+    for ax, (title, array) in zip(axes, arrays.items()):
+        image = plot_map(ax, array, title=title, fmt=fmt, diverging=True, vmin=-bound,
+                         vmax=bound, xlabel="column (pixels)", ylabel="row (pixels)",
+                         colorbar_label=None)
+    for ax in axes[len(arrays):]:
+        ax.set_axis_off()
+    return shared_colorbar(image, axes, colorbar_label)
 
 
 def shared_colorbar(image: Any, axes: Any, label: str) -> Any:
