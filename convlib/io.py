@@ -28,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened, e.g.
+    Windows)."""
     try:
         handle = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -92,7 +92,8 @@ def test_experiments_and_latency_use_the_one_store(tmp_path):
 
     assert experiments.DEFAULT_OUT == store.RESULTS_DIR
     assert experiments.results_path("stacking", tmp_path) == store.results_file("stacking", tmp_path)
-    assert latency.results_path("latency-cpu", tmp_path) == store.results_file("latency-cpu", tmp_path)
+    latency_file = store.results_file("latency-cpu", tmp_path)
+    assert latency.results_path("latency-cpu", tmp_path) == latency_file
     assert experiments.set_folder("cpu") == store.set_folder("cpu")
 
 

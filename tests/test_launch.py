@@ -1,10 +1,10 @@
 """convlib.launch: every chapter starts with the launch cell, which is written from _config.yml.
 
 A chapter opened on its own, as on Colab or Binder (slow tests): offline, in a fresh virtual
-environment that holds only what a hosted notebook service gives (PyTorch, torchvision, numpy, matplotlib, pandas,
-tqdm, Pillow, a kernel, setuptools), the notebook copied alone into an empty folder. Its launch cell
-must install the book's package from a local clone ($CONVLIB_SOURCE) and the chapter must run top to
-bottom, reading the reference results installed with the package."""
+environment that holds only what a hosted notebook service gives (PyTorch, torchvision, numpy,
+matplotlib, pandas, tqdm, Pillow, a kernel, setuptools), the notebook copied alone into an empty
+folder. Its launch cell must install the book's package from a local clone ($CONVLIB_SOURCE) and
+the chapter must run top to bottom, reading the reference results installed with the package."""
 
 from __future__ import annotations
 
@@ -109,8 +109,9 @@ def hosted(tmp_path_factory):
     python = root / "venv" / "bin" / "python"
     # ensurepip also brings an old setuptools; the hosted one (as on Colab) is current
     subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=True)
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    purelib = subprocess.run([python, "-c", where], capture_output=True, text=True,
+                             check=True).stdout.strip()
     link_farm(closure(HOSTED), root / "hosted-packages")
     Path(purelib, "hosted.pth").write_text(str(root / "hosted-packages") + "\n")
     kernel = root / "jupyter" / "kernels" / "hosted"
@@ -127,8 +128,8 @@ def hosted(tmp_path_factory):
 @pytest.mark.slow  # shares the fresh venv with the launch runs
 def test_the_fresh_environment_lacks_the_book_and_its_tools(hosted):
     for module in ("convlib", "myst_nb", "nbval", "pytest", "jupyter_book"):
-        found = subprocess.run([hosted["python"], "-c", f"import {module}"], capture_output=True, check=False,
-                               cwd=hosted["root"])
+        found = subprocess.run([hosted["python"], "-c", f"import {module}"], capture_output=True,
+                               check=False, cwd=hosted["root"])
         assert found.returncode != 0, f"{module} should not be importable in the hosted venv"
 
 
@@ -156,5 +157,6 @@ def test_a_chapter_opened_alone_installs_the_book_and_runs(hosted, chapter, cifa
     NotebookClient(notebook, kernel_name="hosted", timeout=900,
                    resources={"metadata": {"path": str(folder)}}).execute()
     where, results = notebook.cells[-1].outputs[0]["text"].split()
-    assert where.startswith(hosted["purelib"]), where  # installed into the fresh venv, not the checkout
+    # installed into the fresh venv, not the checkout
+    assert where.startswith(hosted["purelib"]), where
     assert Path(results).name == "reference" and Path(results, "dense_vs_conv.json").is_file()

@@ -41,8 +41,8 @@ import re
 from typing import Any
 
 __all__ = ["CONSTRUCTIONS", "CONSTRUCTION_LABELS", "CONTENT_WIDTH_PX", "PHONE_WIDTH_PX",
-           "PHONE_FIGURE_PX", "MIN_FONT_PT", "MIN_PHONE_PX", "PLAIN_KERNEL_COLORS", "construction_style",
-           "bar_style", "line_style", "shown_font_scale", "figure_problems"]
+           "PHONE_FIGURE_PX", "MIN_FONT_PT", "MIN_PHONE_PX", "PLAIN_KERNEL_COLORS",
+           "construction_style", "bar_style", "line_style", "shown_font_scale", "figure_problems"]
 
 # The content column, in CSS pixels, measured in Chromium on the built site (the width of a
 # figure's <img> scaled to the column): on a 1280 px wide screen and on a 390 px wide phone.
