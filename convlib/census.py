@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pandas is imported only by to_frame
 
 __all__ = [
     "ConvRow", "KernelCount", "kernel_census", "census_summary", "first_conv", "largest_kernel",
-    "conv_params", "kernel_label", "to_frame", "LAYER_KINDS", "layer_kind",
+    "conv2d_weights", "kernel_label", "to_frame", "LAYER_KINDS", "layer_kind",
     "weights_and_macs_by_kind",
     "ARTICLE_MODELS", "ArticleModel", "ZFNet", "build_model", "zfnet",
 ]
@@ -102,8 +102,6 @@ def conv2d_weights(model: nn.Module) -> int:
     two blocks with their BatchNorms."""
     return sum(row.params for row in kernel_census(model))
 
-
-conv_params = conv2d_weights  # the old name, which chapter 2 uses
 
 
 def census_summary(model: nn.Module) -> list[KernelCount]:

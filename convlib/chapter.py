@@ -14,7 +14,8 @@ from fractions import Fraction
 import torch
 
 from convlib import claims, results, stats
-from convlib.experiments import EXPERIMENTS, summarize, unstable_seeds
+from convlib.experiments.registry import EXPERIMENTS
+from convlib.experiments.verdicts import check_claims, summarize, unstable_seeds
 from convlib.models import ArticleNet
 from convlib.plots import glue
 from convlib.plots.style import line_style
@@ -59,8 +60,8 @@ def article_frame_networks(name: str, found: dict | None = None) -> dict[str, Ar
     stored = (found or {}).get("variants", {})
     for variant, net in nets.items():
         info = stored.get(variant)
-        if info is not None and (net.conv_params(), net.total_params()) != (info["conv_params"], info["total_params"]):
-            raise ValueError(f"{name}/{variant}: the stored weights {info['conv_params']:,} "
+        if info is not None and (net.block_weights(), net.total_params()) != (info["block_weights"], info["total_params"]):
+            raise ValueError(f"{name}/{variant}: the stored weights {info['block_weights']:,} "
                              f"(convolutions) and {info['total_params']:,} (all) are not those "
                              f"of {ARTICLE_FRAME[name][variant]}")
     return nets
@@ -130,11 +131,11 @@ def provenance(found: dict | None) -> str:
 
 def verdict(found: dict | None, index: int = 0) -> tuple[dict | None, str]:
     """``(comparison, text)`` of the ``index``-th claim of an experiment's results
-    (:func:`convlib.results.check_claims`): the text is the verdict with its budget and, when
+    (:func:`convlib.experiments.verdicts.check_claims`): the text is the verdict with its budget and, when
     the interval alone would say otherwise, why; ``(None, "not available yet")`` without results."""
     if found is None:
         return None, "not available yet"
-    comparison = results.check_claims(found)[index]
+    comparison = check_claims(found)[index]
     if "note" in comparison:
         return comparison, f"{comparison['verdict_text']} ({comparison['note']})"
     return comparison, comparison["verdict_text"]
@@ -167,7 +168,7 @@ def accuracy_rows(found: dict) -> list[dict]:
             _, low, high = stats.accuracy_interval(values, found["provenance"]["test_size"])
             shown = (f"{float(100 * exact_mean(found, variant)):.1f} "
                      f"[{100 * low:.1f}, {100 * high:.1f}]")
-        rows.append({"network": info["label"], "conv weights": f"{info['conv_params']:,}",
+        rows.append({"network": info["label"], "conv weights": f"{info['block_weights']:,}",
                      "test accuracy (%)": shown, "seeds": len(values)})
     return rows
 

@@ -43,7 +43,7 @@ from torch import nn
 
 from convlib._checks import as_bool, as_choice, as_groups, as_int, as_module, as_odd_kernel, as_pair
 from convlib.blocks import block_params, default_mid_channels, make_block, number_word
-from convlib.experiments import summarize
+from convlib.experiments.verdicts import summarize
 from convlib.flops import count_flops, flops_by_layer
 from convlib.params import count_params
 from convlib.receptive import receptive_field

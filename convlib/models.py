@@ -95,8 +95,6 @@ class ArticleNet(nn.Module):
         blocks = [self.features.block1, self.features.block2]
         return sum(p.numel() for block in blocks for p in block.parameters())
 
-    conv_params = block_weights  # the old name, which the chapters use
-
     def total_params(self) -> int:
         """All parameters, stem and dense layers included."""
         return sum(p.numel() for p in self.parameters())
@@ -197,8 +195,6 @@ class MLP(nn.Module):
     def block_weights(self) -> int:
         """No convolution blocks: 0."""
         return 0
-
-    conv_params = block_weights  # the old name, which the chapters use
 
     def total_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

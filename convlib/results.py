@@ -11,19 +11,11 @@ import os
 from pathlib import Path
 
 from convlib import stats
-from convlib.experiments import (
-    EXPERIMENTS,
-    SWEEP,
-    check_claims,
-    file_variants,
-    get_experiment,
-    load_results,
-    results_path,
-    summarize,
-    unstable_seeds,
-)
+from convlib.experiments.files import file_variants, load_results, results_path
+from convlib.experiments.registry import EXPERIMENTS, SWEEP, get_experiment
+from convlib.experiments.verdicts import check_claims, summarize, unstable_seeds
 from convlib.profiles import get_profile
-from convlib.store import RESULTS_DIR, set_folder
+from convlib.store import set_folder
 
 # The reference sets, strongest first: the CPU reference (all of CIFAR-10, profile 'cpu') in
 # book/results/cpu/, then the laptop one (profile 'quick') in book/results/.
@@ -117,7 +109,7 @@ def table(results: dict) -> list[dict]:
     accuracy, gap = summarize(results, "test_acc"), summarize(results, "gap")
     rows = []
     for variant, info in results["variants"].items():
-        rows.append({"variant": variant, "label": info["label"], "conv_params": info["conv_params"],
+        rows.append({"variant": variant, "label": info["label"], "block_weights": info["block_weights"],
                      "total_params": info["total_params"],
                      "test_acc_mean": round(accuracy[variant]["mean"], 4),
                      "test_acc_std": round(accuracy[variant]["std"], 4),
@@ -205,7 +197,7 @@ def accuracy_table(results: dict) -> list[dict]:
         else:
             mean, low, high = stats.accuracy_interval(values, results["provenance"]["test_size"])
             shown = f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
-        rows.append({"network": info["label"], "conv weights": f"{info['conv_params']:,}",
+        rows.append({"network": info["label"], "conv weights": f"{info['block_weights']:,}",
                      "test accuracy (%)": shown, "seeds": accuracy[variant]["n"]})
     return rows
 
@@ -238,7 +230,7 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
         accuracy = summarize(results, "test_acc")
         for variant in file_variants(results):
             info = results["variants"].get(variant)
-            if info is None or not info["conv_params"]:
+            if info is None or not info["block_weights"]:
                 continue
             spec = _construction(results, variant)
             if spec in seen:
@@ -247,9 +239,9 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
             mean, low, high = stats.accuracy_interval(accuracy[variant]["values"],
                                                       results["provenance"]["test_size"])
             rows.append({"experiment": name, "variant": variant, "label": info["label"],
-                         "conv_params": info["conv_params"], "test_acc": mean, "low": low, "high": high,
+                         "block_weights": info["block_weights"], "test_acc": mean, "low": low, "high": high,
                          "ms_per_image": round(1000 / images_per_second(results, variant), 3)})
-    for key, cost in (("front_weights", "conv_params"), ("front_time", "ms_per_image")):
+    for key, cost in (("front_weights", "block_weights"), ("front_time", "ms_per_image")):
         for row, on in zip(rows, _on_front([(r[cost], r["test_acc"]) for r in rows])):
             row[key] = on
     return rows
@@ -281,7 +273,7 @@ def _construction(results: dict, variant: str) -> tuple:
     format-1 file: the label and the weight count it stored)."""
     if results["format"] == 1:
         info = results["variants"][variant]
-        return ("format 1", info["label"], info["conv_params"])
+        return ("format 1", info["label"], info["block_weights"])
     for candidate in get_experiment(results["experiment"]).variants:
         if candidate.name == variant:
             return getattr(candidate.build, "spec", (results["experiment"], variant))
@@ -315,6 +307,7 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
-__all__ = ["REFERENCE_SETS", "accuracy_table", "RESULTS_DIR", "SET_KEYS", "check_claims", "comparison_line", "comparisons_table",
-           "curves", "epoch_sweep", "images_per_second", "is_complete", "load_reference", "load_set", "method_text", "pareto_points", "provenance_line", "set_folder",
-           "set_cost", "set_problems", "stability_text", "table"]
+__all__ = ["REFERENCE_SETS", "SET_KEYS", "accuracy_table", "comparison_line", "comparisons_table",
+           "curves", "epoch_sweep", "images_per_second", "is_complete", "load_reference",
+           "load_set", "method_text", "pareto_points", "provenance_line", "set_cost",
+           "set_problems", "stability_text", "table"]

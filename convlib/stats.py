@@ -64,6 +64,11 @@ accuracy to 0.01 points, far above any machine's rounding noise.
 
 Verdicts are made on the rounded numbers, so what the text shows is what was judged.
 
+Every verdict word of the book is defined here and nowhere else: :data:`VERDICTS` (an
+interval's), :data:`EXPERIMENT_VERDICTS` (a trained comparison's, :mod:`convlib.experiments`)
+and :data:`CLAIM_VERDICTS` (an article claim's, :mod:`convlib.claims`), each containing the one
+before it. The experiments, the claims, the chapters and the exercises import them from here.
+
 **Results without per-image correctness** (files made before it was stored) keep only each run's
 final accuracy: :func:`compare_means` gives them an analytic interval (Welch t over the seeds plus
 the binomial noise of the test set, unpaired, so wider than the paired interval; see there).
@@ -96,6 +101,13 @@ VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE)
 UNDER_TRAINED = "inconclusive: under-trained at this budget"
 NOT_COMPARABLE = "not comparable: this recipe is unstable for this variant"
 EXPERIMENT_VERDICTS = (*VERDICTS, UNDER_TRAINED, NOT_COMPARABLE)
+# Three more for the article's claims (convlib.claims), judged by computation: agrees to the
+# article's precision (HOLDS), within a stated tolerance, against it, or nothing to check.
+HOLDS_APPROXIMATELY = "holds approximately"
+WRONG = "wrong"
+UNVERIFIABLE = "unverifiable"
+CLAIM_VERDICTS = (HOLDS, HOLDS_APPROXIMATELY, WRONG, CONTRADICTED, INCONCLUSIVE, UNDER_TRAINED,
+                  NOT_COMPARABLE, UNVERIFIABLE)
 
 BETTER = "better"  # A beats B
 SAME = "same"  # A and B perform the same, within a stated margin

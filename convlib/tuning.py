@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from convlib import data as data_module
-from convlib.train import TrainConfig, seed_everything, train
+from convlib.train import seed_everything, train
+
+if TYPE_CHECKING:  # the registry's package imports the runner, which imports this module
+    from convlib.experiments.registry import Budget
 
 GRID_SEED = 0
 VALIDATION_SHARE = 10  # one image in ten is held out
@@ -39,13 +43,15 @@ def _choose(scores: dict[float, float]) -> float:
 
 
 def select_learning_rate(build: Callable[[], torch.nn.Module], train_images: torch.Tensor,
-                         train_labels: torch.Tensor, *, grid: tuple[float, ...], epochs: int,
-                         batch_size: int, augment: bool, device=None,
+                         train_labels: torch.Tensor, budget: Budget, *, device=None,
                          log: Callable[[str], None] | None = None) -> dict:
-    """Train ``build()`` once per learning rate of ``grid`` on nine tenths of the training images
-    and score it on the held-out tenth; return the record stored in the results file: the grid,
-    the budget, the split's sizes, each rate's validation accuracy and final training loss, the
-    chosen ``lr`` and the seconds it took."""
+    """Train ``build()`` once per learning rate of the profile's grid (``budget.profile.lr_grid``)
+    on nine tenths of the training images, each with the grid's configuration of ``budget``
+    (:meth:`~convlib.experiments.registry.Budget.train_config`), and score it on the held-out
+    tenth; return the record stored in the results file: the grid, the budget, the split's
+    sizes, each rate's validation accuracy and final training loss, the chosen ``lr`` and the
+    seconds it took."""
+    grid = budget.profile.lr_grid
     if not grid or any(not isinstance(lr, float) or lr <= 0 for lr in grid):
         raise ValueError(f"grid must be a non-empty tuple of positive floats; got {grid!r}")
     (fit_x, fit_y), (val_x, val_y) = data_module.holdout(
@@ -53,13 +59,14 @@ def select_learning_rate(build: Callable[[], torch.nn.Module], train_images: tor
     start, scores, losses = time.perf_counter(), {}, {}
     for lr in grid:
         seed_everything(GRID_SEED)
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, augment=augment)
+        config = budget.train_config(lr, grid=True)
         history = train(build(), fit_x, fit_y, val_x, val_y, config, seed=GRID_SEED,
                         device=device, progress=False)
         scores[lr], losses[lr] = history.test_acc[-1], history.train_loss[-1]
         if log:
             log(f"  lr {lr:g}: validation accuracy {scores[lr]:.4f}")
-    return {"grid": list(grid), "epochs": epochs, "batch_size": batch_size, "augment": augment,
+    return {"grid": list(grid), "epochs": config.epochs, "batch_size": config.batch_size,
+            "augment": config.augment,
             "fit_size": len(fit_y), "validation_size": len(val_y), "seed": GRID_SEED,
             "validation_acc": {f"{lr:g}": scores[lr] for lr in grid},
             "final_train_loss": {f"{lr:g}": losses[lr] for lr in grid},

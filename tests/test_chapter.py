@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from convlib import chapter, claims, results, stats, store
-from convlib.experiments import budget_text, load_results, results_path
+from convlib.experiments.files import load_results, results_path
+from convlib.experiments.verdicts import budget_text
 from convlib.store import set_folder
 
 
@@ -66,7 +67,7 @@ def test_the_exact_mean_is_the_count_of_right_images_in_the_stored_bits():
 def _fake(values, n_images=10_000):
     runs = [{"variant": "a", "seed": s, "history": {"test_acc": [v], "train_loss": [2.0]}}
             for s, v in enumerate(values)]
-    return {"format": 2, "variants": {"a": {"label": "A", "conv_params": 1000}}, "runs": runs,
+    return {"format": 2, "variants": {"a": {"label": "A", "block_weights": 1000}}, "runs": runs,
             "provenance": {"test_size": n_images, "profile": "cpu", "epochs": 1,
                            "seeds": list(range(len(values)))}}
 
@@ -135,7 +136,7 @@ def test_the_article_frame_networks_are_those_the_format_1_sets_trained(name):
 
 
 def test_stored_weights_that_do_not_match_are_refused():
-    found = {"format": 1, "variants": {"5x5": {"conv_params": 1, "total_params": 2}}}
+    found = {"format": 1, "variants": {"5x5": {"block_weights": 1, "total_params": 2}}}
     with pytest.raises(ValueError, match="not those"):
         chapter.article_frame_networks("stacking", found)
     with pytest.raises(ValueError, match="format-1"):

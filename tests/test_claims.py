@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from convlib import claims
+from convlib import claims, stats
 from convlib.book import PORTABLE_ENV
 from convlib.claims import __main__ as claims_cli
 from convlib.io import REPO_ROOT
@@ -30,7 +30,7 @@ def test_json_cli_lists_every_claim_with_the_required_keys(capsys):
     assert isinstance(rows, list) and len(rows) == len(claims.all_claims())
     for row in rows:
         assert KEYS <= set(row), row["id"]
-        assert row["verdict"] in claims.VERDICTS
+        assert row["verdict"] in stats.CLAIM_VERDICTS
         assert row["explanation"] and row["quote"]
 
 
@@ -101,11 +101,9 @@ def test_bad_ids_and_chapters_are_rejected():
 
 
 def test_verdicts_share_the_stats_vocabulary():
-    from convlib import stats
-
-    assert set(stats.VERDICTS) <= set(claims.VERDICTS)
-    assert "not reproduced" not in claims.VERDICTS
-    assert {"holds approximately", "wrong", "unverifiable"} <= set(claims.VERDICTS)
+    assert set(stats.VERDICTS) <= set(stats.EXPERIMENT_VERDICTS) <= set(stats.CLAIM_VERDICTS)
+    assert "not reproduced" not in stats.CLAIM_VERDICTS
+    assert {"holds approximately", "wrong", "unverifiable"} <= set(stats.CLAIM_VERDICTS)
 
 
 def _available(**fields):
@@ -127,9 +125,7 @@ def test_experiment_claims_are_recomputed_with_an_interval():
         row = claims.evaluate_claim(claim_id)
         if not row["computed_value"].get("available"):
             continue
-        from convlib import stats
-
-        assert row["verdict"] in stats.EXPERIMENT_VERDICTS
+            assert row["verdict"] in stats.EXPERIMENT_VERDICTS
         assert row["kind"] == claims.EMPIRICAL
         assert row["verdict_text"].startswith(row["verdict"])
         assert row["computed_value"]["budget"] in row["verdict_text"]
@@ -172,12 +168,10 @@ def test_same_performance_is_an_equivalence_test_with_a_one_point_margin():
 
 
 def test_article_claims_and_run_verdicts_have_distinct_names():
-    from convlib import experiments
+    from convlib.experiments.registry import ExperimentClaim
 
-    assert claims.ArticleClaim is claims.Claim and claims.CLAIM_VERDICTS is claims.VERDICTS
-    assert experiments.ExperimentClaim is not claims.ArticleClaim
-    assert experiments.Claim is experiments.ExperimentClaim  # the old name, kept for notebooks
-    assert set(experiments.VERDICTS) < set(claims.CLAIM_VERDICTS)
+    assert ExperimentClaim is not claims.ArticleClaim
+    assert set(stats.EXPERIMENT_VERDICTS) < set(stats.CLAIM_VERDICTS)
 
 
 def test_same_performance_compares_two_files_of_one_reference_set():
@@ -244,9 +238,9 @@ def test_an_empirical_verdict_reads_with_its_budget(verdict, text):
 
 def test_the_tally_counts_arithmetic_and_empirical_verdicts_apart(capsys):
     rows = [{"kind": claims.ARITHMETIC, "verdict": "holds"}, {"kind": claims.EMPIRICAL, "verdict": "holds"},
-            {"kind": claims.EMPIRICAL, "verdict": claims.UNDER_TRAINED}]
+            {"kind": claims.EMPIRICAL, "verdict": stats.UNDER_TRAINED}]
     assert claims.verdict_counts(rows) == {claims.ARITHMETIC: {"holds": 1},
-                                           claims.EMPIRICAL: {"holds": 1, claims.UNDER_TRAINED: 1}}
+                                           claims.EMPIRICAL: {"holds": 1, stats.UNDER_TRAINED: 1}}
     out = cli(capsys)
     assert "\narithmetic: " in out and "\nempirical: " in out
     every = claims.evaluate_all()
@@ -254,6 +248,4 @@ def test_the_tally_counts_arithmetic_and_empirical_verdicts_apart(capsys):
 
 
 def test_the_trained_comparisons_own_verdicts_are_claim_verdicts():
-    from convlib import stats
-
-    assert set(stats.EXPERIMENT_VERDICTS) <= set(claims.CLAIM_VERDICTS)
+    assert set(stats.EXPERIMENT_VERDICTS) <= set(stats.CLAIM_VERDICTS)

@@ -167,7 +167,7 @@ def test_reference_variants_train_exactly_their_construction():
 def _fake_results(experiment: str, accuracies: dict[str, list[float]]) -> dict:
     return {"format": 1, "experiment": experiment,
             "provenance": {"profile": "smoke", "dataset": "CIFAR-10 (JPEG copy)", "device": "CPU"},
-            "variants": {v: {"label": v, "conv_params": 1, "total_params": 1} for v in accuracies},
+            "variants": {v: {"label": v, "block_weights": 1, "total_params": 1} for v in accuracies},
             "runs": [{"variant": v, "seed": s, "history": {"test_acc": [0.1, a], "train_acc": [0.1, a]}}
                      for v, values in accuracies.items() for s, a in enumerate(values)]}
 

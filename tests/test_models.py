@@ -57,14 +57,12 @@ def test_bad_arguments_name_themselves(kwargs, name):
         ArticleNet(**kwargs)
 
 
-def test_the_two_weight_counts_have_two_names_and_the_old_ones_still_work():
+def test_the_two_weight_counts_have_two_names():
     """ArticleNet.block_weights: the two blocks with their BatchNorms; census.conv2d_weights: every
-    Conv2d (the stem too), no BatchNorm. conv_params stays for the chapters, as both."""
+    Conv2d (the stem too), no BatchNorm."""
     from convlib import census
 
     net = ArticleNet("plain", 3, stem=16, norm="batch")
-    assert net.conv_params() == net.block_weights()
-    assert census.conv_params(net) == census.conv2d_weights(net)
     batchnorms = sum(p.numel() for name, p in net.features.named_parameters()
                      if ".bn" in name and not name.startswith("stem"))
     stem_conv = sum(p.numel() for p in net.features.stem.conv1.parameters())

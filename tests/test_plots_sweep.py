@@ -10,7 +10,8 @@ import pytest
 
 from convlib import results as R
 from convlib import stats, store
-from convlib.experiments import RESULTS_FORMAT, get_experiment
+from convlib.experiments import get_experiment
+from convlib.experiments.files import RESULTS_FORMAT
 from convlib.plots.style import figure_problems
 from convlib.plots.sweep import plot_epoch_sweep
 
@@ -32,7 +33,7 @@ def _write(folder, name, epochs, gap):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps({
         "format": RESULTS_FORMAT, "experiment": name, "runs": runs,
-        "variants": {v: {"label": v, "conv_params": 1} for v in variants},
+        "variants": {v: {"label": v, "block_weights": 1} for v in variants},
         "provenance": {"profile": "cpu", "epochs": epochs, "seeds": [0, 1, 2], "test_size": 2_000}}))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from convlib import experiments as E
+from convlib.experiments import files, verdicts
 from convlib.io import REPO_ROOT
 from convlib.merge import SHARD_KEY, run_key
 from convlib.profiles import PROFILE_NAMES
@@ -78,15 +78,15 @@ def test_the_slurm_array_tasks_then_the_merge_give_the_whole_results_file(tmp_pa
     for task in range(3):
         subprocess.run(["bash", str(SLURM / "experiments.sbatch")], check=True, cwd=REPO_ROOT,
                        env=dict(env, SLURM_ARRAY_TASK_ID=str(task)), capture_output=True)
-        part = E.load_results(tmp_path / "shards" / f"shard-{task}" / "dense_vs_conv.json")
+        part = files.load_results(tmp_path / "shards" / f"shard-{task}" / "dense_vs_conv.json")
         assert part["provenance"][SHARD_KEY]["shard"] == f"{task}/3"
         assert all(Shard(task, 3).holds(run_key(r["variant"], r["seed"])) for r in part["runs"])
     done = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=REPO_ROOT, capture_output=True,
                           env=dict(env, SHARDS="3"), text=True, check=True)
-    merged = E.load_results(tmp_path / "merged" / "dense_vs_conv.json")
+    merged = files.load_results(tmp_path / "merged" / "dense_vs_conv.json")
     assert [(r["variant"], r["seed"]) for r in merged["runs"]] == [("mlp", 0), ("cnn", 0)]
     assert SHARD_KEY not in merged["provenance"] and merged["provenance"]["seeds"] == [0]
-    assert merged["comparisons"] == E.check_claims(merged)
+    assert merged["comparisons"] == verdicts.check_claims(merged)
     assert "inconclusive" in done.stdout or "holds" in done.stdout or "contradicted" in done.stdout
     shutil.rmtree(tmp_path / "shards" / "shard-1")
     missing = subprocess.run(["bash", str(SLURM / "merge.sbatch")], cwd=REPO_ROOT,

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from convlib import results as R
-from convlib import stats
+from convlib import stats, store
 from convlib.book import unportable_numbers
 
 
 def synthetic(accuracies: dict, test_size=5000):
-    """A dense_vs_conv results dict with final accuracies only, no per-image data."""
+    """A dense_vs_conv results dict: final accuracies, the test images each run got right (the
+    first ones, as many as its accuracy says) and no training-sample answers (as format 1)."""
     runs = [{"variant": variant, "seed": seed,
              "history": {"test_acc": [value], "train_eval_acc": [value], "train_loss": [1.0],
-                         "train_size": 50_000}}
+                         "train_size": 50_000},
+             "test_correct": store.pack_correctness(np.arange(test_size)
+                                                    < round(value * test_size))}
             for variant, values in accuracies.items() for seed, value in enumerate(values)]
     seeds = sorted({r["seed"] for r in runs})
     return {"format": 2, "experiment": "dense_vs_conv",
@@ -26,14 +30,15 @@ def test_comparison_line_and_table_show_the_interval_and_the_verdict():
     accuracy, gap = R.check_claims(found)
     line = R.comparison_line(accuracy)
     assert line == ("test accuracy cnn 62.8% vs mlp 61.5%; cnn - mlp +1.3 points, 95% interval "
-                    "[-0.6, +3.2] (analytic, unpaired, 2 seeds, 5,000 test images) -> "
-                    "inconclusive at this budget (4 epochs, cpu set, 2 seeds)")
-    assert "mlp - cnn" in R.comparison_line(gap)
+                    "[+0.9, +1.7] (paired t, 2 seeds, 5,000 test images) -> "
+                    "holds at 4 epochs, cpu set, 2 seeds")
+    assert R.comparison_line(gap).startswith("train-test gap cnn 0.0% vs mlp 0.0%; mlp - cnn ")
     rows = R.comparisons_table(found)
-    assert rows[0] == {"comparison": "cnn - mlp (test accuracy)", "difference (points)": "+1.3",
-                       "95% interval (points)": "[-0.6, +3.2]", "method": "analytic, unpaired",
+    assert rows[1] == {"comparison": "mlp - cnn (gap)", "difference (points)": "+0.0",
+                       "95% interval (points)": "[-2.7, +2.7]", "method": "analytic, unpaired",
                        "seeds": 2, "test images": 5000,
                        "verdict": "inconclusive at this budget (4 epochs, cpu set, 2 seeds)"}
+    assert rows[0]["method"] == "paired t"
     assert not unportable_numbers(line + str(rows))
 
 
@@ -113,17 +118,17 @@ def test_pareto_front_keeps_only_undominated_variants():
 def test_pareto_points_of_the_reference_results():
     found = {name: R.load_reference(name) for name in ("stacking", "grouped", "dense_vs_conv")}
     rows = R.pareto_points({k: v for k, v in found.items() if v is not None})
-    assert rows and all(r["conv_params"] > 0 for r in rows)  # the MLP is left out
+    assert rows and all(r["block_weights"] > 0 for r in rows)  # the MLP is left out
     assert all(r["low"] <= r["test_acc"] <= r["high"] and r["ms_per_image"] > 0 for r in rows)
     best = max(rows, key=lambda r: r["test_acc"])
     assert best["front_weights"] and best["front_time"]  # the most accurate is never dominated
-    lightest = min(rows, key=lambda r: r["conv_params"])
+    lightest = min(rows, key=lambda r: r["block_weights"])
     assert lightest["front_weights"]
 
 
 def test_accuracy_table_formats_percentages_with_intervals():
     found = synthetic({"cnn": [0.6282, 0.6278], "mlp": [0.6152, 0.6152]})
-    found["variants"] = {"cnn": {"label": "CNN", "conv_params": 19488}, "mlp": {"label": "MLP", "conv_params": 0}}
+    found["variants"] = {"cnn": {"label": "CNN", "block_weights": 19488}, "mlp": {"label": "MLP", "block_weights": 0}}
     rows = R.accuracy_table(found)
     assert rows[0]["network"] == "CNN" and rows[0]["conv weights"] == "19,488" and rows[0]["seeds"] == 2
     mean, low, high = stats.accuracy_interval([0.6282, 0.6278], 5000)
@@ -209,7 +214,7 @@ def test_comparison_line_says_why_a_decided_interval_reads_otherwise():
 
 def test_an_unstable_variant_shows_per_seed_values_never_an_interval():
     found = synthetic({"cnn": [0.62, 0.63], "mlp": [0.10, 0.55]})
-    found["variants"] = {"cnn": {"label": "CNN", "conv_params": 1}, "mlp": {"label": "MLP", "conv_params": 0}}
+    found["variants"] = {"cnn": {"label": "CNN", "block_weights": 1}, "mlp": {"label": "MLP", "block_weights": 0}}
     for run in found["runs"]:
         run["history"]["train_loss"] = [2.0, 1.2, 2.3] if run["variant"] == "mlp" else [2.0, 1.5, 1.2]
     rows = R.accuracy_table(found)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from convlib import data, tuning
+from convlib.experiments.registry import Budget
 from convlib.models import FrameNet
+from convlib.profiles import PROFILES
 
 
 def test_the_validation_split_is_a_tenth_at_most_5000():
@@ -32,14 +36,15 @@ def test_select_learning_rate_records_the_grid_and_picks_the_best():
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (300, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.arange(300) % 10
+    profile = replace(PROFILES["smoke"], lr_grid=(0.05, 0.2), batch_size=50)
+    budget = Budget(profile, None, epochs=3, augment=False, grid_epochs=1)
     record = tuning.select_learning_rate(lambda: FrameNet("plain", 3, stem=8, widths=(8, 8)),
-                                         images, labels, grid=(0.05, 0.2), epochs=1,
-                                         batch_size=50, augment=False, device="cpu")
+                                         images, labels, budget, device="cpu")
     assert record["grid"] == [0.05, 0.2] and record["epochs"] == 1 and record["seed"] == 0
     assert (record["fit_size"], record["validation_size"]) == (270, 30)
     scores = record["validation_acc"]
     assert set(scores) == {"0.05", "0.2"} and record["lr"] in (0.05, 0.2)
     assert scores[f"{record['lr']:g}"] == max(scores.values())
     with pytest.raises(ValueError, match="grid must be"):
-        tuning.select_learning_rate(lambda: None, images, labels, grid=(), epochs=1,
-                                    batch_size=50, augment=False)
+        tuning.select_learning_rate(lambda: None, images, labels,
+                                    replace(budget, profile=replace(profile, lr_grid=())))

@@ -51,14 +51,11 @@ from functools import cache
 from typing import Any
 
 from convlib import results, stats
-from convlib.experiments import budget_text
-from convlib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_COMPARABLE, UNDER_TRAINED
+from convlib.experiments.verdicts import budget_text, check_claims
+from convlib.stats import CLAIM_VERDICTS, HOLDS, HOLDS_APPROXIMATELY, UNVERIFIABLE, WRONG
 
-CLAIM_VERDICTS = (HOLDS, "holds approximately", "wrong", CONTRADICTED, INCONCLUSIVE, UNDER_TRAINED,
-                  NOT_COMPARABLE, "unverifiable")
 ARITHMETIC, EMPIRICAL = "arithmetic", "empirical"
 KINDS = (ARITHMETIC, EMPIRICAL)  # judged by computation; judged by trained networks at a budget
-VERDICTS = CLAIM_VERDICTS  # the old name (not convlib.experiments.VERDICTS, a part of it)
 SAME_MARGIN = 0.01  # "same performance" claims: equivalence within ±1 point of test accuracy
 Judgement = tuple[str, str]
 
@@ -77,9 +74,6 @@ class ArticleClaim:
     check: str
 
 
-Claim = ArticleClaim  # the old name (not convlib.experiments.ExperimentClaim, a hypothesis)
-
-
 # ---- judges: (article_value, computed_value) -> (verdict, explanation) ----------------------
 
 def _fmt(value: Any) -> str:
@@ -94,8 +88,8 @@ def exact(what: str) -> Callable[[Any, Any], Judgement]:
     """Holds when the computed value equals the article's."""
     def judge(article: Any, computed: Any) -> Judgement:
         if computed == article:
-            return "holds", f"{what}: the book computes {_fmt(computed)}, as the article says."
-        return "wrong", f"{what}: the book computes {_fmt(computed)}, not {_fmt(article)}."
+            return HOLDS, f"{what}: the book computes {_fmt(computed)}, as the article says."
+        return WRONG, f"{what}: the book computes {_fmt(computed)}, not {_fmt(article)}."
     return judge
 
 
@@ -105,17 +99,17 @@ def approximately(what: str, tolerance: float) -> Callable[[Any, Any], Judgement
         error = abs(float(computed) - float(article)) / abs(float(article))
         detail = f"{what}: computed {_fmt(float(computed))} against the article's {_fmt(article)} ({error:.1%} off)"
         if error <= 0.005:
-            return "holds", detail + "."
+            return HOLDS, detail + "."
         if error <= tolerance:
-            return "holds approximately", detail + f", within the {tolerance:.0%} allowed for a rounded or approximate figure."
-        return "wrong", detail + f", beyond a {tolerance:.0%} tolerance."
+            return HOLDS_APPROXIMATELY, detail + f", within the {tolerance:.0%} allowed for a rounded or approximate figure."
+        return WRONG, detail + f", beyond a {tolerance:.0%} tolerance."
     return judge
 
 
 def missing_value(what: str) -> Callable[[Any, Any], Judgement]:
     """The article's sentence lacks its number: nothing to check, but the book gives its value."""
     def judge(article: Any, computed: Any) -> Judgement:
-        return "unverifiable", f"the article omits the number; {what} is {_fmt(computed)}."
+        return UNVERIFIABLE, f"the article omits the number; {what} is {_fmt(computed)}."
     return judge
 
 
@@ -126,7 +120,7 @@ def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
         found = results.load_reference(experiment)
         if found is None:
             return {"available": False}
-        comparison = results.check_claims(found)[index]
+        comparison = check_claims(found)[index]
         prov = found["provenance"]
         keep = ("verdict", "explanation", "better", "worse", "metric", "mean_better", "mean_worse",
                 "std_better", "std_worse", "difference", "low", "high", "method", "seeds", "test_images")
@@ -134,7 +128,7 @@ def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
                     "budget": budget_text(found), "profile": prov["profile"],
                     "dataset": prov["dataset"], "device": prov["device"]}
         if comparison["metric"] == "gap":  # how far training went: can the budget show overfitting?
-            computed["train_acc"] = {v: round(sum((r["history"].get("train_eval_acc") or r["history"]["train_acc"])[-1]
+            computed["train_acc"] = {v: round(sum(r["history"]["train_eval_acc"][-1]
                                                   for r in found["runs"] if r["variant"] == v)
                                               / max(1, sum(r["variant"] == v for r in found["runs"])), 4)
                                      for v in (comparison["better"], comparison["worse"])}
@@ -150,7 +144,7 @@ def where(computed: dict) -> str:
 def judge_experiment(article: Any, computed: dict) -> Judgement:
     """The stats verdict of a "better" experiment claim, with its interval and provenance."""
     if not computed.get("available"):
-        return "unverifiable", "no reference results yet: run python -m convlib.experiments."
+        return UNVERIFIABLE, "no reference results yet: run python -m convlib.experiments."
     return computed["verdict"], f"{computed['explanation']}; {where(computed)}."
 
 
@@ -226,7 +220,7 @@ def evaluate_claim(claim_id: str) -> dict:
 
 def verdict_counts(rows: list[dict]) -> dict[str, dict[str, int]]:
     """``{kind: {verdict: count}}`` of evaluated claims, arithmetic and empirical apart (an
-    arithmetic "holds" and a "holds" at a training budget are not the same kind of evidence);
+    arithmetic HOLDS and a HOLDS at a training budget are not the same kind of evidence);
     verdicts in :data:`CLAIM_VERDICTS` order, only those that occur."""
     return {kind: {v: n for v in CLAIM_VERDICTS
                    if (n := sum(r["kind"] == kind and r["verdict"] == v for r in rows))}

@@ -16,6 +16,7 @@ from convlib.claims import (
     where,
 )
 from convlib.dense import dense_structure
+from convlib.stats import HOLDS, UNVERIFIABLE, WRONG
 
 OVERFIT_TRAINING_ACCURACY = 0.95  # below this on both networks, the budget cannot show overfitting
 
@@ -30,7 +31,7 @@ def _example_structure() -> dict:
 
 def _judge_structure(article, computed) -> tuple[str, str]:
     ok = computed["free_weights"] == 9 and computed["tied"] + computed["zeros"] == computed["entries"]
-    return ("holds" if ok else "wrong",
+    return (HOLDS if ok else WRONG,
             f"the dense 4x16 matrix has {computed['entries']} entries: {computed['tied']} copy one of the "
             f"kernel's {computed['free_weights']} weights (equality constraints) and {computed['zeros']} "
             "are always zero (nullity constraints); conv_as_dense reproduces the convolution exactly.")
@@ -68,7 +69,7 @@ def _judge_overfitting_gap(article, computed) -> tuple[str, str]:
     train = computed["train_acc"]
     cnn, mlp = train[computed["better"]], train[computed["worse"]]
     if max(cnn, mlp) < OVERFIT_TRAINING_ACCURACY:
-        return ("unverifiable",
+        return (UNVERIFIABLE,
                 f"unverifiable at this budget: neither network was trained long enough to overfit "
                 f"(training accuracy {cnn:.3f} and {mlp:.3f} for the CNN and the MLP, both below "
                 f"{OVERFIT_TRAINING_ACCURACY:.2f}); the gaps compare as {computed['explanation']}; "

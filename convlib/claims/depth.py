@@ -18,7 +18,7 @@ from convlib.claims import (
     judge_experiment,
     missing_value,
 )
-from convlib.experiments import budget_text, compare_variants
+from convlib.experiments.verdicts import budget_text, compare_variants
 from convlib.identities import (
     agreement,
     apply_per_pixel,
@@ -26,6 +26,7 @@ from convlib.identities import (
     split_convolve_concatenate,
 )
 from convlib.models import ArticleNet
+from convlib.stats import HOLDS, HOLDS_APPROXIMATELY, UNVERIFIABLE, WRONG
 from convlib.zoo import ARTICLE_MODELS, build_model
 
 
@@ -45,9 +46,9 @@ def _judge_identity(what: str):
     # `computed` is identities.agreement's statement, so the registry is the same on every machine.
     def judge(article, computed: str) -> tuple[str, str]:
         if computed.startswith("below "):
-            return "holds", (f"{what}: largest difference {computed} in float64 on random inputs, "
+            return HOLDS, (f"{what}: largest difference {computed} in float64 on random inputs, "
                              "exact up to rounding.")
-        return "wrong", f"{what}: largest difference {computed} in float64 on random inputs."
+        return WRONG, f"{what}: largest difference {computed} in float64 on random inputs."
     return judge
 
 
@@ -56,7 +57,7 @@ def _plain_256() -> int:
 
 
 def _judge_65536(article, computed) -> tuple[str, str]:
-    return ("wrong" if computed != article else "holds",
+    return (WRONG if computed != article else HOLDS,
             f"3² x 256² = {computed:,}, not {article:,}: {article:,} is 256² alone, the factor 3² = 9 was "
             "dropped.")
 
@@ -71,7 +72,7 @@ def _bottleneck_ratio() -> float:
 
 def _judge_bottleneck_ratio(article, computed) -> tuple[str, str]:
     own = 65_536 / _bottleneck_256_32()
-    return ("holds" if computed > article else "wrong",
+    return (HOLDS if computed > article else WRONG,
             f"the bottleneck is {computed:.1f} times lighter: 'more than 2' is true but understates it "
             f"tenfold; the article's own figures give {own:.2f}, because of its 65,536 slip.")
 
@@ -85,8 +86,8 @@ def _year(name: str):
 def _judge_year(what: str):
     def judge(article, computed) -> tuple[str, str]:
         if computed == article:
-            return "holds", f"{what} first appeared in {computed}."
-        return "wrong", f"{what} first appeared in {computed} (arXiv), not {article}."
+            return HOLDS, f"{what} first appeared in {computed}."
+        return WRONG, f"{what} first appeared in {computed} (arXiv), not {article}."
     return judge
 
 
@@ -98,7 +99,7 @@ def _grouped_512() -> dict:
 def _judge_grouped(article, computed) -> tuple[str, str]:
     ok = all(grouped == formula and full == 2 * grouped for grouped, formula, full in computed.values())
     g3, _, f3 = computed[3]
-    return ("holds" if ok else "wrong",
+    return (HOLDS if ok else WRONG,
             f"for k = 3: {g3:,} weights with 2 groups against {f3:,} without, half as many, and equal to "
             "2 k² 256² for every k checked.")
 
@@ -122,7 +123,7 @@ def _separable(c: int = 128, k: int = 3) -> dict:
 def _judge_formula(what: str):
     def judge(article, computed: dict) -> tuple[str, str]:
         ok = computed["computed"] == computed["formula"]
-        return ("holds" if ok else "wrong",
+        return (HOLDS if ok else WRONG,
                 f"{what}: {computed['computed']:,} weights for c = 128, k = 3, as the formula gives.")
     return judge
 
@@ -147,7 +148,7 @@ def _thirteen(c: int = 256) -> dict:
 def _judge_thirteen(article, computed) -> tuple[str, str]:
     ratio = computed["ratio"]
     error = abs(ratio - article) / article
-    verdict = "holds approximately" if error <= 0.1 else "wrong"
+    verdict = HOLDS_APPROXIMATELY if error <= 0.1 else WRONG
     return (verdict,
             f"two depthwise-separable 3x3 (the 5x5's receptive field) need {ratio:.1f} times fewer weights "
             f"than one 5x5 at c = {computed['c']} ({error:.0%} off), tending to 25/2 = 12.5 for wide layers.")
@@ -179,7 +180,7 @@ def _same_performance() -> dict:
 def _judge_same_performance(article, computed) -> tuple[str, str]:
     """An equivalence test: holds only when the whole 95 % interval lies within ±SAME_MARGIN."""
     if not computed.get("available"):
-        return "unverifiable", "no comparable reference results yet."
+        return UNVERIFIABLE, "no comparable reference results yet."
     return (computed["verdict"],
             f"test accuracy {computed['two_separable_3x3']:.3f} (two separable 3x3) against "
             f"{computed['one_5x5']:.3f} (one 5x5), two experiments' files; same performance means "
@@ -233,7 +234,7 @@ CLAIMS = (
           experiment_claim("separable", 0), judge_experiment, "experiment separable: test accuracy"),
     ArticleClaim("ch6-times-lighter", 6, "Separable convolution", "it is times lighter.", None,
           _network_separable_ratio, missing_value("the weight ratio of the two networks' convolution blocks"),
-          "ArticleNet.conv_params"),
+          "ArticleNet.block_weights"),
     ArticleClaim("ch7-thirteen-times", 7, "Conclusion",
           "the same performance as a 5x5 convolutional layer but with 13 times fewer weights.", 13, _thirteen,
           _judge_thirteen, "conv2d_params / (2 x depthwise_separable_params)"),

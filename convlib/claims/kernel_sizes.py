@@ -9,6 +9,7 @@ import torch
 from convlib import params
 from convlib.census import kernel_census
 from convlib.claims import ArticleClaim, exact
+from convlib.stats import HOLDS, HOLDS_APPROXIMATELY, WRONG
 from convlib.zoo import ARTICLE_MODELS, build_model
 
 
@@ -32,7 +33,7 @@ def _googlenet_largest() -> dict:
 
 
 def _judge_googlenet(article, computed) -> tuple[str, str]:
-    return ("holds approximately",
+    return (HOLDS_APPROXIMATELY,
             f"GoogLeNet's largest kernel is its first {computed['largest']} (the article's next sentence); "
             "after it, the paper's Inception modules have 5x5 branches, so the claim holds for the paper. "
             f"torchvision's definition has {computed['count_5x5']} 5x5 convolutions: its '5x5' branches are "
@@ -52,7 +53,7 @@ def _inception_v3() -> dict:
 
 
 def _judge_inception(article, computed) -> tuple[str, str]:
-    return ("holds approximately",
+    return (HOLDS_APPROXIMATELY,
             "the Inception v3 paper (Szegedy et al. 2015) replaces each 5x5 by two 3x3 and goes further "
             f"with {computed['asymmetric']} asymmetric 1xn/nx1 convolutions; torchvision's port still keeps "
             f"{computed['count_5x5']} 5x5 convolutions in its first three Inception modules.")
@@ -66,7 +67,7 @@ def _quadratic_growth() -> list[int]:
 
 def _judge_quadratic(article, computed) -> tuple[str, str]:
     ok = len(computed) == 1
-    return ("holds" if ok else "wrong",
+    return (HOLDS if ok else WRONG,
             f"weights divided by k^2 give {computed} for 64 -> 64 channels and every odd k from 1 to 11: "
             "the weights are exactly c_in * c_out * k^2.")
 
@@ -87,7 +88,7 @@ def _depth_meta() -> dict:
 
 def _judge_depth(article, computed) -> tuple[str, str]:
     ok = computed["alexnet_convs"] in (5, 6) and computed["resnet152_convs"] >= 100
-    return ("holds" if ok else "wrong",
+    return (HOLDS if ok else WRONG,
             f"AlexNet has {computed['alexnet_convs']} convolutions (and 3 dense layers); ResNet-152 has "
             f"{computed['resnet152_convs']} convolutions.")
 

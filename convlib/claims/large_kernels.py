@@ -21,6 +21,7 @@ from convlib.census import kernel_census
 from convlib.claims import ArticleClaim
 from convlib.memory import activation_bytes_per_image
 from convlib.params import count_params
+from convlib.stats import HOLDS, HOLDS_APPROXIMATELY, UNVERIFIABLE, WRONG
 
 # (name, torchvision builder, weights enum) of the deeper and the wider ResNet at ~11.4 GMACs.
 _DEEP_AND_WIDE = (("ResNet-152", "resnet152", "ResNet152_Weights"),
@@ -60,7 +61,7 @@ def _judge_deeper(article, computed: dict) -> tuple[str, str]:
     d, w = computed[deep], computed[wide]
     b0, b7 = computed[_EFFICIENTNETS[0][0]], computed[_EFFICIENTNETS[1][0]]
     not_worse = w["top1"] >= d["top1"] and w["gmacs"] <= d["gmacs"]
-    verdict = "wrong" if not_worse else "unverifiable"
+    verdict = WRONG if not_worse else UNVERIFIABLE
     records = (f"torchvision's own ImageNet records at about the same compute: {wide} "
                f"({w['convolutions']} convolutions, 3x3 layers up to {w['widest_3x3']:,} "
                f"channels, {w['gmacs']:.1f} GMACs) {w['top1']:.2f} % top-1 against {deep} "
@@ -97,8 +98,8 @@ def _judge_memory(article, computed: dict) -> tuple[str, str]:
     lighter = conv["weight_bytes"] < dense["weight_bytes"]
     same_activations = conv["activation_bytes_per_image"] == dense["activation_bytes_per_image"]
     if not lighter:
-        return "wrong", "the convolution's weights take more memory than the dense layer's."
-    verdict = "holds approximately" if same_activations else "holds"
+        return WRONG, "the convolution's weights take more memory than the dense layer's."
+    verdict = HOLDS_APPROXIMATELY if same_activations else HOLDS
     activations = (f"the activations a training step keeps are the same, "
                    f"{conv['activation_bytes_per_image']:,} bytes per image for both (each keeps "
                    "its input and its ReLU's output)" if same_activations else

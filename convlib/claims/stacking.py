@@ -10,6 +10,7 @@ from convlib import claims, params
 from convlib.claims import ArticleClaim
 from convlib.models import ArticleNet
 from convlib.receptive import receptive_field
+from convlib.stats import HOLDS, WRONG
 
 
 def _receptive_two_3x3() -> int:
@@ -23,7 +24,7 @@ def _weights(c: int = 64) -> dict:
 
 def _judge_inequality(article, computed) -> tuple[str, str]:
     ok = computed["one_5x5"] > computed["two_3x3"]
-    return ("holds" if ok else "wrong",
+    return (HOLDS if ok else WRONG,
             f"with c = {computed['c']} channels in and out: {computed['one_5x5']:,} weights for one 5x5 "
             f"against {computed['two_3x3']:,} for two 3x3 (25 c^2 against 18 c^2).")
 
@@ -43,7 +44,7 @@ def _network_weights() -> dict:
 def _judge_network_weights(article, computed) -> tuple[str, str]:
     heavier = computed["two_3x3"] / computed["one_5x5"]
     if heavier < 1:
-        return "holds", f"the stacked network's blocks hold {heavier:.2f}x the weights of the 5x5 ones."
+        return HOLDS, f"the stacked network's blocks hold {heavier:.2f}x the weights of the 5x5 ones."
     return ("contradicted",
             "lighter only when a block keeps its width. In the book's reconstruction (blocks 3 -> 32 and "
             f"32 -> 64 channels) the two-3x3 blocks hold {computed['two_3x3']:,} weights against "
@@ -68,7 +69,7 @@ CLAIMS = (
           claims.missing_value("one 7x7 over three 3x3 (49/27)"), "conv2d_params / stacked_params"),
     ArticleClaim("ch3-lighter-network", 3, "Stacking convolutions vertically",
           "Notice how stacked convolutional layers yield a better result while being lighter.",
-          "lighter", _network_weights, _judge_network_weights, "ArticleNet.conv_params"),
+          "lighter", _network_weights, _judge_network_weights, "ArticleNet.block_weights"),
     ArticleClaim("ch3-better-result", 3, "Stacking convolutions vertically",
           "Notice how stacked convolutional layers yield a better result", "2 x 3x3 beats 5x5",
           claims.experiment_claim("stacking", 0), claims.judge_experiment, "experiment stacking: test accuracy"),
