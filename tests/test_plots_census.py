@@ -94,7 +94,8 @@ def test_kind_shares_follow_the_style_map_and_sum_to_one():
     from convlib.plots.census import plot_kind_shares
     from convlib.plots.style import construction_style
 
-    models = {"separable": nn.Sequential(nn.Conv2d(4, 4, 7, padding=3, groups=4), nn.Conv2d(4, 8, 1)),
+    models = {"separable": nn.Sequential(nn.Conv2d(4, 4, 7, padding=3, groups=4),
+                                         nn.Conv2d(4, 8, 1)),
               "plain": nn.Sequential(nn.Conv2d(4, 8, 3, padding=1))}
     totals = {name: weights_and_macs_by_kind(m, (1, 4, 8, 8)) for name, m in models.items()}
     fig, ax = plt.subplots()
@@ -105,7 +106,8 @@ def test_kind_shares_follow_the_style_map_and_sum_to_one():
     assert all(abs(sum(row) - 1) < 1e-12 for row in shares)
     colours = {text.get_text(): handle.get_facecolor()
                for text, handle in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
-    assert matplotlib.colors.to_hex(colours["depthwise k x k"]) == construction_style("separable")["color"].lower()
+    separable = construction_style("separable")["color"].lower()
+    assert matplotlib.colors.to_hex(colours["depthwise k x k"]) == separable
     with pytest.raises(ValueError, match="what must be"):
         plot_kind_shares(ax, totals, "bytes")
     plt.close(fig)

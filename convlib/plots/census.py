@@ -119,9 +119,11 @@ def plot_kernel_shares(ax, summaries: Mapping[str, Sequence[KernelCount]],
 
 # Layer kinds (convlib.census.LAYER_KINDS) drawn as the constructions of the style map: a
 # depthwise layer as the depthwise-separable construction, a 1x1 as a plain 1x1, a full kxk as
-# a plain convolution (its base colour, which stands out from the 1x1's), a grouped layer as grouped, the classifier as a dense layer.
+# a plain convolution (its base colour, which stands out from the 1x1's), a grouped layer as
+# grouped, the classifier as a dense layer.
 _KIND_STYLES = {"depthwise": ("separable", None), "pointwise": ("plain", 1),
-                "full": ("plain", None), "grouped": ("grouped", None), "classifier": ("dense", None)}
+                "full": ("plain", None), "grouped": ("grouped", None),
+                "classifier": ("dense", None)}
 KIND_LABELS = {"depthwise": "depthwise k x k", "pointwise": "pointwise 1x1",
                "full": "full k x k (k > 1)", "grouped": "grouped k x k",
                "classifier": "classifier (dense)"}
@@ -146,7 +148,8 @@ def plot_kind_shares(ax, totals: Mapping[str, Mapping[str, Mapping[str, int]]], 
     shares = []
     for name, kinds in totals.items():
         if set(kinds) != set(LAYER_KINDS):
-            raise ValueError(f"totals[{name!r}] must have the kinds {LAYER_KINDS}; got {sorted(kinds)}")
+            raise ValueError(f"totals[{name!r}] must have the kinds {LAYER_KINDS}; "
+                             f"got {sorted(kinds)}")
         total = sum(kinds[k][what] for k in LAYER_KINDS)
         shares.append([kinds[k][what] / total if total else 0.0 for k in LAYER_KINDS])
     labels = dict(labels or {})

@@ -6,9 +6,10 @@ draws one as an image whose axes count pixels of the original grid, writes each 
 (so the figure is readable without colour, and in print) and adds a labelled colour bar, or leaves
 it to :func:`shared_colorbar` when several panels share one scale. Signed values (kernels) go on
 a diverging colour map centred at 0 (``diverging=True``): red for positive, blue for negative,
-white for 0. :func:`support_box` finds the part worth drawing: the rows and columns that hold a nonzero
-value, plus a margin. :func:`plot_maps` draws several maps side by side on one scale (chapter 3's path counts, chapter 9's
-footprints and effective receptive fields), :func:`plot_kernels` several signed kernels.
+white for 0. :func:`support_box` finds the part worth drawing: the rows and columns that hold a
+nonzero value, plus a margin. :func:`plot_maps` draws several maps side by side on one scale
+(chapter 3's path counts, chapter 9's footprints and effective receptive fields),
+:func:`plot_kernels` several signed kernels.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def plot_map(ax, values: Any, *, title: str, colorbar_label: str | None,
     (:func:`convlib.plots.style.figure_problems`). Returns the ``AxesImage``.
     """
     array = _as_map(values)
-    if not isinstance(title, str) or not (colorbar_label is None or isinstance(colorbar_label, str)):
+    if not isinstance(title, str) or not (colorbar_label is None
+                                          or isinstance(colorbar_label, str)):
         raise TypeError("title must be a string and colorbar_label a string or None")
     if (not isinstance(origin, (tuple, list)) or len(origin) != 2
             or any(isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in origin)):

@@ -144,11 +144,12 @@ def plot_roofline(
     ``group`` key (e.g. the layer kind): each group gets one marker style and one legend entry
     (a group named after a construction, e.g. ``"grouped"``, its look in the style map).
     ``annotate``, if given, names a key whose value is written next to each point
-    (:func:`label_points`; a figure laid out later had better call it after its layout). ``peaks`` is a
-    :class:`convlib.roofline.Peaks`; the roof ``min(P, I * M)`` is drawn solid, with its two
-    pieces extended as thin dotted lines, the ridge point dashed, and (``shade_memory_bound``)
-    the memory-bound side shaded. ``limits`` (from :func:`roofline_limits` over all panels'
-    points) gives several panels the same axes. ``legend_loc=None`` draws no legend.
+    (:func:`label_points`; a figure laid out later had better call it after its layout).
+    ``peaks`` is a :class:`convlib.roofline.Peaks`; the roof ``min(P, I * M)`` is drawn solid,
+    with its two pieces extended as thin dotted lines, the ridge point dashed, and
+    (``shade_memory_bound``) the memory-bound side shaded. ``limits`` (from
+    :func:`roofline_limits` over all panels' points) gives several panels the same axes.
+    ``legend_loc=None`` draws no legend.
     """
     _check_points(points, group)
     (low, high), (bottom, top) = limits or roofline_limits(points, peaks)
