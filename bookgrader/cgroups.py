@@ -1,5 +1,5 @@
-"""One cgroup per submission: its memory (swap off, memfd and tmpfs pages included) and its number of
-processes are bounded for the submission as a whole, not per process.
+"""One cgroup per submission: its memory (swap off, memfd and tmpfs pages included) and its number
+of processes are bounded for the submission as a whole, not per process.
 
 The cgroups are made under the grader's own cgroup, so that a limit the grader runs under (a
 small machine, a Slurm job, a test) still holds for its submissions. Where cgroups are found:

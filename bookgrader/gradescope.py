@@ -9,8 +9,9 @@
 - ``run_autograder``: run as root for each submission, in a fresh container, working folder
   ``/autograder``: ``python -m bookgrader.gradescope run`` (:func:`run_container`);
 - ``convlib-autograder.json`` (the chapter, the limits), ``requirements.txt`` (the pins),
-  ``package/`` (the ``convlib`` and ``bookgrader`` sources) and ``exercises/CHAPTER/CHAPTER.ipynb``: the exercise
-  source, with the solutions and hidden checks, which never reaches a student.
+  ``package/`` (the ``convlib`` and ``bookgrader`` sources) and
+  ``exercises/CHAPTER/CHAPTER.ipynb``: the exercise source, with the solutions and hidden checks,
+  which never reaches a student.
 
 In the container there is no bubblewrap (Docker forbids the namespaces it needs). Before any
 student code runs, :func:`lock_down` makes the source, the submission and the results folders

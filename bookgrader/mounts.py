@@ -1,8 +1,9 @@
 """What the bwrap sandbox's root file system holds: the system, the Python installation, the
-sandboxed interpreter's own import path and the ``convlib`` and ``bookgrader`` packages, read-only, by real path and
-again at the path Python knows each by (symbolic links, a venv or checkout anywhere); never a
-folder holding something hidden (the exercise sources, the submissions, the output), which an
-empty read-only tmpfs covers where a bound folder contains it. Used by :mod:`.sandbox`."""
+sandboxed interpreter's own import path and the ``convlib`` and ``bookgrader`` packages,
+read-only, by real path and again at the path Python knows each by (symbolic links, a venv or
+checkout anywhere); never a folder holding something hidden (the exercise sources, the
+submissions, the output), which an empty read-only tmpfs covers where a bound folder contains
+it. Used by :mod:`.sandbox`."""
 
 from __future__ import annotations
 

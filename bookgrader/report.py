@@ -36,8 +36,8 @@ def untrusted(text: object, limit: int = 300) -> str:
 
 
 def display_name(folder: str) -> str:
-    """A student folder's name as the gradebook, feedback, log and shards show it: valid UTF-8 (bytes
-    that are not become ``\\xNN``), no control or format characters (``?``), at most 80
+    """A student folder's name as the gradebook, feedback, log and shards show it: valid UTF-8
+    (bytes that are not become ``\\xNN``), no control or format characters (``?``), at most 80
     characters. A name changed to fit gets ``~`` and a hash of the original, so that two folders
     never share one."""
     text = folder.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -426,7 +426,8 @@ def _probe_problem(result: RunResult, drop_uid: bool) -> str | None:
     """Why a test start failed (None when it worked)."""
     if not result.done:
         lines = (result.sandbox_failure or result.stderr_head).strip().splitlines()
-        return f"a test start failed ({(lines[-1:] or [f'exit status {result.returncode}'])[0][:200]})"
+        last = (lines[-1:] or [f"exit status {result.returncode}"])[0]
+        return f"a test start failed ({last[:200]})"
     done = next(e for e in result.events if e.get("event") == "done")
     if done.get("import_errors"):
         return f"a test start failed (inside the sandbox: {done['import_errors'][0][:200]})"

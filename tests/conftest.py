@@ -11,7 +11,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def shared_data_dir() -> Path | None:
-    """Where the real CIFAR-10 lives for tests: $CONVLIB_DATA, else ../shared/data beside the repo."""
+    """Where the real CIFAR-10 lives for tests: $CONVLIB_DATA, else ../shared/data beside the
+    repo."""
     for candidate in (os.environ.get("CONVLIB_DATA"), REPO.parent / "shared" / "data"):
         if candidate and (Path(candidate) / "cifar10-jpeg.tar.gz").is_file():
             return Path(candidate)

@@ -3,7 +3,8 @@
 The sandbox tests grade real batches (each submission in its own sandboxed process); the
 isolation-specific assertions need bubblewrap (root, or unprivileged user namespaces). Where the
 grader can only apply rlimits they are skipped with the reason, except in CI (``CI`` set), where
-they fail: CI must run them. (tests/test_grading_sandbox.py: fail-closed, venv and checkout layouts.)
+they fail: CI must run them. (tests/test_grading_sandbox.py: fail-closed, venv and checkout
+layouts.)
 """
 
 from __future__ import annotations
@@ -287,8 +288,9 @@ def test_tampering_is_detected_per_exercise(released):
     everything = plan_submission(chapter, edited(nb, "ch01-setup", "import os")).tampered
     assert everything.keys() == {e.grade_id for e in chapter.exercises}
     doubled = json.loads(json.dumps(nb))
-    doubled["cells"].append(next(c for c in doubled["cells"]
-                                 if c["metadata"].get("nbgrader", {}).get("grade_id") == "ch01-ex1"))
+    doubled["cells"].append(next(
+        c for c in doubled["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "ch01-ex1"))
     assert "more than once" in plan_submission(chapter, doubled).tampered["ch01-ex1"]
     # whitespace, line endings and the answers themselves are not tampering
     assert plan_submission(chapter, edited(nb, "ch01-ex1", prepend="\n")).tampered == {}

@@ -279,7 +279,8 @@ def test_hostile_folder_names_are_graded_under_safe_names(hostile):
     for raw, what in HOSTILE_NAMES.items():
         shown = display_name(os.fsdecode(raw))
         assert shown.isprintable() and len(shown) <= 80, (what, shown)
-        assert [r["status"] for r in hostile["rows"][in_gradebook(shown)]] == ["passed"] * CH01_EXERCISES, what
+        statuses = [r["status"] for r in hostile["rows"][in_gradebook(shown)]]
+        assert statuses == ["passed"] * CH01_EXERCISES, what
         assert (hostile["out"] / "feedback" / f"{feedback_name(shown)}.md").is_file(), what
     assert "caf\\xe9-latin1~" in "".join(hostile["rows"]), "the undecodable byte, shown escaped"
     assert "done:" in (hostile["out"] / "grading.log").read_text(encoding="utf-8")
@@ -312,7 +313,8 @@ def test_a_key_one_submission_adds_is_not_read_by_the_next(hostile):
     (its answer read from that keyring) share one uid: the filter refuses both calls."""
     writer = hostile["rows"]["keyring_1_writer"]
     reader = hostile["rows"]["keyring_2_reader"]
-    assert [r["status"] for r in writer] == ["passed"] * CH01_EXERCISES, "the refused call is no error"
+    assert [r["status"] for r in writer] == ["passed"] * CH01_EXERCISES, (
+        "the refused call is no error")
     assert reader[0]["status"] == "failed", reader
 
 
@@ -385,6 +387,6 @@ def test_an_honest_student_beside_a_memory_hog_gets_full_marks_five_times(notebo
     finally:
         machine.remove()
         groups.close()
-    assert all(statuses == {h: ["passed"] * CH01_EXERCISES for h in honest} for statuses, _, _ in outcomes), \
-        outcomes
+    every_pass = {h: ["passed"] * CH01_EXERCISES for h in honest}
+    assert all(statuses == every_pass for statuses, _, _ in outcomes), outcomes
     assert all(hog[0] in ("memory", "timeout") for _, hog, _ in outcomes), outcomes

@@ -177,7 +177,8 @@ def test_without_a_cgroup_the_log_and_every_note_say_so(strong_sandbox, notebook
     monkeypatch.setattr(sandbox_module, "open_cgroups", lambda memory, processes: (None, why))
     subs, out = tmp_path / "subs", tmp_path / "out"
     write_students(subs, {"alice": notebooks["reference"]})
-    assert main(["grade", str(subs), "--out", str(out), "--chapter", "ch01", "--timeout", "30"]) == 0
+    argv = ["grade", str(subs), "--out", str(out), "--chapter", "ch01", "--timeout", "30"]
+    assert main(argv) == 0
     assert gradebook(out)["alice"] == ["passed"] * CH01_EXERCISES
     assert f"OFF: {why}" in (out / "grading.log").read_text(encoding="utf-8").splitlines()[0]
     with open(out / "gradebook.csv", encoding="utf-8") as handle:
