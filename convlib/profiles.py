@@ -24,42 +24,57 @@ ENV_VAR = "CONVLIB_PROFILE"
 DEFAULT_PROFILE = "quick"
 
 
+CIFAR10_TRAIN_IMAGES, CIFAR10_TEST_IMAGES = 50_000, 10_000  # "all" of the data set
+
+
 @dataclass(frozen=True)
 class Profile:
-    """The budget of one training run and of one experiment."""
+    """The budget of one training run and of one experiment; its :attr:`description` is written
+    from these fields, so that each number is typed once."""
 
     name: str
+    purpose: str  # where it runs, the description's first words
     train_size: int | None  # None: all 50,000 images
     test_size: int | None  # None: all 10,000 images
     epochs: int
     seeds: tuple[int, ...]
     batch_size: int
     lr: float  # a run outside an experiment (a chapter's live run); experiments choose from lr_grid
-    description: str
     # Each variant of an experiment takes the learning rate of this grid that scores best on a
-    # validation split of its training images, trained for grid_epochs (convlib.experiments).
+    # validation split of its training images, trained for grid_epochs (convlib.tuning).
     lr_grid: tuple[float, ...] = (0.05, 0.1, 0.2)
     grid_epochs: int = 2
 
+    @property
+    def description(self) -> str:
+        """``"laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds"``; with
+        all of CIFAR-10, ``"...: all 50,000 training and 10,000 test images, 4 epochs, ..."``."""
+        n = len(self.seeds)
+        seeds = f"{n} seed{'s' if n != 1 else ''}"
+        if self.train_size is None and self.test_size is None:
+            images = (f"all {CIFAR10_TRAIN_IMAGES:,} training and {CIFAR10_TEST_IMAGES:,} test "
+                      f"images, {self.epochs} epochs")
+        else:
+            train = f"{self.train_size or CIFAR10_TRAIN_IMAGES:,} training images"
+            test = f"{self.test_size or CIFAR10_TEST_IMAGES:,} test images"
+            images = f"{train}, {self.epochs} epochs, {test}"
+        return f"{self.purpose}: {images}, {seeds}"
+
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", 1_000, 500, 2, (0, 1), 100, 0.05,
-                     "CI check: 1,000 training images, 2 epochs, 500 test images, 2 seeds",
+    "smoke": Profile("smoke", "CI check", 1_000, 500, 2, (0, 1), 100, 0.05,
                      lr_grid=(0.05, 0.1), grid_epochs=1),
-    "quick": Profile("quick", 8_000, 5_000, 6, (0, 1), 128, 0.05,
-                     "laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds",
-                     grid_epochs=3),
-    "cpu": Profile("cpu", None, None, 4, (0, 1, 2), 256, 0.1,
-                   "CPU reference: all 50,000 training and 10,000 test images, 4 epochs, 3 seeds"),
-    "full": Profile("full", None, None, 30, (0, 1, 2), 256, 0.1,
-                    "GPU: all 50,000 training images, 30 epochs, 3 seeds", grid_epochs=10),
+    "quick": Profile("quick", "laptop CPU", 8_000, 5_000, 6, (0, 1), 128, 0.05, grid_epochs=3),
+    "cpu": Profile("cpu", "CPU reference", None, None, 4, (0, 1, 2), 256, 0.1),
+    "full": Profile("full", "GPU", None, None, 30, (0, 1, 2), 256, 0.1, grid_epochs=10),
 }
 
 
 def validate_profile_name(name: str) -> str:
     """Return ``name`` if it is a known profile, else raise ``ValueError`` listing the valid ones."""
     if not isinstance(name, str):
-        raise TypeError(f"profile must be a string, one of {PROFILE_NAMES}; got {type(name).__name__}")
+        raise TypeError(f"profile must be a string, one of {PROFILE_NAMES}; "
+                        f"got {type(name).__name__}")
     if name not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILE_NAMES}; got {name!r}")
     return name

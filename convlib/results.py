@@ -184,24 +184,6 @@ def comparisons_table(results: dict) -> list[dict]:
     return rows
 
 
-def accuracy_table(results: dict) -> list[dict]:
-    """One row per variant, formatted for a reader: its label, convolution weights, the mean final
-    test accuracy in % with its 95 % interval (:func:`convlib.stats.accuracy_interval`) and the
-    number of seeds."""
-    accuracy = summarize(results, "test_acc")
-    rows = []
-    for variant, info in results["variants"].items():
-        values = accuracy[variant]["values"]
-        if unstable_seeds(results, variant):  # no interval for a recipe that diverged
-            shown = "per seed: " + ", ".join(f"{100 * v:.1f}" for v in values)
-        else:
-            mean, low, high = stats.accuracy_interval(values, results["provenance"]["test_size"])
-            shown = f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
-        rows.append({"network": info["label"], "conv weights": f"{info['block_weights']:,}",
-                     "test accuracy (%)": shown, "seeds": accuracy[variant]["n"]})
-    return rows
-
-
 def _on_front(points: list[tuple[float, float]]) -> list[bool]:
     """Which (cost, accuracy) points no other point dominates (no more cost and no less accuracy,
     better in one)."""
@@ -307,7 +289,7 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
-__all__ = ["REFERENCE_SETS", "SET_KEYS", "accuracy_table", "comparison_line", "comparisons_table",
+__all__ = ["REFERENCE_SETS", "SET_KEYS", "comparison_line", "comparisons_table",
            "curves", "epoch_sweep", "images_per_second", "is_complete", "load_reference",
            "load_set", "method_text", "pareto_points", "provenance_line", "set_cost",
            "set_problems", "stability_text", "table"]

@@ -356,7 +356,8 @@ def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
 
 def accuracy_interval(values: Sequence[float], n_images: int) -> tuple[float, float, float]:
     """Mean of one variant's per-seed final accuracies and its 95 % interval, ``(mean, low, high)``
-    (fractions, rounded like every reported figure, clipped to [0, 1]). Two terms, each with its
+    (fractions clipped to [0, 1], not rounded: the caller rounds once, where it shows them, as a
+    table's one decimal in points or a figure's bar). Two terms, each with its
     own quantile as in :func:`compare`: the seeds' ``t(0.975, S - 1)^2 s^2 / S`` and the test
     set's ``z^2 m (1 - m) / N``, combined by the root of their sum."""
     if isinstance(n_images, bool) or not isinstance(n_images, numbers.Integral) or n_images < 1:
@@ -369,7 +370,7 @@ def accuracy_interval(values: Sequence[float], n_images: int) -> tuple[float, fl
     mean = math.fsum(values) / len(values)
     per_seed = np.asarray(values, dtype=np.float64)
     _, low, high, _, _ = _paired_interval(per_seed, [(mean * (1 - mean) / int(n_images), math.inf)])
-    return round(mean, DECIMALS), round(max(low, 0.0), DECIMALS), round(min(high, 1.0), DECIMALS)
+    return mean, max(low, 0.0), min(high, 1.0)
 
 
 # --------------------------------------------------------------------------- verdicts

@@ -37,3 +37,17 @@ def test_bad_profile_lists_the_valid_ones(monkeypatch):
 def test_full_profile_meets_the_issue_budget():
     full = profiles.PROFILES["full"]
     assert full.train_size is None and full.epochs >= 30 and len(full.seeds) >= 3
+
+
+def test_a_description_is_written_from_the_fields():
+    from dataclasses import replace
+
+    from convlib.profiles import PROFILES
+
+    assert PROFILES["quick"].description == (
+        "laptop CPU: 8,000 training images, 6 epochs, 5,000 test images, 2 seeds")
+    assert PROFILES["cpu"].description == (
+        "CPU reference: all 50,000 training and 10,000 test images, 4 epochs, 3 seeds")
+    longer = replace(PROFILES["smoke"], epochs=7, seeds=(0,), test_size=None)
+    assert longer.description == (
+        "CI check: 1,000 training images, 7 epochs, 10,000 test images, 1 seed")

@@ -126,16 +126,6 @@ def test_pareto_points_of_the_reference_results():
     assert lightest["front_weights"]
 
 
-def test_accuracy_table_formats_percentages_with_intervals():
-    found = synthetic({"cnn": [0.6282, 0.6278], "mlp": [0.6152, 0.6152]})
-    found["variants"] = {"cnn": {"label": "CNN", "block_weights": 19488}, "mlp": {"label": "MLP", "block_weights": 0}}
-    rows = R.accuracy_table(found)
-    assert rows[0]["network"] == "CNN" and rows[0]["conv weights"] == "19,488" and rows[0]["seeds"] == 2
-    mean, low, high = stats.accuracy_interval([0.6282, 0.6278], 5000)
-    assert rows[0]["test accuracy (%)"] == f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
-    assert rows[1]["test accuracy (%)"].startswith("61.5 [")
-
-
 def test_load_set_never_mixes_budgets(tmp_path):
     import json
 
@@ -210,16 +200,6 @@ def test_comparison_line_says_why_a_decided_interval_reads_otherwise():
                                                   "the interval alone says contradicted)")
     del comparison["interval_verdict"]
     assert R.comparison_line(comparison).endswith(f"-> {stats.with_budget(stats.UNDER_TRAINED, budget)}")
-
-
-def test_an_unstable_variant_shows_per_seed_values_never_an_interval():
-    found = synthetic({"cnn": [0.62, 0.63], "mlp": [0.10, 0.55]})
-    found["variants"] = {"cnn": {"label": "CNN", "block_weights": 1}, "mlp": {"label": "MLP", "block_weights": 0}}
-    for run in found["runs"]:
-        run["history"]["train_loss"] = [2.0, 1.2, 2.3] if run["variant"] == "mlp" else [2.0, 1.5, 1.2]
-    rows = R.accuracy_table(found)
-    assert rows[1]["test accuracy (%)"] == "per seed: 10.0, 55.0"
-    assert "[" in rows[0]["test accuracy (%)"]
 
 
 def test_stability_text_counts_the_unstable_runs_of_each_variant():

@@ -365,7 +365,8 @@ def test_analytic_bad_input_is_refused():
 def test_accuracy_interval_of_identical_seeds_is_the_binomial_one():
     mean, low, high = stats.accuracy_interval([0.6, 0.6, 0.6], 10_000)
     half = 1.959964 * (0.6 * 0.4 / 10_000) ** 0.5
-    assert mean == 0.6 and low == round(0.6 - half, 4) and high == round(0.6 + half, 4)
+    assert mean == pytest.approx(0.6, abs=1e-12)
+    assert low == pytest.approx(0.6 - half, abs=1e-6) and high == pytest.approx(0.6 + half, abs=1e-6)
 
 
 def test_accuracy_interval_widens_with_seed_spread_and_few_seeds():
