@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 
-from convlib import experiments as E
 from convlib import merge
 from convlib.data import CIFAR10, CLASSES
+from convlib.experiments import cli, files, runner, verdicts
 from convlib.io import atomic_write_json
 from convlib.shards import ShardError
 
@@ -31,8 +31,8 @@ def fake_data():
 
 def _run(out, data, shard=None):
     select = merge.selector(shard) if shard else None
-    results = E.run_experiment("dense_vs_conv", "smoke", [0, 1], out, data=data, device="cpu",
-                               progress=False, log=None, select=select)
+    results = runner.run_experiment("dense_vs_conv", "smoke", [0, 1], out, data=data,
+                                    device="cpu", progress=False, log=None, select=select)
     return merge.tag_results(results, select) if select else results
 
 
@@ -43,7 +43,7 @@ def runs(tmp_path_factory, fake_data):
     with pytest.MonkeyPatch.context() as patch:
         # one commit for all four runs, as on machines that check out the same one (the merge
         # refuses shards of different commits); others commit to this checkout meanwhile
-        patch.setattr(E, "git_commit", lambda: "0123abc")
+        patch.setattr(runner, "git_commit", lambda: "0123abc")
         whole = _run(tmp / "whole", fake_data)
         parts = [(f"shard{i}", _run(tmp / f"s{i}", fake_data, f"{i}/3")) for i in range(3)]
     return json.loads(json.dumps(whole)), json.loads(json.dumps(parts))
@@ -54,7 +54,7 @@ def test_three_shards_merge_to_the_unsharded_results_timings_aside(runs):
     whole, parts = runs
     assert sorted(len(p["runs"]) for _, p in parts) != [0, 0, 4]  # really split
     merged = merge.merge_results(parts)
-    merged["comparisons"] = E.check_claims(merged)
+    merged["comparisons"] = verdicts.check_claims(merged)
     merged = json.loads(json.dumps(merged))
     assert merge.without_timings(merged) == merge.without_timings(whole)
     # the same key order too: the files differ only in the timing values
@@ -106,10 +106,10 @@ def test_a_missing_duplicated_incomplete_or_untagged_shard_is_an_error_naming_it
 
 
 def test_experiments_command_line_refuses_a_bad_shard_and_a_missing_one(tmp_path, capsys):
-    assert E.main(["run", "dense_vs_conv", "--shard", "3/3", "--out", str(tmp_path)]) == 2
+    assert cli.main(["run", "dense_vs_conv", "--shard", "3/3", "--out", str(tmp_path)]) == 2
     assert "shard must be 'i/n'" in capsys.readouterr().err
     (tmp_path / "s0").mkdir()
-    assert E.main(["merge", "dense_vs_conv", str(tmp_path / "s0"), "--out", str(tmp_path)]) == 2
+    assert cli.main(["merge", "dense_vs_conv", str(tmp_path / "s0"), "--out", str(tmp_path)]) == 2
     assert "s0" in capsys.readouterr().err
 
 
@@ -119,9 +119,9 @@ def test_experiments_merge_command_writes_the_merged_file(tmp_path, runs, capsys
     dirs = []
     for i, (_, part) in enumerate(parts):
         dirs.append(tmp_path / f"s{i}")
-        atomic_write_json(E.results_path("dense_vs_conv", dirs[-1]), part)
-    assert E.main(["merge", "dense_vs_conv", *map(str, dirs), "--out", str(tmp_path / "m")]) == 0
-    merged = E.load_results(tmp_path / "m" / "dense_vs_conv.json")
-    assert len(merged["runs"]) == 4 and merged["comparisons"] == E.check_claims(merged)
-    assert E.main(["merge", "dense_vs_conv", *map(str, dirs[:2]), "--out", str(tmp_path)]) == 2
+        atomic_write_json(files.results_path("dense_vs_conv", dirs[-1]), part)
+    assert cli.main(["merge", "dense_vs_conv", *map(str, dirs), "--out", str(tmp_path / "m")]) == 0
+    merged = files.load_results(tmp_path / "m" / "dense_vs_conv.json")
+    assert len(merged["runs"]) == 4 and merged["comparisons"] == verdicts.check_claims(merged)
+    assert cli.main(["merge", "dense_vs_conv", *map(str, dirs[:2]), "--out", str(tmp_path)]) == 2
     assert "missing shard 2/3" in capsys.readouterr().err
