@@ -283,15 +283,13 @@ class SeparableBlock(Block):
                 ("pointwise", nn.Conv2d(s.c_in, s.c_out, 1, bias=b), True)]
 
     @staticmethod
-    def weights(s):
-        inner = _norm(s, s.c_in) if s.inner_activation else 0
+    def weights(s):  # the depthwise's norm only with inner_activation (True counts 1)
         return (P.depthwise_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
-                + inner + _norm(s, s.c_out))
+                + s.inner_activation * _norm(s, s.c_in) + _norm(s, s.c_out))
 
     @staticmethod
     def describe(s):
-        k = s.kernel_size
-        return f"depthwise {k}x{k} + pointwise 1x1 (depthwise separable)"
+        return f"depthwise {s.kernel_size}x{s.kernel_size} + pointwise 1x1 (depthwise separable)"
 
 
 class SpatialBlock(Block):
@@ -314,15 +312,13 @@ class SpatialBlock(Block):
                 ("horizontal", nn.Conv2d(o, o, (1, k), 1, (0, k // 2), bias=b), True)]
 
     @staticmethod
-    def weights(s):
-        inner = _norm(s, s.c_out) if s.inner_activation else 0
+    def weights(s):  # the k x 1's norm only with inner_activation (True counts 1)
         return (P.spatially_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
-                + inner + _norm(s, s.c_out))
+                + (s.inner_activation + 1) * _norm(s, s.c_out))
 
     @staticmethod
     def describe(s):
-        k = s.kernel_size
-        return f"{k}x1 then 1x{k} convolutions (spatially separable)"
+        return f"{s.kernel_size}x1 then 1x{s.kernel_size} convolutions (spatially separable)"
 
 
 BLOCKS: dict[str, type[Block]] = {block.kind: block for block in (

@@ -11,18 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from convlib import bench
 from convlib._checks import as_int, as_module, as_positive_number, as_shape
-from convlib.bench import (
-    as_clock,
-    as_mode,
-    as_threads,
-    bytes_moved,
-    device_label,
-    measure,
-    pass_flops,
-    pass_function,
-    torch_threads,
-)
 from convlib.device import as_device
 
 
@@ -75,9 +65,9 @@ def _as_device(device: Any, module: nn.Module) -> torch.device:
 def _check_timing_args(module: Any, input_shape: Any, mode: Any, min_run_time: Any,
                        min_runs: Any, threads: Any, warmup: Any) -> tuple:
     as_module("module", module)
-    return (as_shape("input_shape", input_shape), as_mode(mode),
+    return (as_shape("input_shape", input_shape), bench.as_mode(mode),
             as_positive_number("min_run_time", min_run_time), as_int("min_runs", min_runs),
-            as_threads(threads), as_int("warmup", warmup, minimum=0))
+            bench.as_threads(threads), as_int("warmup", warmup, minimum=0))
 
 
 def time_module(
@@ -104,15 +94,16 @@ def time_module(
     shape, mode, min_run_time, min_runs, threads, warmup = _check_timing_args(
         module, input_shape, mode, min_run_time, min_runs, threads, warmup)
     target = _as_device(device, module)
-    clock = as_clock(clock, target, threads)
-    flops, nbytes = pass_flops(module, shape, mode), bytes_moved(module, shape, mode)
+    clock = bench.as_clock(clock, target, threads)
+    flops, nbytes = bench.pass_flops(module, shape, mode), bench.bytes_moved(module, shape, mode)
     if target != _as_device(None, module):
         module = copy.deepcopy(module).to(target)
-    fn = pass_function(module, shape, mode, target)
-    with torch_threads(threads):
+    fn = bench.pass_function(module, shape, mode, target)
+    with bench.torch_threads(threads):
         for _ in range(warmup):
             fn()
-    timed = measure(fn, threads=threads, min_run_time=min_run_time, min_runs=min_runs, clock=clock)
-    return Timing(label or type(module).__name__, mode, device_label(target, threads), threads,
-                  shape, timed.median, timed.iqr, len(timed.times), flops, nbytes, clock,
+    timed = bench.measure(fn, threads=threads, min_run_time=min_run_time, min_runs=min_runs,
+                          clock=clock)
+    return Timing(label or type(module).__name__, mode, bench.device_label(target, threads),
+                  threads, shape, timed.median, timed.iqr, len(timed.times), flops, nbytes, clock,
                   tuple(timed.times))
