@@ -30,18 +30,31 @@ _GROUPED = {"stem": 32, "widths": (64, 64)}
 # article's network, its Flatten + Dense head included) before the fair frame: per experiment and
 # variant, (block kind, kernel size, options), as convlib.experiments built them then.
 ARTICLE_FRAME = {
-    "stacking": {"5x5": ("plain", 5, {}), "2x3x3": ("stacked", 5, {}), "7x7": ("plain", 7, {}),
-                 "3x3x3": ("stacked", 7, {})},
+    "stacking": {
+        "5x5": ("plain", 5, {}),
+        "2x3x3": ("stacked", 5, {}),
+        "7x7": ("plain", 7, {}),
+        "3x3x3": ("stacked", 7, {}),
+    },
     "separable": {"2x3x3": ("stacked", 5, {}), "2xsep3x3": ("separable", 3, {"repeats": 2})},
-    "separable_wide": {"2x3x3": ("stacked", 5, {}),
-                       "2xsep3x3-wide": ("separable", 3, {"repeats": 2, "widths": (94, 188)})},
+    "separable_wide": {
+        "2x3x3": ("stacked", 5, {}),
+        "2xsep3x3-wide": ("separable", 3, {"repeats": 2, "widths": (94, 188)}),
+    },
     "bottleneck": {"3x3": ("plain", 3, _WIDE), "bottleneck": ("bottleneck", 3, _WIDE)},
-    "bottleneck_deep": {"3x3": ("plain", 3, _WIDE),
-                        "bottleneck-deep": ("bottleneck", 3, {**_WIDE, "repeats": 8, "residual": True})},
+    "bottleneck_deep": {
+        "3x3": ("plain", 3, _WIDE),
+        "bottleneck-deep": ("bottleneck", 3, {**_WIDE, "repeats": 8, "residual": True}),
+    },
     "grouped": {f"g{g}": ("grouped", 3, {**_GROUPED, "groups": g}) for g in (1, 2, 4, 8)},
-    "grouped_wide": {"g1": ("grouped", 3, {**_GROUPED, "groups": 1}),
-                     "g8-wide": ("grouped", 3, {"stem": 32, "widths": (208, 208), "groups": 8})},
-    "stacking_matched": {"2x3x3": ("stacked", 5, {}), "5x5-wide": ("plain", 5, {"widths": (36, 72)})},
+    "grouped_wide": {
+        "g1": ("grouped", 3, {**_GROUPED, "groups": 1}),
+        "g8-wide": ("grouped", 3, {"stem": 32, "widths": (208, 208), "groups": 8}),
+    },
+    "stacking_matched": {
+        "2x3x3": ("stacked", 5, {}),
+        "5x5-wide": ("plain", 5, {"widths": (36, 72)}),
+    },
     "dense_vs_conv": {"cnn": ("plain", 3, {})},  # beside the MLP, which is no ArticleNet
 }
 
@@ -56,11 +69,14 @@ def article_frame_networks(name: str, found: dict | None = None) -> dict[str, Ar
     if found is not None and found["format"] != 1:
         raise ValueError(f"found must be a format-1 file (the article's frame); got format "
                          f"{found['format']}: describe its networks from convlib.experiments")
-    nets = {v: ArticleNet(kind, k, **options) for v, (kind, k, options) in ARTICLE_FRAME[name].items()}
+    nets = {
+        v: ArticleNet(kind, k, **options) for v, (kind, k, options) in ARTICLE_FRAME[name].items()
+    }
     stored = (found or {}).get("variants", {})
     for variant, net in nets.items():
         info = stored.get(variant)
-        if info is not None and (net.block_weights(), net.total_params()) != (info["block_weights"], info["total_params"]):
+        counts = (net.block_weights(), net.total_params())
+        if info is not None and counts != (info["block_weights"], info["total_params"]):
             raise ValueError(f"{name}/{variant}: the stored weights {info['block_weights']:,} "
                              f"(convolutions) and {info['total_params']:,} (all) are not those "
                              f"of {ARTICLE_FRAME[name][variant]}")
@@ -131,8 +147,9 @@ def provenance(found: dict | None) -> str:
 
 def verdict(found: dict | None, index: int = 0) -> tuple[dict | None, str]:
     """``(comparison, text)`` of the ``index``-th claim of an experiment's results
-    (:func:`convlib.experiments.verdicts.check_claims`): the text is the verdict with its budget and, when
-    the interval alone would say otherwise, why; ``(None, "not available yet")`` without results."""
+    (:func:`convlib.experiments.verdicts.check_claims`): the text is the verdict with its budget
+    and, when the interval alone would say otherwise, why; ``(None, "not available yet")``
+    without results."""
     if found is None:
         return None, "not available yet"
     comparison = check_claims(found)[index]
@@ -323,8 +340,29 @@ def glue_verdict_counts(prefix: str, evaluated: Sequence[dict]) -> None:
     glue_values(values)
 
 
-__all__ = ["ARTICLE_FRAME", "MARGINS", "NOT_AVAILABLE", "accuracy_rows", "article_frame_construction", "article_frame_networks",
-           "article_frame_styles", "check_claim", "glue_verdict_counts", "trick_rows",
-           "verdict_tables", "claim_rows", "exact_mean", "glue_claims",
-           "glue_key", "glue_time_verdicts", "glue_values", "layers_judged", "speedup_of",
-           "load_experiment", "margin_rows", "provenance", "show_claim", "verdict"]
+__all__ = [
+    "ARTICLE_FRAME",
+    "MARGINS",
+    "NOT_AVAILABLE",
+    "accuracy_rows",
+    "article_frame_construction",
+    "article_frame_networks",
+    "article_frame_styles",
+    "check_claim",
+    "glue_verdict_counts",
+    "trick_rows",
+    "verdict_tables",
+    "claim_rows",
+    "exact_mean",
+    "glue_claims",
+    "glue_key",
+    "glue_time_verdicts",
+    "glue_values",
+    "layers_judged",
+    "speedup_of",
+    "load_experiment",
+    "margin_rows",
+    "provenance",
+    "show_claim",
+    "verdict",
+]

@@ -1,7 +1,7 @@
 """Every weight-saving trick of the book side by side, for one layer shape.
 
-For a layer ``c_in -> c_out`` with the receptive field of one ``k x k`` kernel (``k`` odd, ``>= 3``),
-:func:`compare_tricks` builds each *construction* with :func:`convlib.blocks.make_block`
+For a layer ``c_in -> c_out`` with the receptive field of one ``k x k`` kernel (``k`` odd,
+``>= 3``), :func:`compare_tricks` builds each *construction* with :func:`convlib.blocks.make_block`
 (stride 1, "same" padding, no bias, no normalisation: the weights the article counts) and reports
 
 - ``weights``: the closed form of :func:`construction_params` (asserted equal to the built module's
@@ -9,7 +9,8 @@ For a layer ``c_in -> c_out`` with the receptive field of one ``k x k`` kernel (
 - ``flops``: what ``torch.utils.flop_counter`` counts for one image of ``input_size`` (1 MAC = 2
   FLOPs); at stride 1 with same padding every weight is used once per output pixel, so
   ``flops = 2 * H * W * weights`` for every construction;
-- ``receptive_field``: the analytic receptive field of the block (:func:`convlib.receptive.receptive_field`);
+- ``receptive_field``: the analytic receptive field of the block
+  (:func:`convlib.receptive.receptive_field`);
 - ``weight_ratio`` / ``flops_ratio``: the plain ``k x k`` convolution's count over this one's;
 - optionally the test accuracy of the book's reference experiment that trains a network made of
   that construction (:func:`reference_accuracy`).
@@ -27,8 +28,8 @@ The constructions (``n = (k - 1) / 2``, ``m`` = ``mid_channels``, default ``c_ou
 ``stacked_separable``  ``n`` depthwise-separable 3x3 (only for ``k >= 5``)  ``n (9 c + c^2)``
 =====================  ===================================================  ======================
 
-For ``k = 3``, ``stacked`` *is* ``plain`` and ``stacked_separable`` *is* ``separable``: both are left
-out.
+For ``k = 3``, ``stacked`` *is* ``plain`` and ``stacked_separable`` *is* ``separable``: both are
+left out.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ class Construction:
     kernel_size: int  # make_block's kernel_size
     options: dict[str, Any] = field(default_factory=dict)  # make_block's other arguments
 
-    def build(self, c_in: int, c_out: int, device: str | torch.device | None = None) -> nn.Sequential:
+    def build(
+        self, c_in: int, c_out: int, device: str | torch.device | None = None
+    ) -> nn.Sequential:
         """The block, without bias or normalisation (``device="meta"``: shapes only)."""
         with torch.device(device) if device is not None else nullcontext():
             return make_block(self.kind, c_in, c_out, self.kernel_size, bias=False, norm=None,
@@ -90,7 +93,11 @@ def _checked(c_in: Any, c_out: Any, kernel_size: Any, groups: Any,
     c_in, c_out = as_int("c_in", c_in), as_int("c_out", c_out)
     k = as_odd_kernel("kernel_size", kernel_size)
     groups = as_groups(groups, c_in, c_out)
-    mid = default_mid_channels(c_out) if mid_channels is None else as_int("mid_channels", mid_channels)
+    mid = (
+        default_mid_channels(c_out)
+        if mid_channels is None
+        else as_int("mid_channels", mid_channels)
+    )
     return c_in, c_out, k, groups, mid
 
 
@@ -129,8 +136,10 @@ def construction_params(name: str, c_in: int, c_out: int, kernel_size: int, *, g
     found = {c.name: c for c in constructions(c_in, c_out, kernel_size, groups=groups,
                                               mid_channels=mid_channels)}
     if name not in found:
-        raise ValueError(f"construction {name!r} needs kernel_size >= 5 (for 3 it is "
-                         f"{'plain' if name == 'stacked' else 'separable'!r}); got kernel_size={kernel_size}")
+        raise ValueError(
+            f"construction {name!r} needs kernel_size >= 5 (for 3 it is "
+            f"{'plain' if name == 'stacked' else 'separable'!r}); got kernel_size={kernel_size}"
+        )
     c = found[name]
     return block_params(c.kind, c_in, c_out, c.kernel_size, bias=False, norm=None, **c.options)
 
@@ -182,7 +191,8 @@ def compare_tricks(c_in: int, c_out: int, kernel_size: int, input_size: int | tu
     ``accuracy=True`` also ``accuracy``, ``accuracy_std``, ``accuracy_seeds`` and ``experiment``
     (None when no reference result covers the construction: see :func:`reference_accuracy`).
 
-    Raises ``RuntimeError`` if a built block disagrees with its closed form (a bug, not a user error).
+    Raises ``RuntimeError`` if a built block disagrees with its closed form (a bug, not a user
+    error).
     """
     found = constructions(c_in, c_out, kernel_size, groups=groups, mid_channels=mid_channels)
     h, w = as_pair("input_size", input_size)

@@ -41,7 +41,9 @@ def effective_receptive_field(features: nn.Module, images: torch.Tensor) -> np.n
         with torch.enable_grad():
             out = features(x)
             if out.ndim != 4:
-                raise ValueError(f"features must return (N, C, H, W) feature maps; got {tuple(out.shape)}")
+                raise ValueError(
+                    f"features must return (N, C, H, W) feature maps; got {tuple(out.shape)}"
+                )
             out[:, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
     finally:
         features.train(was_training)

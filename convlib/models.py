@@ -59,7 +59,9 @@ class ArticleNet(nn.Module):
         hidden, num_classes = as_int("hidden", hidden), as_int("num_classes", num_classes)
         image_size = as_int("image_size", image_size)
         if image_size % 4:
-            raise ValueError(f"image_size must be divisible by 4 (two 2x2 poolings); got {image_size}")
+            raise ValueError(
+                f"image_size must be divisible by 4 (two 2x2 poolings); got {image_size}"
+            )
         self.block_kind, self.kernel_size = block_kind, kernel_size
         pool_layer = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
 
@@ -67,14 +69,36 @@ class ArticleNet(nn.Module):
         c_in = 3
         if stem is not None:
             stem = as_int("stem", stem)
-            layers.append(("stem", make_block("plain", 3, stem, 3, norm=norm, activation=activation)))
+            layers.append(
+                ("stem", make_block("plain", 3, stem, 3, norm=norm, activation=activation))
+            )
             c_in = stem
         layers += [
-            ("block1", make_block(block_kind, c_in, w1, kernel_size, norm=norm, activation=activation,
-                                  **block_options)),
+            (
+                "block1",
+                make_block(
+                    block_kind,
+                    c_in,
+                    w1,
+                    kernel_size,
+                    norm=norm,
+                    activation=activation,
+                    **block_options,
+                ),
+            ),
             ("pool1", pool_layer(2)),
-            ("block2", make_block(block_kind, w1, w2, kernel_size, norm=norm, activation=activation,
-                                  **block_options)),
+            (
+                "block2",
+                make_block(
+                    block_kind,
+                    w1,
+                    w2,
+                    kernel_size,
+                    norm=norm,
+                    activation=activation,
+                    **block_options,
+                ),
+            ),
             ("pool2", pool_layer(2)),
         ]
         self.features = nn.Sequential(OrderedDict(layers))

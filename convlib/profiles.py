@@ -71,7 +71,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def validate_profile_name(name: str) -> str:
-    """Return ``name`` if it is a known profile, else raise ``ValueError`` listing the valid ones."""
+    """``name`` if it is a known profile, else a ``ValueError`` listing the valid ones."""
     if not isinstance(name, str):
         raise TypeError(f"profile must be a string, one of {PROFILE_NAMES}; "
                         f"got {type(name).__name__}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from convlib import stats
 from convlib.experiments.files import file_variants, load_results, results_path
-from convlib.experiments.registry import EXPERIMENTS, SWEEP, get_experiment
+from convlib.experiments.registry import SWEEP, get_experiment
 from convlib.experiments.verdicts import check_claims, summarize, unstable_seeds
 from convlib.profiles import get_profile
 from convlib.store import set_folder
@@ -20,8 +20,6 @@ from convlib.store import set_folder
 # The reference sets, strongest first: the CPU reference (all of CIFAR-10, profile 'cpu') in
 # book/results/cpu/, then the laptop one (profile 'quick') in book/results/.
 REFERENCE_SETS = ("full", "cpu", "quick")  # strongest first: GPU (recipes/gpu), CPU, laptop
-# What must be the same in every file of one set (one clean commit, one machine, one precision).
-SET_KEYS = ("git_commit", "device", "threads", "precision", "torch")
 
 
 def is_complete(results: dict) -> bool:
@@ -34,9 +32,9 @@ def is_complete(results: dict) -> bool:
 def load_reference(name: str, folder: str | os.PathLike | None = None,
                    profile: str | None = None) -> dict | None:
     """The reference results of experiment ``name``: from the set of ``profile`` when given, else
-    from the strongest set whose file for ``name`` is complete (the GPU reference, then the CPU one, then quick),
-    else the quick set's partial file (its missing runs show as "not run yet"); None if no set
-    has them."""
+    from the strongest set whose file for ``name`` is complete (the GPU reference, then the CPU
+    one, then quick), else the quick set's partial file (its missing runs show as "not run yet");
+    None if no set has them."""
     found = []
     for candidate in (profile,) if profile is not None else REFERENCE_SETS:
         path = results_path(name, set_folder(candidate, folder))
@@ -48,7 +46,9 @@ def load_reference(name: str, folder: str | os.PathLike | None = None,
     return found[-1] if found else None  # no complete file: the weakest set's partial one
 
 
-def load_set(names: list[str], folder: str | os.PathLike | None = None) -> tuple[str | None, dict[str, dict]]:
+def load_set(
+    names: list[str], folder: str | os.PathLike | None = None
+) -> tuple[str | None, dict[str, dict]]:
     """``(profile, {name: results})`` from one reference set (:data:`REFERENCE_SETS`), so that a
     figure comparing experiments never mixes budgets: the set with complete files for the most of
     ``names`` (the stronger set on a tie), with only those files; ``(None, {})`` when no set has
@@ -60,28 +60,6 @@ def load_set(names: list[str], folder: str | os.PathLike | None = None) -> tuple
         if len(found) > len(best[1]):
             best = (profile, found)
     return best
-
-def set_problems(profile: str, folder: str | os.PathLike | None = None) -> list[str]:
-    """Why the files of one reference set could not be one set: files that disagree on a
-    :data:`SET_KEYS` entry, a commit marked ``+dirty`` or unknown, a file of another profile.
-    Empty when the set is sound (or has no file yet)."""
-    problems, seen = [], {}
-    for path in sorted(set_folder(profile, folder).glob("*.json")):
-        if path.stem not in EXPERIMENTS:
-            continue
-        provenance = load_results(path)["provenance"]
-        if provenance.get("profile") != profile:
-            problems.append(f"{path.name}: profile {provenance.get('profile')!r}, not {profile!r}")
-        commit = str(provenance.get("git_commit", "unknown"))
-        if commit.endswith("+dirty") or commit == "unknown":
-            problems.append(f"{path.name}: made from commit {commit!r}, not one clean commit")
-        for key in SET_KEYS:
-            value = provenance.get(key)
-            first = seen.setdefault(key, (path.name, value))
-            if value != first[1]:
-                problems.append(f"{path.name}: {key}={value!r}, but {first[0]} has {first[1]!r}")
-    return problems
-
 
 def curves(results: dict, metric: str = "test_acc") -> dict[str, dict[str, list[float]]]:
     """Per variant and epoch: the mean of ``metric`` over seeds, its sample standard deviation,
@@ -95,11 +73,17 @@ def curves(results: dict, metric: str = "test_acc") -> dict[str, dict[str, list[
         runs = [r["history"][metric] for r in results["runs"] if r["variant"] == variant]
         epochs = min(len(r) for r in runs)
         mean = [sum(r[e] for r in runs) / len(runs) for e in range(epochs)]
-        std = [math.sqrt(sum((r[e] - mean[e]) ** 2 for r in runs) / (len(runs) - 1)) if len(runs) > 1 else 0.0
-               for e in range(epochs)]
+        std = [
+            math.sqrt(sum((r[e] - mean[e]) ** 2 for r in runs) / (len(runs) - 1))
+            if len(runs) > 1
+            else 0.0
+            for e in range(epochs)
+        ]
         out[variant] = {"mean": mean, "std": std, "seeds": len(runs)}
         if with_interval:
-            bounds = [stats.accuracy_interval([r[e] for r in runs], n_images)[1:] for e in range(epochs)]
+            bounds = [
+                stats.accuracy_interval([r[e] for r in runs], n_images)[1:] for e in range(epochs)
+            ]
             out[variant].update(low=[b[0] for b in bounds], high=[b[1] for b in bounds])
     return out
 
@@ -109,11 +93,18 @@ def table(results: dict) -> list[dict]:
     accuracy, gap = summarize(results, "test_acc"), summarize(results, "gap")
     rows = []
     for variant, info in results["variants"].items():
-        rows.append({"variant": variant, "label": info["label"], "block_weights": info["block_weights"],
-                     "total_params": info["total_params"],
-                     "test_acc_mean": round(accuracy[variant]["mean"], 4),
-                     "test_acc_std": round(accuracy[variant]["std"], 4),
-                     "gap_mean": round(gap[variant]["mean"], 4), "seeds": accuracy[variant]["n"]})
+        rows.append(
+            {
+                "variant": variant,
+                "label": info["label"],
+                "block_weights": info["block_weights"],
+                "total_params": info["total_params"],
+                "test_acc_mean": round(accuracy[variant]["mean"], 4),
+                "test_acc_std": round(accuracy[variant]["std"], 4),
+                "gap_mean": round(gap[variant]["mean"], 4),
+                "seeds": accuracy[variant]["n"],
+            }
+        )
     return rows
 
 
@@ -133,9 +124,13 @@ def method_text(comparison: dict) -> str:
 
 
 def _direction(comparison: dict) -> str:
-    """Which difference is reported: the claim's favour, better - worse (worse - better for a gap)."""
-    first, second = ((comparison["better"], comparison["worse"]) if comparison["metric"] == "test_acc"
-                     else (comparison["worse"], comparison["better"]))
+    """Which difference is reported: the claim's favour, better - worse (worse - better for a
+    gap)."""
+    first, second = (
+        (comparison["better"], comparison["worse"])
+        if comparison["metric"] == "test_acc"
+        else (comparison["worse"], comparison["better"])
+    )
     return f"{first} - {second}"
 
 
@@ -145,12 +140,14 @@ def comparison_line(comparison: dict) -> str:
     if "note" in comparison:
         return f"{comparison['verdict_text']} ({comparison['note']})"
     what = "test accuracy" if comparison["metric"] == "test_acc" else "train-test gap"
-    return (f"{what} {comparison['better']} {100 * comparison['mean_better']:.1f}% vs {comparison['worse']} "
-            f"{100 * comparison['mean_worse']:.1f}%; {_direction(comparison)} "
-            f"{100 * comparison['difference']:+.1f} points, "
-            f"95% interval [{100 * comparison['low']:+.1f}, {100 * comparison['high']:+.1f}] "
-            f"({method_text(comparison)}, {comparison['seeds']} seeds, {comparison['test_images']:,} test "
-            f"images) -> {comparison['verdict_text']}{_caveat_text(comparison)}")
+    return (
+        f"{what} {comparison['better']} {100 * comparison['mean_better']:.1f}% vs "
+        f"{comparison['worse']} {100 * comparison['mean_worse']:.1f}%; {_direction(comparison)} "
+        f"{100 * comparison['difference']:+.1f} points, 95% interval "
+        f"[{100 * comparison['low']:+.1f}, {100 * comparison['high']:+.1f}] "
+        f"({method_text(comparison)}, {comparison['seeds']} seeds, {comparison['test_images']:,} "
+        f"test images) -> {comparison['verdict_text']}{_caveat_text(comparison)}"
+    )
 
 
 def _caveat_text(comparison: dict) -> str:
@@ -176,9 +173,11 @@ def comparisons_table(results: dict) -> list[dict]:
     rows = []
     for c in check_claims(results):
         done = "note" not in c
-        rows.append({"comparison": f"{_direction(c)} ({'test accuracy' if c['metric'] == 'test_acc' else 'gap'})",
+        what = "test accuracy" if c["metric"] == "test_acc" else "gap"
+        interval = f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" if done else "-"
+        rows.append({"comparison": f"{_direction(c)} ({what})",
                      "difference (points)": f"{100 * c['difference']:+.1f}" if done else "-",
-                     "95% interval (points)": f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" if done else "-",
+                     "95% interval (points)": interval,
                      "method": method_text(c) if done else "-", "seeds": c.get("seeds", 0),
                      "test images": c.get("test_images", 0), "verdict": c["verdict_text"]})
     return rows
@@ -187,12 +186,15 @@ def comparisons_table(results: dict) -> list[dict]:
 def _on_front(points: list[tuple[float, float]]) -> list[bool]:
     """Which (cost, accuracy) points no other point dominates (no more cost and no less accuracy,
     better in one)."""
-    return [not any(c2 <= c and a2 >= a and (c2 < c or a2 > a) for c2, a2 in points) for c, a in points]
+    return [
+        not any(c2 <= c and a2 >= a and (c2 < c or a2 > a) for c2, a2 in points) for c, a in points
+    ]
 
 
 def images_per_second(results: dict, variant: str) -> float:
     """The training rate of ``variant``: the median over its runs' epochs of the measured images
-    per second (the median, so that an epoch slowed by other work on the machine moves it little)."""
+    per second (the median, so that an epoch slowed by other work on the machine moves it
+    little)."""
     rates = sorted(rate for run in results["runs"] if run["variant"] == variant
                    for rate in run["history"]["images_per_second"])
     if not rates:
@@ -220,9 +222,18 @@ def pareto_points(experiments: dict[str, dict]) -> list[dict]:
             seen.add(spec)
             mean, low, high = stats.accuracy_interval(accuracy[variant]["values"],
                                                       results["provenance"]["test_size"])
-            rows.append({"experiment": name, "variant": variant, "label": info["label"],
-                         "block_weights": info["block_weights"], "test_acc": mean, "low": low, "high": high,
-                         "ms_per_image": round(1000 / images_per_second(results, variant), 3)})
+            rows.append(
+                {
+                    "experiment": name,
+                    "variant": variant,
+                    "label": info["label"],
+                    "block_weights": info["block_weights"],
+                    "test_acc": mean,
+                    "low": low,
+                    "high": high,
+                    "ms_per_image": round(1000 / images_per_second(results, variant), 3),
+                }
+            )
     for key, cost in (("front_weights", "block_weights"), ("front_time", "ms_per_image")):
         for row, on in zip(rows, _on_front([(r[cost], r["test_acc"]) for r in rows])):
             row[key] = on
@@ -247,7 +258,9 @@ def epoch_sweep(name: str, folder: str | os.PathLike | None = None,
 
 
 def _claim_numbers(comparison: dict) -> dict:
-    return {key: comparison[key] for key in ("difference", "low", "high", "verdict", "verdict_text")}
+    return {
+        key: comparison[key] for key in ("difference", "low", "high", "verdict", "verdict_text")
+    }
 
 
 def _construction(results: dict, variant: str) -> tuple:
@@ -289,7 +302,7 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
-__all__ = ["REFERENCE_SETS", "SET_KEYS", "comparison_line", "comparisons_table",
+__all__ = ["REFERENCE_SETS", "comparison_line", "comparisons_table",
            "curves", "epoch_sweep", "images_per_second", "is_complete", "load_reference",
            "load_set", "method_text", "pareto_points", "provenance_line", "set_cost",
-           "set_problems", "stability_text", "table"]
+           "stability_text", "table"]

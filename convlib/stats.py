@@ -161,10 +161,12 @@ def _as_runs(name: str, runs: Any) -> np.ndarray:
         raise TypeError(f"{name} must be a sequence with one correctness vector per seed (or a "
                         f"2-D bool array, seeds x test images); got {type(runs).__name__}")
     if not vectors:
-        raise ValueError(f"{name} holds no runs: give one correctness vector per seed (at least one)")
+        raise ValueError(f"{name} holds no runs: give one correctness vector per seed (at least "
+                         "one)")
     lengths = sorted({len(v) for v in vectors})
     if len(lengths) > 1:
-        raise ValueError(f"{name}'s runs must all cover the same test images; got lengths {lengths}")
+        raise ValueError(f"{name}'s runs must all cover the same test images; got lengths "
+                         f"{lengths}")
     if lengths[0] == 0:
         raise ValueError(f"{name}'s runs cover no test images")
     return np.stack(vectors)
@@ -293,12 +295,14 @@ def _t_quantile(df: float, q: float = 1 - (1 - CONFIDENCE) / 2) -> float:
         return 0.5 + t / 6000 * (y[0] + y[-1] + 4 * y[1:-1:2].sum() + 2 * y[2:-1:2].sum())
     low, high = 0.0, 20.0  # t(0.975) is 12.71 at df = 1
     for _ in range(60):
-        low, high = ((low + high) / 2, high) if cdf((low + high) / 2) < q else (low, (low + high) / 2)
+        middle = (low + high) / 2
+        low, high = (middle, high) if cdf(middle) < q else (low, middle)
     return (low + high) / 2
 
 
 def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
-                  labels: Sequence[str] = ("A", "B"), sampling: Sequence[float] | None = None) -> Comparison:
+                  labels: Sequence[str] = ("A", "B"),
+                  sampling: Sequence[float] | None = None) -> Comparison:
     """Mean difference A - B of per-seed final accuracies, with a 95 % *analytic* interval.
 
     For results that keep each run's final accuracy but not which test images it got right (the
@@ -327,13 +331,15 @@ def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
         raise ValueError(f"n_images must be an int >= 1 (test images per run); got {n_images!r}")
     sides = []  # (mean, seed term s²/n, n) of A and of B
     for name, values in (("a", a), ("b", b)):
-        if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__") or not len(values)
-                or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-                           for v in values)):
-            raise TypeError(f"{name} must be a non-empty sequence of finite numbers (one final value "
-                            f"per seed); got {values!r}")
+        if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__")
+                or not len(values)
+                or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in values)):
+            raise TypeError(f"{name} must be a non-empty sequence of finite numbers (one final "
+                            f"value per seed); got {values!r}")
         n, mean = len(values), math.fsum(values) / len(values)
-        sides.append((mean, math.fsum((v - mean) ** 2 for v in values) / (n - 1) / n if n > 1 else 0.0, n))
+        spread = math.fsum((v - mean) ** 2 for v in values) / (n - 1) / n if n > 1 else 0.0
+        sides.append((mean, spread, n))
     if sampling is None:
         if not all(0 <= m <= 1 for m, _, _ in sides):
             raise ValueError("a and b must be accuracies in [0, 1] for the binomial test-set term; "
@@ -346,7 +352,8 @@ def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
     half = _t_quantile(df) * math.sqrt(variance)
     diff = sides[0][0] - sides[1][0]
     return Comparison(
-        difference=round(diff, DECIMALS), low=round(diff - half, DECIMALS), high=round(diff + half, DECIMALS),
+        difference=round(diff, DECIMALS), low=round(diff - half, DECIMALS),
+        high=round(diff + half, DECIMALS),
         accuracy_a=round(sides[0][0], DECIMALS), accuracy_b=round(sides[1][0], DECIMALS),
         n_seeds=min(sides[0][2], sides[1][2]), n_images=int(n_images),
         multiplier=_rounded_multiplier(_t_quantile(df)),
@@ -362,11 +369,12 @@ def accuracy_interval(values: Sequence[float], n_images: int) -> tuple[float, fl
     set's ``z^2 m (1 - m) / N``, combined by the root of their sum."""
     if isinstance(n_images, bool) or not isinstance(n_images, numbers.Integral) or n_images < 1:
         raise ValueError(f"n_images must be an int >= 1 (test images per run); got {n_images!r}")
-    if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__") or not len(values)
+    if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__")
+            or not len(values)
             or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v <= 1
                        for v in values)):
-        raise TypeError(f"values must be a non-empty sequence of accuracies in [0, 1], one per seed; "
-                        f"got {values!r}")
+        raise TypeError(f"values must be a non-empty sequence of accuracies in [0, 1], one per "
+                        f"seed; got {values!r}")
     mean = math.fsum(values) / len(values)
     per_seed = np.asarray(values, dtype=np.float64)
     _, low, high, _, _ = _paired_interval(per_seed, [(mean * (1 - mean) / int(n_images), math.inf)])
@@ -442,7 +450,8 @@ def explain(comparison: Comparison, verdict: str, margin: float | None = None,
     margin_text = f", margin ±{abs(margin) * 100:.2f} points" if margin is not None else ""
     return (f"{name_a} - {name_b} = {_points(comparison.difference)} points, "
             f"{comparison.confidence:.0%} interval [{_points(comparison.low)}, "
-            f"{_points(comparison.high)}]{margin_text} ({_SHORT.get(comparison.method, comparison.method)} "
+            f"{_points(comparison.high)}]{margin_text} "
+            f"({_SHORT.get(comparison.method, comparison.method)} "
             f"over {seeds} and {images}){detail}: {verdict}")
 
 
@@ -486,8 +495,3 @@ def judge(comparison: Comparison, claim: str = BETTER, *, margin: float | None =
     detail = _equivalence_text(comparison, verdict, margin)
     return Verdict(verdict, explain(comparison, verdict, margin, detail), claim, margin, comparison)
 
-
-def compare_and_judge(a: Any, b: Any, claim: str = BETTER, *, margin: float | None = None,
-                      labels: Sequence[str] = ("A", "B")) -> Verdict:
-    """:func:`compare` then :func:`judge`, for the common case."""
-    return judge(compare(a, b, labels=labels), claim, margin=margin)

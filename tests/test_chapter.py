@@ -1,4 +1,5 @@
-"""convlib.chapter: the chapters' shared helpers, against the registry, the stored bits and stats."""
+"""convlib.chapter: the chapters' shared helpers, against the registry, the stored bits and
+stats."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ def test_the_exact_mean_is_the_count_of_right_images_in_the_stored_bits():
         if not all(r.get("test_correct") for r in runs):
             pytest.skip("runs without per-image correctness")
         right = sum(int(store.unpack_correctness(r["test_correct"]).sum()) for r in runs)
-        assert chapter.exact_mean(found, variant) == Fraction(right, len(runs) * found["provenance"]["test_size"])
+        assert chapter.exact_mean(found, variant) == Fraction(
+            right, len(runs) * found["provenance"]["test_size"]
+        )
 
 
 def _fake(values, n_images=10_000):
@@ -115,7 +118,10 @@ def test_the_margin_table_gives_each_verdict_its_direction_and_smallest_margin()
     assert rows[2]["what the interval shows"] == "the whole interval inside the margin"
     far = chapter.margin_rows(_comparison(-0.03, -0.021), budget, margins=[0.02])
     assert far[0]["verdict"] == f"contradicted at {budget}"
-    assert far[0]["what the interval shows"] == "one 5x5 is better than two separable 3x3 by 2.10-3.00 points"
+    assert (
+        far[0]["what the interval shows"]
+        == "one 5x5 is better than two separable 3x3 by 2.10-3.00 points"
+    )
     assert np.isclose(stats.smallest_margin(_comparison(-0.0165, -0.0034)), 0.0165)
 
 
@@ -224,9 +230,12 @@ def _claim(claim_id, chapter_number, kind, verdict):
             "explanation": f"why {claim_id}"}
 
 
-VERDICTS = [_claim("a1", 1, claims.ARITHMETIC, "holds"), _claim("a2", 1, claims.ARITHMETIC, "wrong"),
-            _claim("a3", 2, claims.ARITHMETIC, "holds"),
-            _claim("e1", 2, claims.EMPIRICAL, "contradicted")]
+VERDICTS = [
+    _claim("a1", 1, claims.ARITHMETIC, "holds"),
+    _claim("a2", 1, claims.ARITHMETIC, "wrong"),
+    _claim("a3", 2, claims.ARITHMETIC, "holds"),
+    _claim("e1", 2, claims.EMPIRICAL, "contradicted"),
+]
 
 
 def test_verdict_tables_count_each_kind_apart_and_list_what_fails():

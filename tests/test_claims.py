@@ -71,7 +71,8 @@ def test_computed_value_comes_from_code_not_a_literal(claim):
 
 
 def test_changing_the_library_changes_the_computed_values(monkeypatch):
-    """If the formulas in convlib.params change, the dependent claims change: nothing is typed in."""
+    """If the formulas in convlib.params change, the claims that use them change: nothing is
+    typed in."""
     from convlib import params
 
     before = {row["id"]: row["computed_value"] for row in claims.evaluate_all()}
@@ -114,14 +115,21 @@ def _available(**fields):
 
 @pytest.mark.parametrize("verdict", ["holds", "contradicted", "inconclusive at this budget"])
 def test_an_experiment_claim_takes_the_comparisons_stats_verdict(verdict):
-    computed = _available(verdict=verdict, explanation=f"cnn - mlp = ... (analytic interval ...): {verdict}")
+    computed = _available(
+        verdict=verdict, explanation=f"cnn - mlp = ... (analytic interval ...): {verdict}"
+    )
     got, explanation = claims.judge_experiment(None, computed)
     assert got == verdict and explanation.startswith("cnn - mlp") and "profile quick" in explanation
     assert claims.judge_experiment(None, {"available": False})[0] == "unverifiable"
 
 
 def test_experiment_claims_are_recomputed_with_an_interval():
-    for claim_id in ("ch1-overfitting", "ch3-better-result", "ch6-less-efficient", "ch7-same-performance"):
+    for claim_id in (
+        "ch1-overfitting",
+        "ch3-better-result",
+        "ch6-less-efficient",
+        "ch7-same-performance",
+    ):
         row = claims.evaluate_claim(claim_id)
         if not row["computed_value"].get("available"):
             continue
@@ -142,12 +150,17 @@ def test_overfitting_is_unverifiable_when_neither_network_overfits():
                        train_acc={"cnn": 0.636, "mlp": 0.454})
     verdict, text = _judge_overfitting_gap(None, short)
     assert verdict == "unverifiable"
-    assert text.startswith("unverifiable at this budget: neither network was trained long enough to "
-                           "overfit (training accuracy 0.636 and 0.454")
+    assert text.startswith(
+        "unverifiable at this budget: neither network was trained long enough to "
+        "overfit (training accuracy 0.636 and 0.454"
+    )
     trained = {**short, "train_acc": {"cnn": 0.99, "mlp": 1.0}, "verdict": "holds"}
     assert _judge_overfitting_gap(None, trained)[0] == "holds"
     row = claims.evaluate_claim("ch1-overfitting-gap")
-    if row["computed_value"].get("available") and max(row["computed_value"]["train_acc"].values()) < 0.95:
+    if (
+        row["computed_value"].get("available")
+        and max(row["computed_value"]["train_acc"].values()) < 0.95
+    ):
         assert row["verdict"] == "unverifiable"
 
 
@@ -164,7 +177,10 @@ def test_same_performance_is_an_equivalence_test_with_a_one_point_margin():
     base = {"available": True, "two_separable_3x3": 0.6, "one_5x5": 0.6, "margin": 0.01,
             "dataset": "CIFAR-10", "profile": "quick"}
     for verdict in ("holds", "inconclusive at this budget", "contradicted"):
-        assert _judge_same_performance(None, {**base, "verdict": verdict, "explanation": "..."})[0] == verdict
+        assert (
+            _judge_same_performance(None, {**base, "verdict": verdict, "explanation": "..."})[0]
+            == verdict
+        )
 
 
 def test_article_claims_and_run_verdicts_have_distinct_names():
@@ -176,7 +192,8 @@ def test_article_claims_and_run_verdicts_have_distinct_names():
 
 def test_same_performance_compares_two_files_of_one_reference_set():
     """Chapter 7's claim reads two experiments: both from the one set that has both complete,
-    even while a stronger set has only one of them (the cpu set is made experiment by experiment)."""
+    even while a stronger set has only one of them (the cpu set is made experiment by
+    experiment)."""
     from convlib import results
     from convlib.claims.depth import _same_performance
 
@@ -192,7 +209,10 @@ def test_deeper_is_not_better_than_wider_in_the_literature_and_torchvisions_reco
     row = claims.evaluate_claim("ch9-deeper-not-wider")
     computed = row["computed_value"]
     deep, wide = computed["ResNet-152"], computed["Wide ResNet-50-2"]
-    assert deep["convolutions"] > 2 * wide["convolutions"] and wide["widest_3x3"] == 2 * deep["widest_3x3"]
+    assert (
+        deep["convolutions"] > 2 * wide["convolutions"]
+        and wide["widest_3x3"] == 2 * deep["widest_3x3"]
+    )
     assert row["verdict"] == ("wrong" if wide["top1"] >= deep["top1"] else "unverifiable")
     assert "Wide Residual Networks" in row["explanation"] and "EfficientNet" in row["explanation"]
 
@@ -204,7 +224,11 @@ def test_convolutions_save_weight_memory_not_activation_memory():
     conv, dense = row["computed_value"]["conv"], row["computed_value"]["dense"]
     assert conv["weights"] == 8 * 3 * 9 + 8 and dense["weights"] == 768 * 2048 + 2048
     # each keeps its input (3 x 16 x 16) and its ReLU's output (8 x 16 x 16), float32
-    assert conv["activation_bytes_per_image"] == dense["activation_bytes_per_image"] == 4 * (768 + 2048)
+    assert (
+        conv["activation_bytes_per_image"]
+        == dense["activation_bytes_per_image"]
+        == 4 * (768 + 2048)
+    )
     assert row["verdict"] == "holds approximately"
     heavier = {**row["computed_value"], "conv": {**conv, "weight_bytes": 10**9}}
     assert _judge_memory(None, heavier)[0] == "wrong"
@@ -237,8 +261,11 @@ def test_an_empirical_verdict_reads_with_its_budget(verdict, text):
 
 
 def test_the_tally_counts_arithmetic_and_empirical_verdicts_apart(capsys):
-    rows = [{"kind": claims.ARITHMETIC, "verdict": "holds"}, {"kind": claims.EMPIRICAL, "verdict": "holds"},
-            {"kind": claims.EMPIRICAL, "verdict": stats.UNDER_TRAINED}]
+    rows = [
+        {"kind": claims.ARITHMETIC, "verdict": "holds"},
+        {"kind": claims.EMPIRICAL, "verdict": "holds"},
+        {"kind": claims.EMPIRICAL, "verdict": stats.UNDER_TRAINED},
+    ]
     assert claims.verdict_counts(rows) == {claims.ARITHMETIC: {"holds": 1},
                                            claims.EMPIRICAL: {"holds": 1, stats.UNDER_TRAINED: 1}}
     out = cli(capsys)

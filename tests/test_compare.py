@@ -87,12 +87,22 @@ def test_non_square_input_size():
 
 
 @SETTINGS
-@given(st.integers(1, 64).map(lambda n: 4 * n), st.sampled_from((3, 5, 7, 9)), st.sampled_from((1, 2, 4)))
+@given(
+    st.integers(1, 64).map(lambda n: 4 * n),
+    st.sampled_from((3, 5, 7, 9)),
+    st.sampled_from((1, 2, 4)),
+)
 def test_docstring_closed_forms_for_equal_widths(c, k, g):
     n, m = (k - 1) // 2, c // 4
-    expected = {"plain": k * k * c * c, "stacked": 9 * n * c * c, "bottleneck": 2 * c * m + k * k * m * m,
-                "grouped": k * k * c * c // g, "separable": k * k * c + c * c, "spatial": 2 * k * c * c,
-                "stacked_separable": n * (9 * c + c * c)}
+    expected = {
+        "plain": k * k * c * c,
+        "stacked": 9 * n * c * c,
+        "bottleneck": 2 * c * m + k * k * m * m,
+        "grouped": k * k * c * c // g,
+        "separable": k * k * c + c * c,
+        "spatial": 2 * k * c * c,
+        "stacked_separable": n * (9 * c + c * c),
+    }
     names = [x.name for x in constructions(c, c, k, groups=g)]
     for name in names:
         assert construction_params(name, c, c, k, groups=g) == expected[name], name
@@ -104,8 +114,13 @@ def test_docstring_closed_forms_for_equal_widths(c, k, g):
 
 
 def test_k3_leaves_out_the_duplicates():
-    assert [c.name for c in constructions(8, 8, 3)] == ["plain", "bottleneck", "grouped", "separable",
-                                                         "spatial"]
+    assert [c.name for c in constructions(8, 8, 3)] == [
+        "plain",
+        "bottleneck",
+        "grouped",
+        "separable",
+        "spatial",
+    ]
     assert [c.name for c in constructions(8, 8, 5)] == list(CONSTRUCTIONS)
     for name in ("stacked", "stacked_separable"):
         with pytest.raises(ValueError, match="kernel_size >= 5"):
@@ -159,17 +174,28 @@ def test_reference_variants_train_exactly_their_construction():
             net = article_frame_networks(experiment)[variant_name]
             c_in, c_out = (_conv_geometry(net.features.block2)[0][0],
                            _conv_geometry(net.features.block2)[-1][1])
-            construction = {c.name: c for c in constructions(c_in, c_out, k, groups=groups or 2)}[name]
+            construction = {c.name: c for c in constructions(c_in, c_out, k, groups=groups or 2)}[
+                name
+            ]
             expected = construction.build(c_in, c_out)
-            assert _conv_geometry(net.features.block2) == _conv_geometry(expected), (experiment, variant_name)
+            assert _conv_geometry(net.features.block2) == _conv_geometry(expected), (
+                experiment,
+                variant_name,
+            )
 
 
 def _fake_results(experiment: str, accuracies: dict[str, list[float]]) -> dict:
-    return {"format": 1, "experiment": experiment,
-            "provenance": {"profile": "smoke", "dataset": "CIFAR-10 (JPEG copy)", "device": "CPU"},
-            "variants": {v: {"label": v, "block_weights": 1, "total_params": 1} for v in accuracies},
-            "runs": [{"variant": v, "seed": s, "history": {"test_acc": [0.1, a], "train_acc": [0.1, a]}}
-                     for v, values in accuracies.items() for s, a in enumerate(values)]}
+    return {
+        "format": 1,
+        "experiment": experiment,
+        "provenance": {"profile": "smoke", "dataset": "CIFAR-10 (JPEG copy)", "device": "CPU"},
+        "variants": {v: {"label": v, "block_weights": 1, "total_params": 1} for v in accuracies},
+        "runs": [
+            {"variant": v, "seed": s, "history": {"test_acc": [0.1, a], "train_acc": [0.1, a]}}
+            for v, values in accuracies.items()
+            for s, a in enumerate(values)
+        ],
+    }
 
 
 def test_reference_accuracy_reads_the_results_file(tmp_path):
@@ -183,7 +209,9 @@ def test_reference_accuracy_reads_the_results_file(tmp_path):
     assert reference_accuracy("stacked", 5, folder=tmp_path)["experiment"] == "separable"
     assert reference_accuracy("plain", 5, folder=tmp_path) is None
     assert reference_accuracy("spatial", 5, folder=tmp_path) is None
-    rows = {r["name"]: r for r in compare_tricks(16, 16, 5, 8, accuracy=True, results_folder=tmp_path)}
+    rows = {
+        r["name"]: r for r in compare_tricks(16, 16, 5, 8, accuracy=True, results_folder=tmp_path)
+    }
     assert rows["stacked_separable"]["accuracy"] == pytest.approx(0.525)
     assert rows["stacked_separable"]["experiment"] == "separable/2xsep3x3"
     assert rows["plain"]["accuracy"] is None and rows["plain"]["experiment"] is None

@@ -30,7 +30,9 @@ def test_two_stacked_convs_give_the_triangle_a_5x5_kernel_composes_to():
     triangle = np.outer([1, 2, 3, 2, 1], [1, 2, 3, 2, 1]).astype(float)
     expected = np.zeros((11, 11))
     expected[3:8, 3:8] = triangle / triangle.sum()
-    np.testing.assert_allclose(erf.effective_receptive_field(features, images), expected, atol=1e-12)
+    np.testing.assert_allclose(
+        erf.effective_receptive_field(features, images), expected, atol=1e-12
+    )
 
 
 def test_it_matches_pytorch_autograd_on_a_real_network_and_restores_training_mode():
@@ -66,7 +68,9 @@ def test_bad_input_is_refused_with_the_argument_named():
     with pytest.raises(TypeError, match="features"):
         erf.effective_receptive_field("conv", torch.zeros(1, 1, 5, 5))
     with pytest.raises(ValueError, match="feature maps"):
-        erf.effective_receptive_field(nn.Sequential(_ones_conv(3), nn.Flatten()), torch.zeros(1, 1, 5, 5))
+        erf.effective_receptive_field(
+            nn.Sequential(_ones_conv(3), nn.Flatten()), torch.zeros(1, 1, 5, 5)
+        )
     zero = _ones_conv(3)
     nn.init.zeros_(zero.weight)
     with pytest.raises(ValueError, match="zero gradient"):

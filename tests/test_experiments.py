@@ -28,8 +28,16 @@ def fake_data():
 
 
 def run(tmp_path, fake_data, seeds, log=None):
-    return runner.run_experiment("dense_vs_conv", "smoke", seeds, tmp_path, data=fake_data, device="cpu",
-                            progress=False, log=log)
+    return runner.run_experiment(
+        "dense_vs_conv",
+        "smoke",
+        seeds,
+        tmp_path,
+        data=fake_data,
+        device="cpu",
+        progress=False,
+        log=log,
+    )
 
 
 def test_results_file_has_runs_provenance_and_verdicts(tmp_path, fake_data):
@@ -37,11 +45,24 @@ def test_results_file_has_runs_provenance_and_verdicts(tmp_path, fake_data):
     stored = json.loads((tmp_path / "dense_vs_conv.json").read_text())
     assert stored == json.loads(json.dumps(results))
     prov = stored["provenance"]
-    for key in ("dataset", "jpeg_copy", "profile", "seeds", "epochs", "device", "torch", "git_commit",
-                "started", "updated", "wall_seconds"):
+    for key in (
+        "dataset",
+        "jpeg_copy",
+        "profile",
+        "seeds",
+        "epochs",
+        "device",
+        "torch",
+        "git_commit",
+        "started",
+        "updated",
+        "wall_seconds",
+    ):
         assert key in prov, key
     assert prov["profile"] == "smoke" and prov["seeds"] == [0, 1]
-    assert {(r["variant"], r["seed"]) for r in stored["runs"]} == {(v, s) for v in ("mlp", "cnn") for s in (0, 1)}
+    assert {(r["variant"], r["seed"]) for r in stored["runs"]} == {
+        (v, s) for v in ("mlp", "cnn") for s in (0, 1)
+    }
     assert stored["variants"]["mlp"]["block_weights"] == 0
     assert all(c["verdict"] in stats.EXPERIMENT_VERDICTS for c in stored["comparisons"])
     assert verdicts.check_claims(stored) == stored["comparisons"]
@@ -50,7 +71,10 @@ def test_results_file_has_runs_provenance_and_verdicts(tmp_path, fake_data):
 def test_same_seed_gives_identical_smoke_results(tmp_path, fake_data):
     a = run(tmp_path / "a", fake_data, [0])
     b = run(tmp_path / "b", fake_data, [0])
-    strip = lambda r: [(x["variant"], x["history"]["train_loss"], x["history"]["test_acc"]) for x in r["runs"]]  # noqa: E731
+    def strip(results):
+        return [(x["variant"], x["history"]["train_loss"], x["history"]["test_acc"])
+                for x in results["runs"]]
+
     assert strip(a) == strip(b)
 
 
@@ -65,7 +89,9 @@ def test_rerun_skips_finished_runs(tmp_path, fake_data):
 def test_results_of_another_profile_are_never_mixed(tmp_path, fake_data):
     run(tmp_path, fake_data, [0])
     with pytest.raises(files.ResultsFileError, match="profile"):
-        runner.run_experiment("dense_vs_conv", "quick", [0], tmp_path, data=fake_data, device="cpu", progress=False)
+        runner.run_experiment(
+            "dense_vs_conv", "quick", [0], tmp_path, data=fake_data, device="cpu", progress=False
+        )
 
 
 def test_corrupted_results_file_gives_a_clear_error(tmp_path, fake_data):
@@ -103,8 +129,12 @@ def synthetic(accuracies: dict, *, test_size=5000, correct=None, train=None, ris
     for variant, values in accuracies.items():
         for seed, value in enumerate(values):
             rise = (rises or {}).get(variant, 0.01)
-            history = {"test_acc": [value - rise, value], "train_loss": [2.0, 1.5], "train_size": 50_000,
-                       "train_eval_acc": [0.1, (train or {}).get(variant, [value] * 9)[seed]]}
+            history = {
+                "test_acc": [value - rise, value],
+                "train_loss": [2.0, 1.5],
+                "train_size": 50_000,
+                "train_eval_acc": [0.1, (train or {}).get(variant, [value] * 9)[seed]],
+            }
             run = {"variant": variant, "seed": seed, "history": history}
             right = (correct[variant][seed] if correct is not None
                      else np.arange(test_size) < round(value * test_size))
@@ -153,7 +183,9 @@ def test_a_comparison_pairs_the_seeds_both_variants_ran():
 def test_verdicts_are_the_stats_vocabulary(cnn, mlp, expected):
     accuracy = verdicts.check_claims(synthetic({"cnn": cnn, "mlp": mlp}))[0]
     assert accuracy["verdict"] == expected and accuracy["verdict"] in stats.EXPERIMENT_VERDICTS
-    assert accuracy["explanation"].endswith(": " + stats.with_budget(expected, "2 epochs, cpu set, 3 seeds"))
+    assert accuracy["explanation"].endswith(
+        ": " + stats.with_budget(expected, "2 epochs, cpu set, 3 seeds")
+    )
     assert accuracy["verdict_text"] == stats.with_budget(expected, "2 epochs, cpu set, 3 seeds")
 
 
@@ -178,19 +210,25 @@ def test_new_runs_store_their_per_image_correctness_and_pair_the_gap(tmp_path, f
     results = run(tmp_path, fake_data, [0])
     for record in results["runs"]:
         correct = store.unpack_correctness(record["test_correct"])
-        assert len(correct) == 60 and correct.mean() == pytest.approx(record["history"]["test_acc"][-1], abs=1e-6)
+        assert len(correct) == 60 and correct.mean() == pytest.approx(
+            record["history"]["test_acc"][-1], abs=1e-6
+        )
         sample = store.unpack_correctness(record["train_correct"])
         assert sample.mean() == pytest.approx(record["history"]["train_eval_acc"][-1], abs=1e-6)
         assert "test_correct" not in record["history"] and "train_correct" not in record["history"]
     assert [c["method"] for c in results["comparisons"]] == [stats.METHOD, stats.METHOD]
 
 
-@pytest.mark.parametrize("name", sorted(n for n in registry.EXPERIMENTS if files.results_path(n).is_file()))
+@pytest.mark.parametrize(
+    "name", sorted(n for n in registry.EXPERIMENTS if files.results_path(n).is_file())
+)
 def test_stored_reference_comparisons_are_what_the_runs_give_today(name):
     """A results file never carries a stale verdict: `recompare` rewrites it after a change of
     method, and this test fails until it has."""
     results = files.load_results(files.results_path(name))
-    assert results["comparisons"] == verdicts.check_claims(results), f"run: python -m convlib.experiments recompare {name}"
+    assert results["comparisons"] == verdicts.check_claims(results), (
+        f"run: python -m convlib.experiments recompare {name}"
+    )
 
 
 def test_recompare_rewrites_stale_comparisons_without_training(tmp_path, capsys):
@@ -200,7 +238,10 @@ def test_recompare_rewrites_stale_comparisons_without_training(tmp_path, capsys)
     (tmp_path / source.name).write_text(json.dumps(stale))
     assert cli.main(["recompare", "grouped", "--out", str(tmp_path)]) == 0
     rewritten = json.loads((tmp_path / source.name).read_text())
-    assert rewritten["comparisons"] == verdicts.check_claims(stale) and rewritten["runs"] == stale["runs"]
+    assert (
+        rewritten["comparisons"] == verdicts.check_claims(stale)
+        and rewritten["runs"] == stale["runs"]
+    )
     assert "inconclusive" in capsys.readouterr().out
 
 
@@ -239,7 +280,9 @@ def test_a_run_another_experiment_already_made_is_reused_not_retrained(tmp_path,
     twin = next(r for r in separable["runs"] if r["variant"] == "2x3x3")
     original = next(r for r in stacking["runs"] if r["variant"] == "2x3x3")
     assert twin["reused_from"] == "stacking/2x3x3"
-    assert twin["history"] == original["history"] and twin["test_correct"] == original["test_correct"]
+    assert (
+        twin["history"] == original["history"] and twin["test_correct"] == original["test_correct"]
+    )
     trained = next(r for r in separable["runs"] if r["variant"] == "2xsep3x3")
     assert "reused_from" not in trained
     assert separable["provenance"]["threads"] == torch.get_num_threads()
@@ -247,7 +290,9 @@ def test_a_run_another_experiment_already_made_is_reused_not_retrained(tmp_path,
 
 def test_a_run_is_not_reused_across_budgets(tmp_path, fake_data):
     kwargs = dict(data=fake_data, device="cpu", progress=False, log=None)
-    runner.run_experiment("stacking", "smoke", [0], tmp_path, **kwargs, select=lambda v, s: v == "2x3x3")
+    runner.run_experiment(
+        "stacking", "smoke", [0], tmp_path, **kwargs, select=lambda v, s: v == "2x3x3"
+    )
     stacking = json.loads((tmp_path / "stacking.json").read_text())
     stacking["provenance"]["epochs"] += 1  # as if made with another budget
     (tmp_path / "stacking.json").write_text(json.dumps(stacking))
@@ -318,7 +363,10 @@ def test_ties_on_the_validation_split_go_to_the_smaller_learning_rate():
 
 
 def test_the_sweep_keeps_its_base_experiments_learning_rates(tmp_path, fake_data):
-    short, long = registry.get_experiment("stacking_short"), registry.get_experiment("stacking_long")
+    short, long = (
+        registry.get_experiment("stacking_short"),
+        registry.get_experiment("stacking_long"),
+    )
     cpu = PROFILES["cpu"]
     assert short.budget(cpu).epochs == 2 and long.budget(cpu).epochs == 8
     assert short.budget(cpu).grid_epochs == registry.get_experiment("stacking").budget(
@@ -334,8 +382,17 @@ def test_the_sweep_keeps_its_base_experiments_learning_rates(tmp_path, fake_data
 
 
 def test_the_erf_of_the_named_variants_is_stored_before_and_after_training(tmp_path, fake_data):
-    results = runner.run_experiment("stacking", "smoke", [0], tmp_path, data=fake_data, device="cpu",
-                               progress=False, log=None, select=lambda v, s: v in ("5x5", "7x7"))
+    results = runner.run_experiment(
+        "stacking",
+        "smoke",
+        [0],
+        tmp_path,
+        data=fake_data,
+        device="cpu",
+        progress=False,
+        log=None,
+        select=lambda v, s: v in ("5x5", "7x7"),
+    )
     erf = {r["variant"]: r.get("erf") for r in results["runs"]}
     assert erf["7x7"] is None  # not one of stacking's erf variants
     maps = erf["5x5"]
@@ -350,7 +407,10 @@ def test_make_reference_runs_every_experiment_exactly_once():
     import re
 
     makefile = (REPO_ROOT / "Makefile").read_text()
-    lanes = [re.search(rf"^{lane} = (.*)$", makefile, re.M).group(1).split() for lane in ("LANE1", "LANE2")]
+    lanes = [
+        re.search(rf"^{lane} = (.*)$", makefile, re.M).group(1).split()
+        for lane in ("LANE1", "LANE2")
+    ]
     assert sorted(lanes[0] + lanes[1]) == sorted(registry.EXPERIMENTS)
 
 
@@ -358,12 +418,17 @@ def test_extend_adds_seeds_only_to_the_variants_of_undecided_comparisons(tmp_pat
     kwargs = dict(data=fake_data, device="cpu", progress=False, log=None)
     runner.run_experiment("separable", "smoke", [0, 1], tmp_path, **kwargs)
     before = verdicts.check_claims(files.load_results(tmp_path / "separable.json"))
-    extended = runner.extend_inconclusive("separable", "smoke", tmp_path, extra_seeds=(2,), **kwargs)
+    extended = runner.extend_inconclusive(
+        "separable", "smoke", tmp_path, extra_seeds=(2,), **kwargs
+    )
     after = files.load_results(tmp_path / "separable.json")
     if before[0]["verdict"] == stats.INCONCLUSIVE:
         assert extended == ["2x3x3", "2xsep3x3"]
         assert sorted({r["seed"] for r in after["runs"]}) == [0, 1, 2]
-        assert after["comparisons"] == verdicts.check_claims(after) and after["comparisons"][0]["seeds"] == 3
+        assert (
+            after["comparisons"] == verdicts.check_claims(after)
+            and after["comparisons"][0]["seeds"] == 3
+        )
     else:
         assert extended == [] and len(after["runs"]) == 4
 
@@ -374,7 +439,9 @@ def _grouped_wide(losses_wide: list[list[float]]) -> dict:
     rng = np.random.default_rng(1)
     base = rng.random((3, 5000))
     correct = {"g1": list(base < 0.75), "g8-wide": list(base < 0.55)}
-    results = synthetic({v: [float(x.mean()) for x in runs] for v, runs in correct.items()}, correct=correct)
+    results = synthetic(
+        {v: [float(x.mean()) for x in runs] for v, runs in correct.items()}, correct=correct
+    )
     results["experiment"] = "grouped_wide"
     for run in results["runs"]:
         run["history"]["train_loss"] = (losses_wide[run["seed"]] if run["variant"] == "g8-wide"
@@ -384,7 +451,9 @@ def _grouped_wide(losses_wide: list[list[float]]) -> dict:
 
 def test_a_training_loss_that_climbs_back_marks_the_run_unstable():
     results = _grouped_wide([[2.0, 1.4, 2.3, 2.3], [2.0, 1.5, 1.54, 1.2], [2.0, 1.6, 1.2, 1.23]])
-    assert verdicts.unstable_seeds(results, "g8-wide") == [0]  # back to chance; small bumps are noise
+    assert verdicts.unstable_seeds(results, "g8-wide") == [
+        0
+    ]  # back to chance; small bumps are noise
     assert verdicts.unstable_seeds(results, "g1") == []
 
 
@@ -397,9 +466,16 @@ def test_bumps_of_a_few_percent_near_the_end_are_not_instability(rise):
 def test_an_unstable_loser_makes_a_decided_comparison_inconclusive():
     steady = verdicts.check_claims(_grouped_wide([[2.0, 1.9, 1.8, 1.4]] * 3))[0]
     assert steady["verdict"] == stats.CONTRADICTED and steady["unstable"] == {}
-    shaky = verdicts.check_claims(_grouped_wide([[2.0, 1.9, 1.8, 1.4], [2.0, 1.6, 2.3, 2.1], [2.0, 1.9, 1.8, 1.4]]))[0]
-    assert shaky["verdict"] == stats.NOT_COMPARABLE and shaky["interval_verdict"] == stats.CONTRADICTED
-    assert shaky["unstable"] == {"g8-wide": [1]} and (shaky["low"], shaky["high"]) == (steady["low"], steady["high"])
+    shaky = verdicts.check_claims(
+        _grouped_wide([[2.0, 1.9, 1.8, 1.4], [2.0, 1.6, 2.3, 2.1], [2.0, 1.9, 1.8, 1.4]])
+    )[0]
+    assert (
+        shaky["verdict"] == stats.NOT_COMPARABLE and shaky["interval_verdict"] == stats.CONTRADICTED
+    )
+    assert shaky["unstable"] == {"g8-wide": [1]} and (shaky["low"], shaky["high"]) == (
+        steady["low"],
+        steady["high"],
+    )
     assert "training of g8-wide went unstable in 1 of 3 runs" in shaky["explanation"]
 
 
@@ -413,7 +489,10 @@ def test_a_loser_still_catching_up_makes_the_verdict_under_trained():
     rising = verdicts.check_claims(synthetic(accuracies, correct=correct, rises={"mlp": 0.05}))[0]
     assert rising["verdict"] == stats.UNDER_TRAINED and rising["interval_verdict"] == stats.HOLDS
     assert "mlp was still catching up" in rising["explanation"]
-    assert rising["verdict_text"] == "inconclusive: under-trained at this budget (2 epochs, cpu set, 3 seeds)"
+    assert (
+        rising["verdict_text"]
+        == "inconclusive: under-trained at this budget (2 epochs, cpu set, 3 seeds)"
+    )
     # a smaller rise, but with a training loss a third above the winner's: not fitted yet
     unfitted = synthetic(accuracies, correct=correct, rises={"mlp": 0.015})
     for run in unfitted["runs"]:

@@ -30,15 +30,24 @@ def test_only_the_block_changes_between_variants(kind):
         return {n: tuple(p.shape) for n, p in model.named_parameters() if ".block" not in f".{n}"}
 
     assert outside_blocks(plain) == outside_blocks(other) and outside_blocks(plain)
-    assert plain.total_params() - plain.block_weights() == other.total_params() - other.block_weights()
+    assert (
+        plain.total_params() - plain.block_weights() == other.total_params() - other.block_weights()
+    )
+
 
 def test_stacking_is_lighter_only_when_the_block_keeps_its_width():
     # 25 c^2 > 2 * 9 c^2 at equal widths; but when the first 3x3 widens c -> 2c, the second one
     # works at 2c: 9 * 2c^2 + 9 * 4c^2 = 54 c^2 > 25 * 2c^2 = 50 c^2 (chapter 3 discusses this)
     equal = dict(stem=32, widths=(32, 32))
-    assert ArticleNet("stacked", 5, **equal).block_weights() < ArticleNet("plain", 5, **equal).block_weights()
+    assert (
+        ArticleNet("stacked", 5, **equal).block_weights()
+        < ArticleNet("plain", 5, **equal).block_weights()
+    )
     widening = dict(stem=32, widths=(64, 128))
-    assert ArticleNet("stacked", 5, **widening).block_weights() > ArticleNet("plain", 5, **widening).block_weights()
+    assert (
+        ArticleNet("stacked", 5, **widening).block_weights()
+        > ArticleNet("plain", 5, **widening).block_weights()
+    )
 
 
 def test_mlp_weight_formula():
@@ -71,10 +80,17 @@ def test_the_two_weight_counts_have_two_names():
 
 # --------------------------------------------------------------------------- the comparison frame
 
-@pytest.mark.parametrize("kind, k, options", [
-    ("plain", 5, {}), ("stacked", 5, {}), ("separable", 3, {"repeats": 2, "inner_activation": True}),
-    ("bottleneck", 3, {"residual": True, "groups": 4, "mid_channels": 32}), ("convnext", 7, {}),
-    ("plain-1x1", 5, {})])
+@pytest.mark.parametrize(
+    "kind, k, options",
+    [
+        ("plain", 5, {}),
+        ("stacked", 5, {}),
+        ("separable", 3, {"repeats": 2, "inner_activation": True}),
+        ("bottleneck", 3, {"residual": True, "groups": 4, "mid_channels": 32}),
+        ("convnext", 7, {}),
+        ("plain-1x1", 5, {}),
+    ],
+)
 def test_the_frame_keeps_stem_pooling_and_head_whatever_the_block(kind, k, options):
     model = FrameNet(kind, k, stem=32, widths=(32, 64), **options)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)

@@ -25,7 +25,9 @@ def test_unset_means_quick_even_on_a_gpu(monkeypatch, gpu):
 
 def test_the_announcement_names_a_chosen_profile(monkeypatch):
     monkeypatch.setenv("CONVLIB_PROFILE", "smoke")
-    assert profiles.announce_profile().startswith("profile 'smoke' (CONVLIB_PROFILE=smoke): CI check")
+    assert profiles.announce_profile().startswith(
+        "profile 'smoke' (CONVLIB_PROFILE=smoke): CI check"
+    )
 
 
 def test_bad_profile_lists_the_valid_ones(monkeypatch):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from convlib import results as R
 from convlib import stats, store
 from convlib.book import unportable_numbers
+from convlib.experiments.files import load_results
+from convlib.experiments.registry import EXPERIMENTS
 
 
 def synthetic(accuracies: dict, test_size=5000):
@@ -62,30 +66,72 @@ def _write_set(folder, commits, profile="quick", **overrides):
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, commit in zip(("stacking", "grouped", "bottleneck"), commits):
-        provenance = {"profile": profile, "git_commit": commit, "device": "CPU (x86_64, 1 threads)",
-                      "threads": 1, "precision": "bfloat16", "torch": "2.14.1", **overrides.get(name, {})}
-        (folder / f"{name}.json").write_text(json.dumps(
-            {"format": 1, "experiment": name, "provenance": provenance, "variants": {}, "runs": []}))
+        provenance = {
+            "profile": profile,
+            "git_commit": commit,
+            "device": "CPU (x86_64, 1 threads)",
+            "threads": 1,
+            "precision": "bfloat16",
+            "torch": "2.14.1",
+            **overrides.get(name, {}),
+        }
+        (folder / f"{name}.json").write_text(
+            json.dumps(
+                {
+                    "format": 1,
+                    "experiment": name,
+                    "provenance": provenance,
+                    "variants": {},
+                    "runs": [],
+                }
+            )
+        )
+
+
+# What must be the same in every file of one set (one clean commit, one machine, one precision).
+SET_KEYS = ("git_commit", "device", "threads", "precision", "torch")
+
+
+def set_problems(profile: str, folder: str | os.PathLike | None = None) -> list[str]:
+    """Why the files of one reference set could not be one set: files that disagree on a
+    ``SET_KEYS`` entry, a commit marked ``+dirty`` or unknown, a file of another profile. Empty
+    when the set is sound (or has no file yet). Only these tests call it."""
+    problems, seen = [], {}
+    for path in sorted(store.set_folder(profile, folder).glob("*.json")):
+        if path.stem not in EXPERIMENTS:
+            continue
+        provenance = load_results(path)["provenance"]
+        if provenance.get("profile") != profile:
+            problems.append(f"{path.name}: profile {provenance.get('profile')!r}, not {profile!r}")
+        commit = str(provenance.get("git_commit", "unknown"))
+        if commit.endswith("+dirty") or commit == "unknown":
+            problems.append(f"{path.name}: made from commit {commit!r}, not one clean commit")
+        for key in SET_KEYS:
+            value = provenance.get(key)
+            first = seen.setdefault(key, (path.name, value))
+            if value != first[1]:
+                problems.append(f"{path.name}: {key}={value!r}, but {first[0]} has {first[1]!r}")
+    return problems
 
 
 def test_a_reference_set_from_one_clean_commit_passes(tmp_path):
     _write_set(tmp_path, ["abc"] * 3)
-    assert R.set_problems("quick", tmp_path) == []
+    assert set_problems("quick", tmp_path) == []
 
 
 def test_a_reference_set_that_mixes_commits_threads_or_a_dirty_tree_fails(tmp_path):
     _write_set(tmp_path, ["abc", "abc+dirty", "def"], grouped={"threads": 2})
-    problems = R.set_problems("quick", tmp_path)
+    problems = set_problems("quick", tmp_path)
     assert any("abc+dirty" in p and "not one clean commit" in p for p in problems)
     assert any("git_commit=" in p and "bottleneck.json has 'def'" in p for p in problems)
     assert any(p.startswith("grouped.json: threads=2") for p in problems)
     _write_set(tmp_path / "cpu", ["abc"] * 3, profile="quick")
-    assert any("profile 'quick', not 'cpu'" in p for p in R.set_problems("cpu", tmp_path))
+    assert any("profile 'quick', not 'cpu'" in p for p in set_problems("cpu", tmp_path))
 
 
 def test_the_committed_reference_sets_are_each_one_clean_commit_one_machine_one_precision():
     for profile in R.REFERENCE_SETS:
-        assert R.set_problems(profile) == [], profile
+        assert set_problems(profile) == [], profile
 
 
 def test_load_reference_prefers_a_complete_cpu_set(tmp_path):
@@ -112,7 +158,13 @@ def test_load_reference_prefers_a_complete_cpu_set(tmp_path):
 
 
 def test_pareto_front_keeps_only_undominated_variants():
-    assert R._on_front([(1, 0.5), (2, 0.6), (3, 0.55), (2, 0.6), (0.5, 0.4)]) == [True, True, False, True, True]
+    assert R._on_front([(1, 0.5), (2, 0.6), (3, 0.55), (2, 0.6), (0.5, 0.4)]) == [
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_pareto_points_of_the_reference_results():
@@ -135,8 +187,17 @@ def test_load_set_never_mixes_budgets(tmp_path):
         folder.mkdir(parents=True, exist_ok=True)
         runs = [{"variant": v.name, "seed": s, "history": {"test_acc": [0.5]}}
                 for v in get_experiment(name).variants for s in seeds]
-        (folder / f"{name}.json").write_text(json.dumps({
-            "format": 1, "experiment": name, "provenance": {"profile": profile}, "variants": {}, "runs": runs}))
+        (folder / f"{name}.json").write_text(
+            json.dumps(
+                {
+                    "format": 1,
+                    "experiment": name,
+                    "provenance": {"profile": profile},
+                    "variants": {},
+                    "runs": runs,
+                }
+            )
+        )
 
     for name in ("separable", "grouped"):
         write(tmp_path, name, "quick", (0, 1))
@@ -171,14 +232,18 @@ def test_set_cost_counts_a_reused_run_once_where_it_was_trained():
     for run in copied["runs"][:2]:
         run["reused_from"] = "dense_vs_conv/cnn"
     rows = R.set_cost({"made": made, "copied": copied})
-    assert rows == [{"experiment": "made", "trained": 4, "reused": 0, "seconds": 242.5, "slowest": 120.5},
-                    {"experiment": "copied", "trained": 2, "reused": 2, "seconds": 61.0, "slowest": 31.0}]
+    assert rows == [
+        {"experiment": "made", "trained": 4, "reused": 0, "seconds": 242.5, "slowest": 120.5},
+        {"experiment": "copied", "trained": 2, "reused": 2, "seconds": 61.0, "slowest": 31.0},
+    ]
 
 
 def test_the_cpu_reference_set_cost_is_the_sum_of_its_trained_runs():
-    _, found = R.load_set(list(R.EXPERIMENTS))
+    _, found = R.load_set(list(EXPERIMENTS))
     rows = R.set_cost(found)
-    assert all(row["trained"] + row["reused"] == len(found[row["experiment"]]["runs"]) for row in rows)
+    assert all(
+        row["trained"] + row["reused"] == len(found[row["experiment"]]["runs"]) for row in rows
+    )
     assert all(0 < row["slowest"] <= row["seconds"] for row in rows if row["trained"])
 
 
@@ -191,15 +256,19 @@ def test_comparison_line_says_why_a_decided_interval_reads_otherwise():
                   "verdict_text": stats.with_budget(stats.NOT_COMPARABLE, budget),
                   "unstable": {"g8-wide": [0, 2]}}
     line = R.comparison_line(comparison)
-    assert line.endswith("-> not comparable: this recipe is unstable for this variant (4 epochs, cpu "
-                         "set, 3 seeds) (training of g8-wide unstable with seeds 0, 2: the interval "
-                         "alone says contradicted)")
+    assert line.endswith(
+        "-> not comparable: this recipe is unstable for this variant (4 epochs, cpu "
+        "set, 3 seeds) (training of g8-wide unstable with seeds 0, 2: the interval "
+        "alone says contradicted)"
+    )
     comparison.update(unstable={}, verdict=stats.UNDER_TRAINED,
                       verdict_text=stats.with_budget(stats.UNDER_TRAINED, budget))
     assert R.comparison_line(comparison).endswith("(g8-wide still catching up in the last epoch: "
                                                   "the interval alone says contradicted)")
     del comparison["interval_verdict"]
-    assert R.comparison_line(comparison).endswith(f"-> {stats.with_budget(stats.UNDER_TRAINED, budget)}")
+    assert R.comparison_line(comparison).endswith(
+        f"-> {stats.with_budget(stats.UNDER_TRAINED, budget)}"
+    )
 
 
 def test_stability_text_counts_the_unstable_runs_of_each_variant():

@@ -27,7 +27,8 @@ def runs(n_seeds, n_images, p_a, p_b, *, shared=0.7, seed=0):
     return np.array(a), np.array(b)
 
 
-# --------------------------------------------------------------------------- verdicts on known truths
+# ------------------------------------------------------------------ verdicts on known truths
+
 
 def test_a_large_real_difference_holds():
     a, b = runs(3, 10_000, 0.80, 0.70)
@@ -39,7 +40,9 @@ def test_a_large_real_difference_holds():
     verdict = stats.judge(cmp, stats.BETTER)
     assert verdict.verdict == stats.HOLDS
     assert verdict.explanation.endswith("(paired t over 3 seeds and 10,000 test images): holds")
-    assert verdict.explanation.startswith(f"A - B = +{cmp.difference * 100:.2f} points, 95% interval [+")
+    assert verdict.explanation.startswith(
+        f"A - B = +{cmp.difference * 100:.2f} points, 95% interval [+"
+    )
 
 
 def test_the_reversed_difference_is_contradicted():
@@ -60,7 +63,8 @@ def test_tiny_noise_is_inconclusive():
     verdict = stats.judge(cmp, stats.BETTER)
     assert verdict.verdict == stats.INCONCLUSIVE == "inconclusive at this budget"
     assert verdict.explanation.endswith(": inconclusive at this budget")
-    # a non-significant difference is not evidence of equivalence: 2,000 images cannot show ±0.5 points
+    # a non-significant difference is not evidence of equivalence: 2,000 images cannot show
+    # ±0.5 points
     assert stats.judge(cmp, stats.SAME, margin=0.005).verdict == stats.INCONCLUSIVE
 
 
@@ -98,9 +102,14 @@ def test_one_seed_works_and_matches_the_analytic_interval():
     cmp = stats.compare(a, b)
     assert cmp.n_seeds == 1
     d = a[0].astype(float) - b[0].astype(float)
-    analytic_half_width = 1.96 * np.sqrt(d.var() / d.size)  # McNemar-style SE of a paired difference
+    analytic_half_width = 1.96 * np.sqrt(
+        d.var() / d.size
+    )  # McNemar-style SE of a paired difference
     half_width = (cmp.high - cmp.low) / 2
-    assert abs(half_width - analytic_half_width) < 0.15 * analytic_half_width, (half_width, analytic_half_width)
+    assert abs(half_width - analytic_half_width) < 0.15 * analytic_half_width, (
+        half_width,
+        analytic_half_width,
+    )
     assert abs((cmp.low + cmp.high) / 2 - cmp.difference) < 0.3 * analytic_half_width
     assert "over 1 seed and 10,000 test images" in stats.judge(cmp).explanation
 
@@ -180,12 +189,21 @@ def test_every_input_form_gives_the_same_comparison():
     json.dumps(stats.judge(reference).as_dict())  # JSON-ready
 
 
-# --------------------------------------------------------------------------- the verdict rule at its edges
+# ------------------------------------------------------------- the verdict rule at its edges
+
 
 def _cmp(low, high):
-    return stats.Comparison(difference=round((low + high) / 2, 4), low=low, high=high,
-                            accuracy_a=0.7, accuracy_b=0.7, n_seeds=3, n_images=10_000, multiplier=4.3,
-                            seed_share=0.5)
+    return stats.Comparison(
+        difference=round((low + high) / 2, 4),
+        low=low,
+        high=high,
+        accuracy_a=0.7,
+        accuracy_b=0.7,
+        n_seeds=3,
+        n_images=10_000,
+        multiplier=4.3,
+        seed_share=0.5,
+    )
 
 
 @pytest.mark.parametrize("low, high, verdict", [
@@ -196,10 +214,17 @@ def test_better_verdict_edges(low, high, verdict):
     assert stats.judge(_cmp(low, high), stats.BETTER).verdict == verdict
 
 
-@pytest.mark.parametrize("low, high, verdict", [
-    (-0.0099, 0.0099, stats.HOLDS), (-0.01, 0.005, stats.INCONCLUSIVE), (0.002, 0.0125, stats.INCONCLUSIVE),
-    (-0.03, 0.03, stats.INCONCLUSIVE), (0.01, 0.03, stats.CONTRADICTED), (-0.05, -0.01, stats.CONTRADICTED),
-])
+@pytest.mark.parametrize(
+    "low, high, verdict",
+    [
+        (-0.0099, 0.0099, stats.HOLDS),
+        (-0.01, 0.005, stats.INCONCLUSIVE),
+        (0.002, 0.0125, stats.INCONCLUSIVE),
+        (-0.03, 0.03, stats.INCONCLUSIVE),
+        (0.01, 0.03, stats.CONTRADICTED),
+        (-0.05, -0.01, stats.CONTRADICTED),
+    ],
+)
 def test_same_verdict_edges_with_a_one_point_margin(low, high, verdict):
     result = stats.judge(_cmp(low, high), stats.SAME, margin=0.01)
     assert result.verdict == verdict and result.explanation.endswith(": " + verdict)
@@ -209,13 +234,17 @@ def test_same_verdict_edges_with_a_one_point_margin(low, high, verdict):
 
 def test_bad_input_is_refused_with_the_argument_named():
     a, b = runs(2, 50, 0.7, 0.6)
-    with pytest.raises(ValueError, match="one run per seed each, paired by seed; got 2 runs in a and 1"):
+    with pytest.raises(
+        ValueError, match="one run per seed each, paired by seed; got 2 runs in a and 1"
+    ):
         stats.compare(a, b[:1])
     with pytest.raises(ValueError, match="a holds no runs"):
         stats.compare([], [])
     with pytest.raises(ValueError, match="same test images; got 50 images in a and 40"):
         stats.compare(a, b[:, :40])
-    with pytest.raises(ValueError, match=r"b's runs must all cover the same test images; got lengths \[40, 50\]"):
+    with pytest.raises(
+        ValueError, match=r"b's runs must all cover the same test images; got lengths \[40, 50\]"
+    ):
         stats.compare(a, [b[0], b[1, :40]])
     with pytest.raises(TypeError, match=r"a\[0\] must hold booleans"):
         stats.compare([a[0].astype(int)], [b[0]])
@@ -287,13 +316,8 @@ def test_an_accuracy_interval_never_leaves_zero_to_one():
     assert 0.0 <= low < mean < high <= 1.0 and (low, high) == (0.0, 1.0)
 
 
-def test_compare_and_judge_is_the_two_steps():
-    a, b = runs(2, 1_000, 0.8, 0.7)
-    assert stats.compare_and_judge(a, b, stats.BETTER, labels=("x", "y")) == \
-        stats.judge(stats.compare(a, b, labels=("x", "y")), stats.BETTER)
+# ---------------------------------------------------- analytic interval (no per-image data)
 
-
-# --------------------------------------------------------------------------- analytic interval (no per-image data)
 
 @pytest.mark.parametrize("df, expected", [(1, 12.7062), (2, 4.3027), (10, 2.2281), (30, 2.0423),
                                           (float("inf"), 1.9600)])
@@ -302,18 +326,30 @@ def test_t_quantile_matches_the_tables(df, expected):
 
 
 def test_analytic_interval_with_a_std_of_zero_matches_the_hand_computed_value():
-    # chapter 5's reference: 1 group [0.6282, 0.6278] against 8 groups [0.6152, 0.6152], 5,000 images
-    cmp = stats.compare_means([0.6282, 0.6278], [0.6152, 0.6152], 5000, labels=("1 group", "8 groups"))
-    # V = 0.0002²·2/1/2 + 0 + 0.628·0.372/5000 + 0.6152·0.3848/5000 = 9.4109e-5; df ≈ 5.5e6: t = 1.96
+    # chapter 5's reference: 1 group [0.6282, 0.6278] against 8 groups [0.6152, 0.6152],
+    # 5,000 images
+    cmp = stats.compare_means(
+        [0.6282, 0.6278], [0.6152, 0.6152], 5000, labels=("1 group", "8 groups")
+    )
+    # V = 0.0002²·2/1/2 + 0 + 0.628·0.372/5000 + 0.6152·0.3848/5000 = 9.4109e-5;
+    # df ≈ 5.5e6: t = 1.96
     half = 1.959964 * (4e-8 + 0.628 * 0.372 / 5000 + 0.6152 * 0.3848 / 5000) ** 0.5
-    assert (cmp.difference, cmp.low, cmp.high) == (0.0128, round(0.0128 - half, 4), round(0.0128 + half, 4))
+    assert (cmp.difference, cmp.low, cmp.high) == (
+        0.0128,
+        round(0.0128 - half, 4),
+        round(0.0128 + half, 4),
+    )
     assert (cmp.low, cmp.high) == (-0.0062, 0.0318)
     assert cmp.method == stats.ANALYTIC_METHOD and cmp.n_seeds == 2 and cmp.n_images == 5000
     verdict = stats.judge(cmp)
-    assert verdict.verdict == stats.INCONCLUSIVE  # the old rule said "holds": 0.0128 > sqrt(0.0003² + 0²)
-    assert verdict.explanation == ("1 group - 8 groups = +1.28 points, 95% interval [-0.62, +3.18] "
-                                   "(analytic interval, unpaired, over 2 seeds and 5,000 test images): "
-                                   "inconclusive at this budget")
+    assert (
+        verdict.verdict == stats.INCONCLUSIVE
+    )  # the old rule said "holds": 0.0128 > sqrt(0.0003² + 0²)
+    assert verdict.explanation == (
+        "1 group - 8 groups = +1.28 points, 95% interval [-0.62, +3.18] "
+        "(analytic interval, unpaired, over 2 seeds and 5,000 test images): "
+        "inconclusive at this budget"
+    )
 
 
 def test_analytic_welch_degrees_of_freedom():
@@ -322,7 +358,10 @@ def test_analytic_welch_degrees_of_freedom():
     half = 4.302653 * 0.0002 ** 0.5
     assert (cmp.low, cmp.high) == (round(0.1 - half, 4), round(0.1 + half, 4)) == (0.0392, 0.1608)
     assert stats.judge(cmp).verdict == stats.HOLDS
-    assert stats.judge(stats.compare_means([0.60, 0.62], [0.70, 0.72], 1000)).verdict == stats.CONTRADICTED
+    assert (
+        stats.judge(stats.compare_means([0.60, 0.62], [0.70, 0.72], 1000)).verdict
+        == stats.CONTRADICTED
+    )
 
 
 def test_analytic_one_seed_per_side_uses_the_binomial_part_and_the_normal_quantile():
@@ -339,13 +378,18 @@ def test_analytic_identical_means():
     assert stats.judge(same, stats.SAME, margin=0.01).verdict == stats.HOLDS
     # the same means with a large seed spread and few images: no evidence of sameness
     noisy = stats.compare_means([0.68, 0.72], [0.68, 0.72], 5000)
-    assert noisy.difference == 0 and stats.judge(noisy, stats.SAME, margin=0.01).verdict == stats.INCONCLUSIVE
+    assert (
+        noisy.difference == 0
+        and stats.judge(noisy, stats.SAME, margin=0.01).verdict == stats.INCONCLUSIVE
+    )
 
 
 def test_analytic_interval_is_wider_than_the_paired_one():
     a, b = runs(3, 5_000, 0.65, 0.63, seed=21)
     paired = stats.compare(a, b)
-    analytic = stats.compare_means([x.mean() for x in a.astype(float)], [x.mean() for x in b.astype(float)], 5_000)
+    analytic = stats.compare_means(
+        [x.mean() for x in a.astype(float)], [x.mean() for x in b.astype(float)], 5_000
+    )
     assert analytic.difference == paired.difference
     assert analytic.high - analytic.low > paired.high - paired.low
 
@@ -359,14 +403,18 @@ def test_analytic_bad_input_is_refused():
         stats.compare_means([0.5], [0.5], 0)
     with pytest.raises(ValueError, match="accuracies in"):
         stats.compare_means([-0.1], [0.5], 100)
-    assert stats.compare_means([-0.1, 0.0], [0.1, 0.1], 100, sampling=(0.0, 0.0)).difference == -0.15
+    assert (
+        stats.compare_means([-0.1, 0.0], [0.1, 0.1], 100, sampling=(0.0, 0.0)).difference == -0.15
+    )
 
 
 def test_accuracy_interval_of_identical_seeds_is_the_binomial_one():
     mean, low, high = stats.accuracy_interval([0.6, 0.6, 0.6], 10_000)
     half = 1.959964 * (0.6 * 0.4 / 10_000) ** 0.5
     assert mean == pytest.approx(0.6, abs=1e-12)
-    assert low == pytest.approx(0.6 - half, abs=1e-6) and high == pytest.approx(0.6 + half, abs=1e-6)
+    assert low == pytest.approx(0.6 - half, abs=1e-6) and high == pytest.approx(
+        0.6 + half, abs=1e-6
+    )
 
 
 def test_accuracy_interval_widens_with_seed_spread_and_few_seeds():

@@ -1,9 +1,9 @@
 """Every quantitative claim of the article, with the value the book computes and a verdict.
 
 The source is *How to optimize Convolutional Layer with Convolution Kernel* (Arnault Chazareix,
-2022). Each :class:`ArticleClaim` holds the article's words (a short quotation), the value the article
-states, a function that computes the book's value by calling convlib (never a literal), and a
-judge that turns the two into a verdict and a one-line explanation:
+2022). Each :class:`ArticleClaim` holds the article's words (a short quotation), the value the
+article states, a function that computes the book's value by calling convlib (never a literal),
+and a judge that turns the two into a verdict and a one-line explanation:
 
 - ``holds``: the computed value agrees (to the article's stated precision);
 - ``holds approximately``: it agrees within the tolerance the claim names (e.g. 20% for an
@@ -97,11 +97,16 @@ def approximately(what: str, tolerance: float) -> Callable[[Any, Any], Judgement
     """Holds to the article's rounding (0.5% relative), approximately within ``tolerance``."""
     def judge(article: float, computed: float) -> Judgement:
         error = abs(float(computed) - float(article)) / abs(float(article))
-        detail = f"{what}: computed {_fmt(float(computed))} against the article's {_fmt(article)} ({error:.1%} off)"
+        detail = (f"{what}: computed {_fmt(float(computed))} against the article's "
+                  f"{_fmt(article)} ({error:.1%} off)")
         if error <= 0.005:
             return HOLDS, detail + "."
         if error <= tolerance:
-            return HOLDS_APPROXIMATELY, detail + f", within the {tolerance:.0%} allowed for a rounded or approximate figure."
+            return (
+                HOLDS_APPROXIMATELY,
+                detail
+                + f", within the {tolerance:.0%} allowed for a rounded or approximate figure.",
+            )
         return WRONG, detail + f", beyond a {tolerance:.0%} tolerance."
     return judge
 
@@ -122,16 +127,39 @@ def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
             return {"available": False}
         comparison = check_claims(found)[index]
         prov = found["provenance"]
-        keep = ("verdict", "explanation", "better", "worse", "metric", "mean_better", "mean_worse",
-                "std_better", "std_worse", "difference", "low", "high", "method", "seeds", "test_images")
+        keep = (
+            "verdict",
+            "explanation",
+            "better",
+            "worse",
+            "metric",
+            "mean_better",
+            "mean_worse",
+            "std_better",
+            "std_worse",
+            "difference",
+            "low",
+            "high",
+            "method",
+            "seeds",
+            "test_images",
+        )
         computed = {"available": True, **{k: comparison.get(k) for k in keep},
                     "budget": budget_text(found), "profile": prov["profile"],
                     "dataset": prov["dataset"], "device": prov["device"]}
         if comparison["metric"] == "gap":  # how far training went: can the budget show overfitting?
-            computed["train_acc"] = {v: round(sum(r["history"]["train_eval_acc"][-1]
-                                                  for r in found["runs"] if r["variant"] == v)
-                                              / max(1, sum(r["variant"] == v for r in found["runs"])), 4)
-                                     for v in (comparison["better"], comparison["worse"])}
+            computed["train_acc"] = {
+                v: round(
+                    sum(
+                        r["history"]["train_eval_acc"][-1]
+                        for r in found["runs"]
+                        if r["variant"] == v
+                    )
+                    / max(1, sum(r["variant"] == v for r in found["runs"])),
+                    4,
+                )
+                for v in (comparison["better"], comparison["worse"])
+            }
         return computed
     return compute
 
@@ -212,10 +240,19 @@ def evaluate_claim(claim_id: str) -> dict:
     verdict, explanation = claim.judge(claim.article_value, computed)
     if verdict not in CLAIM_VERDICTS:
         raise RuntimeError(f"claim {claim.id}: verdict {verdict!r} is not one of {CLAIM_VERDICTS}")
-    return {"id": claim.id, "chapter": claim.chapter, "section": claim.section, "quote": claim.quote,
-            "article_value": _jsonable(claim.article_value), "computed_value": _jsonable(computed),
-            "check": claim.check, "kind": claim_kind(computed), "verdict": verdict,
-            "verdict_text": verdict_text(verdict, computed), "explanation": explanation}
+    return {
+        "id": claim.id,
+        "chapter": claim.chapter,
+        "section": claim.section,
+        "quote": claim.quote,
+        "article_value": _jsonable(claim.article_value),
+        "computed_value": _jsonable(computed),
+        "check": claim.check,
+        "kind": claim_kind(computed),
+        "verdict": verdict,
+        "verdict_text": verdict_text(verdict, computed),
+        "explanation": explanation,
+    }
 
 
 def verdict_counts(rows: list[dict]) -> dict[str, dict[str, int]]:
@@ -248,7 +285,11 @@ def short_value(value: Any) -> str:
     """A compact rendering of a computed value for tables and prose."""
     if isinstance(value, dict):
         if "verdict" in value and value.get("low") is not None:  # an experiment comparison
-            a, b = ("mean_better", "mean_worse") if "mean_better" in value else ("two_separable_3x3", "one_5x5")
+            a, b = (
+                ("mean_better", "mean_worse")
+                if "mean_better" in value
+                else ("two_separable_3x3", "one_5x5")
+            )
             return (f"{value[a]:.3f} vs {value[b]:.3f}, {100 * value['difference']:+.1f} pts "
                     f"[{100 * value['low']:+.1f}, {100 * value['high']:+.1f}]")
         if "verdict" in value and value.get("mean_better") is not None:

@@ -1,4 +1,5 @@
-"""python -m convlib.claims [--json] [--chapter N]: the article's claims with computed values and verdicts."""
+"""python -m convlib.claims [--json] [--chapter N]: the article's claims, computed values and
+verdicts."""
 
 from __future__ import annotations
 

@@ -33,11 +33,14 @@ def _googlenet_largest() -> dict:
 
 
 def _judge_googlenet(article, computed) -> tuple[str, str]:
-    return (HOLDS_APPROXIMATELY,
-            f"GoogLeNet's largest kernel is its first {computed['largest']} (the article's next sentence); "
-            "after it, the paper's Inception modules have 5x5 branches, so the claim holds for the paper. "
-            f"torchvision's definition has {computed['count_5x5']} 5x5 convolutions: its '5x5' branches are "
-            f"{computed['largest_after_first_layer']} (a known porting quirk, pytorch/vision#906).")
+    return (
+        HOLDS_APPROXIMATELY,
+        f"GoogLeNet's largest kernel is its first {computed['largest']} (the article's next "
+        "sentence); after it, the paper's Inception modules have 5x5 branches, so the claim "
+        f"holds for the paper. torchvision's definition has {computed['count_5x5']} 5x5 "
+        f"convolutions: its '5x5' branches are {computed['largest_after_first_layer']} (a known "
+        "porting quirk, pytorch/vision#906).",
+    )
 
 
 def _vgg_kernels() -> str:
@@ -53,10 +56,13 @@ def _inception_v3() -> dict:
 
 
 def _judge_inception(article, computed) -> tuple[str, str]:
-    return (HOLDS_APPROXIMATELY,
-            "the Inception v3 paper (Szegedy et al. 2015) replaces each 5x5 by two 3x3 and goes further "
-            f"with {computed['asymmetric']} asymmetric 1xn/nx1 convolutions; torchvision's port still keeps "
-            f"{computed['count_5x5']} 5x5 convolutions in its first three Inception modules.")
+    return (
+        HOLDS_APPROXIMATELY,
+        "the Inception v3 paper (Szegedy et al. 2015) replaces each 5x5 by two 3x3 and goes "
+        f"further with {computed['asymmetric']} asymmetric 1xn/nx1 convolutions; torchvision's "
+        f"port still keeps {computed['count_5x5']} 5x5 convolutions in its first three Inception "
+        "modules.",
+    )
 
 
 def _quadratic_growth() -> list[int]:
@@ -67,9 +73,11 @@ def _quadratic_growth() -> list[int]:
 
 def _judge_quadratic(article, computed) -> tuple[str, str]:
     ok = len(computed) == 1
-    return (HOLDS if ok else WRONG,
-            f"weights divided by k^2 give {computed} for 64 -> 64 channels and every odd k from 1 to 11: "
-            "the weights are exactly c_in * c_out * k^2.")
+    return (
+        HOLDS if ok else WRONG,
+        f"weights divided by k^2 give {computed} for 64 -> 64 channels and every odd k from 1 to "
+        "11: the weights are exactly c_in * c_out * k^2.",
+    )
 
 
 def _first_layer_channels() -> list[int]:
@@ -88,39 +96,103 @@ def _depth_meta() -> dict:
 
 def _judge_depth(article, computed) -> tuple[str, str]:
     ok = computed["alexnet_convs"] in (5, 6) and computed["resnet152_convs"] >= 100
-    return (HOLDS if ok else WRONG,
-            f"AlexNet has {computed['alexnet_convs']} convolutions (and 3 dense layers); ResNet-152 has "
-            f"{computed['resnet152_convs']} convolutions.")
+    return (
+        HOLDS if ok else WRONG,
+        f"AlexNet has {computed['alexnet_convs']} convolutions (and 3 dense layers); ResNet-152 "
+        f"has {computed['resnet152_convs']} convolutions.",
+    )
 
 
 CLAIMS = (
-    ArticleClaim("ch2-depth", 2, "Going Deeper, working on kernel surface",
-          "Convnets have exploded in terms of depth going from 5 or 6 layers to hundreds.",
-          "5 or 6 -> hundreds", _depth_meta, _judge_depth, "census of alexnet and resnet152"),
-    ArticleClaim("ch2-alexnet", 2, "Reducing the kernel size",
-          "In 2012, AlexNet had a first convolution of size 11x11.", "11x11 (2012)",
-          _first_kernel("alexnet"), exact("AlexNet's first convolution"), "census of torchvision alexnet"),
-    ArticleClaim("ch2-zfnet", 2, "Reducing the kernel size",
-          "In 2013, ZFNet replaced this convolutional layer by a 7x7.", "7x7 (2013)",
-          _first_kernel("zfnet"), exact("ZFNet's first convolution"), "census of convlib.zoo.zfnet"),
-    ArticleClaim("ch2-googlenet-5x5", 2, "Reducing the kernel size",
-          "In 2014, GoogleNet's biggest convolution kernel was a 5x5.", "5x5", _googlenet_largest,
-          _judge_googlenet, "census of torchvision googlenet"),
-    ArticleClaim("ch2-googlenet-7x7", 2, "Reducing the kernel size", "It kept a first 7x7 convolutional layer.",
-          "7x7 (2014)", _first_kernel("googlenet"), exact("GoogLeNet's first convolution"),
-          "census of torchvision googlenet"),
-    ArticleClaim("ch2-vgg-3x3", 2, "Reducing the kernel size",
-          "The same year, VGG, the 2nd prize, only used 3x3 convolution kernels.", "3x3 (2014)",
-          _vgg_kernels, exact("the kernel sizes of VGG-16"), "census of torchvision vgg16"),
-    ArticleClaim("ch2-inception-stacked", 2, "Reducing the kernel size",
-          "In the later versions, the 5x5 convolutional layer of the first version of GoogleNet has been "
-          "replaced by 2 stacked 3x3 convolutional layers", "no 5x5 left", _inception_v3, _judge_inception,
-          "census of torchvision inception_v3"),
-    ArticleClaim("ch2-quadratic", 2, "Reducing the kernel size",
-          "The number of parameters grows quadratically with kernel size.", "n = k² * c_in * c_out",
-          _quadratic_growth, _judge_quadratic, "conv2d_params for k = 1..11"),
-    ArticleClaim("ch2-first-layer-channels", 2, "Reducing the kernel size",
-          "it has fewer input channels: 3, 1 by color.", [3], _first_layer_channels,
-          exact("input channels of the first convolution of every model of the chapter"),
-          "census of the chapter's models"),
+    ArticleClaim(
+        "ch2-depth",
+        2,
+        "Going Deeper, working on kernel surface",
+        "Convnets have exploded in terms of depth going from 5 or 6 layers to hundreds.",
+        "5 or 6 -> hundreds",
+        _depth_meta,
+        _judge_depth,
+        "census of alexnet and resnet152",
+    ),
+    ArticleClaim(
+        "ch2-alexnet",
+        2,
+        "Reducing the kernel size",
+        "In 2012, AlexNet had a first convolution of size 11x11.",
+        "11x11 (2012)",
+        _first_kernel("alexnet"),
+        exact("AlexNet's first convolution"),
+        "census of torchvision alexnet",
+    ),
+    ArticleClaim(
+        "ch2-zfnet",
+        2,
+        "Reducing the kernel size",
+        "In 2013, ZFNet replaced this convolutional layer by a 7x7.",
+        "7x7 (2013)",
+        _first_kernel("zfnet"),
+        exact("ZFNet's first convolution"),
+        "census of convlib.zoo.zfnet",
+    ),
+    ArticleClaim(
+        "ch2-googlenet-5x5",
+        2,
+        "Reducing the kernel size",
+        "In 2014, GoogleNet's biggest convolution kernel was a 5x5.",
+        "5x5",
+        _googlenet_largest,
+        _judge_googlenet,
+        "census of torchvision googlenet",
+    ),
+    ArticleClaim(
+        "ch2-googlenet-7x7",
+        2,
+        "Reducing the kernel size",
+        "It kept a first 7x7 convolutional layer.",
+        "7x7 (2014)",
+        _first_kernel("googlenet"),
+        exact("GoogLeNet's first convolution"),
+        "census of torchvision googlenet",
+    ),
+    ArticleClaim(
+        "ch2-vgg-3x3",
+        2,
+        "Reducing the kernel size",
+        "The same year, VGG, the 2nd prize, only used 3x3 convolution kernels.",
+        "3x3 (2014)",
+        _vgg_kernels,
+        exact("the kernel sizes of VGG-16"),
+        "census of torchvision vgg16",
+    ),
+    ArticleClaim(
+        "ch2-inception-stacked",
+        2,
+        "Reducing the kernel size",
+        "In the later versions, the 5x5 convolutional layer of the first version of GoogleNet "
+        "has been replaced by 2 stacked 3x3 convolutional layers",
+        "no 5x5 left",
+        _inception_v3,
+        _judge_inception,
+        "census of torchvision inception_v3",
+    ),
+    ArticleClaim(
+        "ch2-quadratic",
+        2,
+        "Reducing the kernel size",
+        "The number of parameters grows quadratically with kernel size.",
+        "n = k² * c_in * c_out",
+        _quadratic_growth,
+        _judge_quadratic,
+        "conv2d_params for k = 1..11",
+    ),
+    ArticleClaim(
+        "ch2-first-layer-channels",
+        2,
+        "Reducing the kernel size",
+        "it has fewer input channels: 3, 1 by color.",
+        [3],
+        _first_layer_channels,
+        exact("input channels of the first convolution of every model of the chapter"),
+        "census of the chapter's models",
+    ),
 )

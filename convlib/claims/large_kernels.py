@@ -105,20 +105,35 @@ def _judge_memory(article, computed: dict) -> tuple[str, str]:
                    "its input and its ReLU's output)" if same_activations else
                    f"activations {conv['activation_bytes_per_image']:,} against "
                    f"{dense['activation_bytes_per_image']:,} bytes per image")
-    return (verdict,
-            f"for the weights, not for the activations. On a {c}x{h}x{w} input with a "
-            f"{computed['out_channels']}x{h}x{w} output (3x3, same padding, then ReLU), float32: "
-            f"the convolution's weights take {conv['weight_bytes']:,} bytes against "
-            f"{dense['weight_bytes']:,} for the dense layer ({dense['weights'] // conv['weights']:,}"
-            f" times fewer), but {activations}; a batch of n images keeps n times as much.")
+    return (
+        verdict,
+        f"for the weights, not for the activations. On a {c}x{h}x{w} input with a "
+        f"{computed['out_channels']}x{h}x{w} output (3x3, same padding, then ReLU), float32: "
+        f"the convolution's weights take {conv['weight_bytes']:,} bytes against "
+        f"{dense['weight_bytes']:,} for the dense layer ({dense['weights'] // conv['weights']:,}"
+        f" times fewer), but {activations}; a batch of n images keeps n times as much.",
+    )
 
 
 CLAIMS = (
-    ArticleClaim("ch9-deeper-not-wider", 9, "Go Deeper, Not Wider",
-                 "There is a general rule of thumb with neural networks. Deeper is better than wider.",
-                 "deeper beats wider", _deeper_or_wider, _judge_deeper,
-                 "literature (Wide ResNets, EfficientNet) and torchvision's ImageNet records"),
-    ArticleClaim("ch9-conv-memory", 9, "Fully Connected vs Convolutional Layers",
-                 "Convolutional layers reduce memory usage", "less memory", _memory, _judge_memory,
-                 "count_params and memory.activation_bytes_per_image (saved-tensor hooks)"),
+    ArticleClaim(
+        "ch9-deeper-not-wider",
+        9,
+        "Go Deeper, Not Wider",
+        "There is a general rule of thumb with neural networks. Deeper is better than wider.",
+        "deeper beats wider",
+        _deeper_or_wider,
+        _judge_deeper,
+        "literature (Wide ResNets, EfficientNet) and torchvision's ImageNet records",
+    ),
+    ArticleClaim(
+        "ch9-conv-memory",
+        9,
+        "Fully Connected vs Convolutional Layers",
+        "Convolutional layers reduce memory usage",
+        "less memory",
+        _memory,
+        _judge_memory,
+        "count_params and memory.activation_bytes_per_image (saved-tensor hooks)",
+    ),
 )
