@@ -114,7 +114,7 @@ def _speedups_figure():
 
 
 def _pareto_figure():
-    rows = [dict(experiment="e", variant=v, conv_params=w, ms_per_image=t, test_acc=a,
+    rows = [dict(experiment="e", variant=v, block_weights=w, ms_per_image=t, test_acc=a,
                  low=a - 0.01, high=a + 0.01, front_weights=fw, front_time=ft)
             for v, w, t, a, fw, ft in [("plain", 9000, 0.5, 0.62, False, True),
                                        ("stacked", 7000, 0.6, 0.63, True, False),
