@@ -186,6 +186,18 @@ def test_every_chapter_has_exercises_and_a_page_in_the_toc():
         assert (REPO_ROOT / "book" / "exercises" / f"{path.stem}.md").is_file(), path.stem
 
 
+# A shown number that rounds to an answer but is another quantity: (exercise, glued name) -> why.
+COINCIDENCES = {
+    ("ch03-ex3", "ch3_better_result_value"):
+        "an accuracy gap in points (+3.6), not the width ratio 32/9 = 3.56 the exercise asks for",
+}
+
+
+def without_coincidences(grade_id: str, texts: dict[str, str]) -> dict[str, str]:
+    """The glued texts less those :data:`COINCIDENCES` names for this exercise."""
+    return {name: text for name, text in texts.items() if (grade_id, name) not in COINCIDENCES}
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
 def test_no_hidden_answer_is_printed_in_its_chapter(path):
     notebook = chapter_notebook(path.stem)
@@ -195,7 +207,7 @@ def test_no_hidden_answer_is_printed_in_its_chapter(path):
     repeated = []
     for grade_id, what, expected in hidden_answers(path):
         for answer in answers_of(expected):
-            hits = printed_as(answer, texts)
+            hits = printed_as(answer, without_coincidences(grade_id, texts))
             if hits:
                 repeated.append(f"{grade_id} ({what}): {answer!r} is printed as {hits[:3]}")
     assert not repeated, "answers printed in the chapter:\n" + "\n".join(repeated)
@@ -220,7 +232,7 @@ def printed_answers(path: Path, pages: list[Path]) -> list[str]:
     repeated = []
     for grade_id, what, expected in hidden_answers(path):
         for answer in answers_of(expected):
-            hits = printed_as(answer, glued)
+            hits = printed_as(answer, without_coincidences(grade_id, glued))
             if significant_digits(answer) >= ANSWER_DIGITS:
                 hits += printed_as(answer, shown, TEXT_DIGITS)
             if hits:
