@@ -33,7 +33,7 @@ def _contract_layers() -> list[frozenset[str]]:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     config = tomllib.loads(REPO_ROOT.joinpath("pyproject.toml").read_text(encoding="utf-8"))
     [layers] = [c["layers"] for c in config["tool"]["importlinter"]["contracts"]
-                if c["type"] == "layers"]
+                if c["type"] == "layers" and c["containers"] == ["convlib"]]
     return [frozenset(m.strip() for m in re.split(r"[:|]", layer)) for layer in layers]
 
 
