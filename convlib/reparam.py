@@ -21,9 +21,9 @@ stay centred on the same input pixel.
 **RepLKNet** (Ding et al., "Scaling Up Your Kernels to 31x31: Revisiting Large Kernel Design in
 CNNs", CVPR 2022, arXiv:2203.06717). A large depthwise kernel (31x31) is trained beside a small
 one (5x5), each with its BatchNorm, and the outputs are added; after training "the small kernel is
-merged into the large one": ``W = W_L' + pad(W_S')``, ``b = b_L' + b_S'``, the small kernel zero-padded
-to the large size, centred. The same holds for any groups and stride, as long as both branches
-share them and are padded to keep their centres aligned (padding ``k // 2`` for odd ``k``).
+merged into the large one": ``W = W_L' + pad(W_S')``, ``b = b_L' + b_S'``, the small kernel
+zero-padded to the large size, centred. The same holds for any groups and stride, as long as both
+branches share them and are padded to keep their centres aligned (padding ``k // 2`` for odd ``k``).
 
 Both are instances of one fact: a sum of convolutions with aligned centres is the convolution
 with the sum of their (centre-aligned, zero-padded) kernels.
@@ -124,7 +124,8 @@ class RepVGGBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1,
                  identity: bool | None = None) -> None:
         super().__init__()
-        in_channels, out_channels = as_int("in_channels", in_channels), as_int("out_channels", out_channels)
+        in_channels = as_int("in_channels", in_channels)
+        out_channels = as_int("out_channels", out_channels)
         stride = as_int("stride", stride)
         groups = as_divisor("groups", groups, in_channels=in_channels, out_channels=out_channels)
         possible = in_channels == out_channels and stride == 1

@@ -129,8 +129,10 @@ def roofline_bound(intensity: float, peak_flops: float, peak_bandwidth: float) -
 def roofline_time(flops: float, nbytes: float, peak_flops: float, peak_bandwidth: float) -> float:
     """The least time (s) a pass of ``flops`` FLOPs moving ``nbytes`` bytes can take:
     ``max(flops / peak_flops, nbytes / peak_bandwidth)`` (the roofline, read as a time)."""
-    return max(as_positive_number("flops", flops) / as_positive_number("peak_flops", peak_flops),
-               as_positive_number("nbytes", nbytes) / as_positive_number("peak_bandwidth", peak_bandwidth))
+    compute = as_positive_number("flops", flops) / as_positive_number("peak_flops", peak_flops)
+    memory = (as_positive_number("nbytes", nbytes)
+              / as_positive_number("peak_bandwidth", peak_bandwidth))
+    return max(compute, memory)
 
 
 def datasheet_peaks(device_name: str) -> Peaks | None:

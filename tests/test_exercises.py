@@ -76,8 +76,10 @@ def glued_texts(notebook: Path) -> dict[str, str]:
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             data = output.get("data", {})
             text = data.get("application/papermill.record/text/plain", data.get("text/plain"))
-            if name and not name.endswith(("provenance", "_line", "_where")) and text is not None and not any(k.startswith(("image/", "application/papermill.record/image"))
-                                                     for k in data):
+            is_image = any(k.startswith(("image/", "application/papermill.record/image"))
+                           for k in data)
+            if (name and not name.endswith(("provenance", "_line", "_where"))
+                    and text is not None and not is_image):
                 text = "".join(text) if isinstance(text, list) else text
                 if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
                     text = text[1:-1]
@@ -106,7 +108,8 @@ def page_texts(page: Path) -> dict[str, str]:
             data = output.get("data", {})
             for text in (output.get("text"), data.get("text/plain"), data.get("text/markdown")):
                 if text is not None and not output.get("metadata", {}).get("scrapbook"):
-                    texts[f"{where} output {number}"] = "".join(text) if isinstance(text, list) else text
+                    joined = "".join(text) if isinstance(text, list) else text
+                    texts[f"{where} output {number}"] = joined
     return texts
 
 
@@ -136,7 +139,8 @@ def answers_of(value) -> list[float]:
     if isinstance(value, (int, float)) and math.isfinite(value):
         return [value]
     if isinstance(value, (list, tuple)) and len(value) <= 4:
-        return [v for item in value for v in answers_of(item) if not isinstance(item, (list, tuple))]
+        return [v for item in value for v in answers_of(item)
+                if not isinstance(item, (list, tuple))]
     return []
 
 
@@ -216,7 +220,8 @@ def test_no_hidden_answer_is_printed_in_its_chapter(path):
 def significant_digits(answer: float) -> int:
     """The significant digits of a number as Python writes it shortest: 102400 has 4, 5.4 has 2."""
     text = repr(abs(answer)).lower().split("e")[0].replace(".", "").lstrip("0")
-    return len(text.rstrip("0")) if isinstance(answer, int) or "." not in repr(answer) else len(text)
+    whole = isinstance(answer, int) or "." not in repr(answer)
+    return len(text.rstrip("0")) if whole else len(text)
 
 
 def printed_answers(path: Path, pages: list[Path]) -> list[str]:
@@ -327,7 +332,8 @@ def test_the_repeat_detector_finds_printed_answers():
     assert printed_as(128 / 137, texts) and printed_as(32**4 / 121, texts)
     assert not printed_as(229, texts) and not printed_as(27, texts) and not printed_as(0.5, texts)
     assert not printed_as(7, {"x": "7"})  # one significant digit: too common to mean anything
-    assert not printed_as(27, {"x": "49/27"}) and not printed_as(11, {"x": "torch 2.14.1, 2026-11-26"})
+    assert not printed_as(27, {"x": "49/27"})
+    assert not printed_as(11, {"x": "torch 2.14.1, 2026-11-26"})
     assert not printed_as(90, {"x": "90%"}) and printed_as(0.9, {"x": "90%"})
 
 

@@ -34,7 +34,8 @@ def _write(folder, name, epochs, gap):
     (folder / f"{name}.json").write_text(json.dumps({
         "format": RESULTS_FORMAT, "experiment": name, "runs": runs,
         "variants": {v: {"label": v, "block_weights": 1} for v in variants},
-        "provenance": {"profile": "cpu", "epochs": epochs, "seeds": [0, 1, 2], "test_size": 2_000}}))
+        "provenance": {"profile": "cpu", "epochs": epochs, "seeds": [0, 1, 2],
+                       "test_size": 2_000}}))
 
 
 def test_the_sweep_reads_one_set_in_epoch_order_and_plots_it(tmp_path):
@@ -47,7 +48,8 @@ def test_the_sweep_reads_one_set_in_epoch_order_and_plots_it(tmp_path):
     rows = R.epoch_sweep("stacking", tmp_path)
     assert [row["epochs"] for row in rows] == [2, 4, 8]
     assert rows[0]["difference"] == 0 and rows[0]["verdict"] == stats.INCONCLUSIVE
-    assert rows[2]["verdict"] == stats.HOLDS and rows[2]["verdict_text"].endswith("8 epochs, cpu set, 3 seeds")
+    assert rows[2]["verdict"] == stats.HOLDS
+    assert rows[2]["verdict_text"].endswith("8 epochs, cpu set, 3 seeds")
     fig, ax = plt.subplots(figsize=(6, 4))
     plot_epoch_sweep(ax, {"2x3x3 - 5x5": rows})
     assert not figure_problems(fig)

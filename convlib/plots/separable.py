@@ -30,7 +30,8 @@ def plot_ratio_curves(ax: Any, channels: Sequence[int], curves: Mapping[str, Seq
         raise ValueError("curves must hold at least one series")
     for name, values in curves.items():
         if len(values) != len(channels):
-            raise ValueError(f"curves[{name!r}] has {len(values)} values for {len(channels)} channels")
+            raise ValueError(f"curves[{name!r}] has {len(values)} values "
+                             f"for {len(channels)} channels")
     unknown = sorted(set(styles or {}) - set(curves))
     if unknown:
         raise ValueError(f"styles names no curve: {unknown}")
@@ -104,7 +105,8 @@ def plot_tricks(ax: Any, rows: Sequence[Mapping[str, Any]], *, pixels: int | Non
     ax.legend(loc="upper left")
 
 
-def plot_shares(ax: Any, shares: Mapping[str, Mapping[str, float]], *, kinds: Sequence[str]) -> None:
+def plot_shares(ax: Any, shares: Mapping[str, Mapping[str, float]], *,
+                kinds: Sequence[str]) -> None:
     """Horizontal 100% stacked bars: one bar per entry of ``shares`` (e.g. "weights", "MACs"),
     split by ``kinds`` (each bar's mapping gives a fraction per kind), hatched per kind and
     labelled with the percentage where it is wide enough."""
@@ -120,8 +122,9 @@ def plot_shares(ax: Any, shares: Mapping[str, Mapping[str, float]], *, kinds: Se
                 linewidth=0.6)
         for y, (left, width) in enumerate(zip(lefts, widths)):
             if width >= 0.08:
-                ax.text(100 * (left + width / 2), y, f"{100 * width:.0f}%", ha="center", va="center",
-                        fontsize=10, bbox=dict(facecolor="white", edgecolor="none", pad=1.0))
+                ax.text(100 * (left + width / 2), y, f"{100 * width:.0f}%", ha="center",
+                        va="center", fontsize=10,
+                        bbox=dict(facecolor="white", edgecolor="none", pad=1.0))
     ax.set_xlim(0, 100)
     ax.invert_yaxis()
     from matplotlib.transforms import offset_copy  # deferred: matplotlib is heavy

@@ -1,4 +1,5 @@
-"""The epoch sweep: a comparison's difference, with its 95 % interval, against the training budget."""
+"""The epoch sweep: a comparison's difference, with its 95 % interval, against the training
+budget."""
 
 from __future__ import annotations
 
