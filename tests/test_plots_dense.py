@@ -117,3 +117,29 @@ def test_the_sliding_window_refuses_impossible_windows(bad, match):
     with pytest.raises(ValueError, match=match):
         plot_sliding_window(ax, **bad)
     plt.close(fig)
+
+
+def _curve(values):
+    return {"mean": values, "low": [v - 0.01 for v in values], "high": [v + 0.01 for v in values],
+            "seeds": 2}
+
+
+def test_plot_train_test_draws_train_and_test_per_variant_in_its_colour():
+    from convlib.plots.dense import plot_train_test
+    from convlib.plots.style import line_style
+
+    train = {"mlp": _curve([0.5, 0.8, 0.99]), "cnn": _curve([0.4, 0.7, 0.9])}
+    test = {"mlp": _curve([0.3, 0.35, 0.33]), "cnn": _curve([0.35, 0.45, 0.5])}
+    styles = {"mlp": line_style("dense"), "cnn": line_style("cnn")}
+    fig, axes = plt.subplots(1, 2, sharey=True)
+    plot_train_test(axes, train, test, {"mlp": "MLP", "cnn": "CNN"}, styles)
+    for ax, name in zip(axes, ("mlp", "cnn")):
+        train_line, test_line = ax.get_lines()
+        assert list(train_line.get_ydata()) == pytest.approx([100 * v for v in train[name]["mean"]])
+        assert list(test_line.get_ydata()) == pytest.approx([100 * v for v in test[name]["mean"]])
+        assert train_line.get_color() == test_line.get_color() == styles[name]["color"]
+        assert train_line.get_linestyle() == "-" and test_line.get_linestyle() == "--"
+        assert ax.get_title() == {"mlp": "MLP", "cnn": "CNN"}[name]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="labels and styles"):
+        plot_train_test(axes, train, test, {"mlp": "MLP"}, styles)

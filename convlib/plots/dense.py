@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["weight_index_colors", "weight_index_array", "plot_weight_index", "plot_sliding_window"]
+__all__ = ["weight_index_colors", "weight_index_array", "plot_weight_index", "plot_sliding_window",
+           "plot_train_test"]
 
 # Qualitative palettes light enough for black annotations, by the number of colours they hold.
 _PALETTES = (("Pastel1", 9), ("Set3", 12), ("tab20", 20))
@@ -181,3 +182,29 @@ def _link_window(ax, row: int, col: int, kernel_size: int, origin: tuple[float, 
                                  (x0 + col, top - row - 0.5), arrowstyle="-|>",
                                  mutation_scale=14, color=color, linewidth=1.5,
                                  connectionstyle="arc3,rad=-0.15"))
+
+
+def plot_train_test(axes, train: dict, test: dict, labels: dict[str, str],
+                    styles: dict[str, dict]) -> None:
+    """One panel of ``axes`` per variant of ``labels``: its training and test accuracy (in %)
+    after each epoch, the mean over seeds with its band (``low``/``high`` of
+    :func:`convlib.results.curves`), both in the variant's colour (``styles``, e.g.
+    :func:`convlib.plots.style.line_style`), training solid and test dashed, so that the gap
+    between them shows as the space between the two lines."""
+    if set(labels) != set(styles) or not set(labels) <= set(train) & set(test):
+        raise ValueError(f"labels and styles must name the same variants of train and test; "
+                         f"got {sorted(labels)}, {sorted(styles)}, {sorted(train)}")
+    for ax, (variant, label) in zip(axes, labels.items(), strict=True):
+        color, marker = styles[variant]["color"], styles[variant]["marker"]
+        for curve, name, line in ((train[variant], "training", "-"),
+                                  (test[variant], "test", "--")):
+            epochs = range(1, len(curve["mean"]) + 1)
+            ax.plot(epochs, [100 * v for v in curve["mean"]], color=color, linestyle=line,
+                    marker=marker, markevery=max(1, len(epochs) // 8),
+                    label=f"{name} ({curve['seeds']} seeds)")
+            ax.fill_between(epochs, [100 * v for v in curve["low"]],
+                            [100 * v for v in curve["high"]], color=color, alpha=0.15,
+                            linewidth=0)
+        ax.set(title=label, xlabel="epoch (passes over the training images)")
+        ax.legend(loc="lower right", fontsize=9)
+    axes[0].set_ylabel("accuracy (%)")
