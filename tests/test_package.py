@@ -67,3 +67,18 @@ def test_the_layers_hold():
     lint_imports = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint_imports)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_every_package_folder_is_installed():
+    """pyproject.toml lists the packages setuptools installs: a subpackage missing from it is absent
+    from a `pip install` (a notebook opened alone on Colab then fails to import it)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads(REPO_ROOT.joinpath("pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(REPO_ROOT).parts)
+               for root in ("convlib", "bookgrader")
+               for p in REPO_ROOT.joinpath(root).rglob("__init__.py")
+               if "__pycache__" not in p.parts}
+    assert listed - {"convlib.reference"} == on_disk
+    mapped = config["tool"]["setuptools"]["package-dir"]["convlib.reference"]
+    assert REPO_ROOT.joinpath(mapped).is_dir()
