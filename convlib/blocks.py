@@ -51,7 +51,7 @@ from typing import ClassVar
 
 from torch import nn
 
-from convlib import params as P
+from convlib import params
 from convlib._checks import as_bool, as_choice, as_divisor, as_int, as_odd_kernel
 from convlib.params import stacked_depth
 
@@ -144,7 +144,7 @@ class Block(nn.Sequential):
 
 def _norm(s: BlockSpec, channels: int) -> int:
     """BatchNorm's weights after a convolution with ``channels`` outputs (0 without norm)."""
-    return P.batchnorm_params(channels) if s.norm == "batch" else 0
+    return params.batchnorm_params(channels) if s.norm == "batch" else 0
 
 
 class PlainBlock(Block):
@@ -164,7 +164,7 @@ class PlainBlock(Block):
 
     @staticmethod
     def weights(s):
-        return P.conv2d_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias) + _norm(s, s.c_out)
+        return params.conv2d_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias) + _norm(s, s.c_out)
 
     @staticmethod
     def describe(s):
@@ -190,7 +190,7 @@ class StackedBlock(Block):
 
     @staticmethod
     def weights(s):
-        return (P.stacked_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
+        return (params.stacked_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
                 + stacked_depth(s.kernel_size) * _norm(s, s.c_out))
 
     @staticmethod
@@ -223,7 +223,7 @@ class BottleneckBlock(Block):
     @staticmethod
     def weights(s):
         m = s.mid_channels
-        return (P.bottleneck_params(s.c_in, m, s.kernel_size, bias=s.bias, c_out=s.c_out,
+        return (params.bottleneck_params(s.c_in, m, s.kernel_size, bias=s.bias, c_out=s.c_out,
                                     groups=s.groups)
                 + 2 * _norm(s, m) + _norm(s, s.c_out))
 
@@ -254,7 +254,7 @@ class GroupedBlock(Block):
 
     @staticmethod
     def weights(s):
-        return (P.grouped_params(s.c_in, s.c_out, s.kernel_size, s.groups, bias=s.bias)
+        return (params.grouped_params(s.c_in, s.c_out, s.kernel_size, s.groups, bias=s.bias)
                 + _norm(s, s.c_out))
 
     @staticmethod
@@ -284,7 +284,7 @@ class SeparableBlock(Block):
 
     @staticmethod
     def weights(s):  # the depthwise's norm only with inner_activation (True counts 1)
-        return (P.depthwise_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
+        return (params.depthwise_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
                 + s.inner_activation * _norm(s, s.c_in) + _norm(s, s.c_out))
 
     @staticmethod
@@ -313,7 +313,7 @@ class SpatialBlock(Block):
 
     @staticmethod
     def weights(s):  # the k x 1's norm only with inner_activation (True counts 1)
-        return (P.spatially_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
+        return (params.spatially_separable_params(s.c_in, s.c_out, s.kernel_size, bias=s.bias)
                 + (s.inner_activation + 1) * _norm(s, s.c_out))
 
     @staticmethod
