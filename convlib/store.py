@@ -40,7 +40,9 @@ PACKED_FORMAT = "packbits-base64"  # numpy.packbits (big bit order) of the bools
 @functools.cache
 def reference_dir() -> Path:
     """Where the reference results live: ``book/results/`` in a clone of the book, else the copy
-    installed with the package as ``convlib.reference`` (pyproject.toml), as on Colab or Binder."""
+    installed with the package as ``convlib.reference`` (pyproject.toml), as on Colab or Binder.
+    Found on first call, not at import: the grader's sandbox holds no results, and its exercises
+    import :mod:`convlib.stats`, which imports this module for the per-image bits."""
     clone = REPO_ROOT / "book" / "results"
     if clone.is_dir():
         return clone
@@ -51,17 +53,8 @@ def reference_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def __getattr__(name: str) -> Any:
-    """``RESULTS_DIR`` (:func:`reference_dir`) is found on first use, not at import: the grader's
-    sandbox holds no results, and its exercises import :mod:`convlib.stats`, which imports this
-    module for the per-image bits."""
-    if name == "RESULTS_DIR":
-        return reference_dir()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def folder_of(folder: str | os.PathLike | None = None) -> Path:
-    """``folder`` as a Path; None means :data:`RESULTS_DIR`."""
+    """``folder`` as a Path; None means :func:`reference_dir`."""
     return Path(folder if folder is not None else reference_dir())
 
 
@@ -74,7 +67,7 @@ def set_folder(profile: str, folder: str | os.PathLike | None = None) -> Path:
 
 
 def results_file(stem: str, folder: str | os.PathLike | None = None) -> Path:
-    """``<folder>/<stem>.json`` (default folder :data:`RESULTS_DIR`); ``stem`` is a plain file
+    """``<folder>/<stem>.json`` (default folder :func:`reference_dir`); ``stem`` is a plain file
     stem such as ``"stacking"`` or ``"latency-cpu"``."""
     if not isinstance(stem, str) or not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         raise ValueError("name must be a file stem such as 'stacking' or 'latency-cpu'; "

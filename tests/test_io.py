@@ -73,7 +73,7 @@ def test_provenance_helpers():
 
 def test_the_store_names_files_and_sets(tmp_path):
     assert store.results_file("stacking", tmp_path) == tmp_path / "stacking.json"
-    assert store.results_file("latency-cpu").parent == store.RESULTS_DIR
+    assert store.results_file("latency-cpu").parent == store.reference_dir()
     assert store.set_folder("quick", tmp_path) == tmp_path
     assert store.set_folder("cpu", tmp_path) == tmp_path / "cpu"
     for bad in ("", "../x", "a/b", ".hidden", 3):

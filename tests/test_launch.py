@@ -153,7 +153,8 @@ def test_a_chapter_opened_alone_installs_the_book_and_runs(hosted, chapter, cifa
     monkeypatch.setenv("PATH", f"{hosted['python'].parent}{os.pathsep}{os.environ['PATH']}")
     notebook = nbformat.read(folder / "chapter.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(
-        "import convlib, convlib.store\nprint(convlib.__file__)\nprint(convlib.store.RESULTS_DIR)"))
+        "import convlib, convlib.store\nprint(convlib.__file__)\n"
+        "print(convlib.store.reference_dir())"))
     NotebookClient(notebook, kernel_name="hosted", timeout=900,
                    resources={"metadata": {"path": str(folder)}}).execute()
     where, results = notebook.cells[-1].outputs[0]["text"].split()

@@ -21,7 +21,7 @@ def test_stats_and_the_store_import_where_no_results_folder_exists(tmp_path):
     shutil.copytree(REPO_ROOT / "convlib", tmp_path / "convlib",
                     ignore=shutil.ignore_patterns("__pycache__", "reference"))
     code = ("import convlib.stats, convlib.store\n"
-            "try:\n    convlib.store.RESULTS_DIR\nexcept FileNotFoundError as error:\n"
+            "try:\n    convlib.store.reference_dir()\nexcept FileNotFoundError as error:\n"
             "    print(error)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m convlib.experiments", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     names = f"one of: {', '.join(EXPERIMENTS)}"
-    default = f"results folder (default {store.RESULTS_DIR})"
+    default = f"results folder (default {store.reference_dir()})"
     sub.add_parser("list", help="list the experiments and their variants")
     run = sub.add_parser("run", help="run (or resume) one experiment")
     run.add_argument("name", help=names)
@@ -56,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=int, nargs="+", default=None,
                      help="default: the profile's seeds")
     run.add_argument("--out", default=None, help=f"results folder (default: the profile's "
-                     f"reference set, {store.RESULTS_DIR} for quick, a sub-folder named after any "
-                     "other profile)")
+                     f"reference set, {store.reference_dir()} for quick, a sub-folder named "
+                     "after any other profile)")
     run.add_argument("--device", default=None)
     run.add_argument("--shard", default=None, help="I/N: only this shard's (variant, seed) runs")
     merge = sub.add_parser("merge", help="one results file from the shards' (run --shard I/N)")
