@@ -72,6 +72,24 @@ def mass_within(erf: np.ndarray | list, radius: float) -> float:
     return float(erf[distance <= radius].sum() / erf.sum())
 
 
+def rms_radius(erf: np.ndarray | list) -> float:
+    """The map's spread around its centre pixel ``(H // 2, W // 2)``, in pixels: the root of the
+    mean squared distance, each pixel weighted by its share,
+
+        R = sqrt( sum over (u, v) of ERF(u, v) * d(u, v)^2 / sum of ERF ),
+
+    a continuous width (a Gaussian ERF of standard deviation s per axis has R = s * sqrt(2)),
+    where :func:`radius_for_mass` moves in whole pixels only."""
+    erf = np.asarray(erf, dtype=np.float64)
+    if erf.ndim != 2:
+        raise ValueError(f"erf must be a 2-D map; got shape {erf.shape}")
+    if not np.all(np.isfinite(erf)) or erf.min() < 0 or erf.sum() <= 0:
+        raise ValueError("erf must hold finite non-negative shares with a positive sum")
+    rows, cols = np.indices(erf.shape)
+    squared = (rows - erf.shape[0] // 2) ** 2 + (cols - erf.shape[1] // 2) ** 2
+    return float(math.sqrt((erf * squared).sum() / erf.sum()))
+
+
 def radius_for_mass(erf: np.ndarray | list, share: float = 0.5) -> int:
     """The smallest whole radius (pixels) around the centre that holds ``share`` of the map."""
     if not isinstance(share, (int, float)) or not 0 < share <= 1:

@@ -10,10 +10,13 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
+
 from convlib import stats
+from convlib.erf import mass_within, rms_radius
 from convlib.experiments.files import file_variants, load_results, results_path
 from convlib.experiments.registry import SWEEP, get_experiment
-from convlib.experiments.verdicts import check_claims, summarize, unstable_seeds
+from convlib.experiments.verdicts import budget_text, check_claims, summarize, unstable_seeds
 from convlib.profiles import get_profile
 from convlib.store import set_folder
 
@@ -288,6 +291,85 @@ def stability_text(results: dict) -> str:
     return "; ".join(parts)
 
 
+ERF_STAGES = ("init", "trained")  # the stored maps: before training and after it
+ERF_DECIMALS = 2  # ERF radii and their differences, in pixels: far above the maps' 1e-6 rounding
+
+
+def erf_variants(results: dict) -> list[str]:
+    """The variants of ``results`` whose runs store effective receptive fields, in file order."""
+    return [v for v in results["variants"]
+            if any(run["variant"] == v and "erf" in run for run in results["runs"])]
+
+
+def _erf_runs(results: dict, variant: str, stage: str) -> list[dict]:
+    if stage not in ERF_STAGES:
+        raise ValueError(f"stage must be one of {list(ERF_STAGES)}; got {stage!r}")
+    runs = [run for run in results["runs"] if run["variant"] == variant and "erf" in run]
+    if not runs:
+        raise ValueError(f"variant must be one of the variants with stored ERF maps "
+                         f"{erf_variants(results)}; got {variant!r}")
+    return runs
+
+
+def erf_map(results: dict, variant: str, stage: str = "trained") -> np.ndarray:
+    """The mean over seeds of ``variant``'s stored ERF maps (``stage``: before or after
+    training), each a share of its total per input pixel (:mod:`convlib.erf`)."""
+    maps = [np.asarray(run["erf"][stage], dtype=np.float64)
+            for run in _erf_runs(results, variant, stage)]
+    return np.mean(maps, axis=0)
+
+
+def erf_radii(results: dict, variant: str, stage: str = "trained") -> list[float]:
+    """``variant``'s ERF spread (:func:`convlib.erf.rms_radius`, pixels), one value per seed."""
+    return [rms_radius(run["erf"][stage]) for run in _erf_runs(results, variant, stage)]
+
+
+def erf_rows(results: dict, radius: float = 4) -> list[dict]:
+    """One row per variant with ERF maps: seeds, the mean spread (pixels) before and after
+    training, and the mean share of the map within ``radius`` pixels of the centre (%)."""
+    rows = []
+    for variant in erf_variants(results):
+        row = {"variant": variant, "seeds": len(_erf_runs(results, variant, "trained"))}
+        for stage in ERF_STAGES:
+            runs = _erf_runs(results, variant, stage)
+            row[f"{stage} radius (px)"] = round(float(np.mean(erf_radii(results, variant, stage))),
+                                                ERF_DECIMALS)
+            share = np.mean([mass_within(run["erf"][stage], radius) for run in runs])
+            row[f"{stage} within {radius:g} px (%)"] = round(100 * float(share), 1)
+        rows.append(row)
+    return rows
+
+
+def erf_mass_curves(results: dict, radii: range | list) -> dict[str, dict[str, list[float]]]:
+    """Per variant with ERF maps and per stage: the mean over seeds of the share of the map
+    within each radius of ``radii`` (pixels), for a cumulative figure."""
+    return {variant: {stage: [float(np.mean([mass_within(run["erf"][stage], r)
+                                             for run in _erf_runs(results, variant, stage)]))
+                              for r in radii]
+                      for stage in ERF_STAGES}
+            for variant in erf_variants(results)}
+
+
+def erf_comparison(results: dict, wider: str, narrower: str, stage: str = "trained") -> dict:
+    """The claim "``wider``'s effective receptive field is wider than ``narrower``'s": the
+    difference of their mean spreads (pixels, :func:`convlib.erf.rms_radius` per seed) with its
+    95 % Welch t interval over seeds (:func:`convlib.stats.welch_interval`), and the verdict with
+    the file's budget: holds when the interval lies above 0, contradicted below, else
+    inconclusive; not comparable when either variant had an unstable run."""
+    diff, low, high = stats.welch_interval(erf_radii(results, wider, stage),
+                                           erf_radii(results, narrower, stage))
+    if unstable_seeds(results, wider) or unstable_seeds(results, narrower):
+        verdict = stats.NOT_COMPARABLE
+    else:
+        verdict = (stats.HOLDS if low > 0 else stats.CONTRADICTED if high < 0
+                   else stats.INCONCLUSIVE)
+    return {"wider": wider, "narrower": narrower, "stage": stage,
+            "difference": round(diff, ERF_DECIMALS), "low": round(low, ERF_DECIMALS),
+            "high": round(high, ERF_DECIMALS), "verdict": verdict,
+            "verdict_text": stats.with_budget(verdict, budget_text(results)),
+            "seeds": [len(_erf_runs(results, v, stage)) for v in (wider, narrower)]}
+
+
 def set_cost(experiments: dict[str, dict]) -> list[dict]:
     """What a reference set cost to make, per experiment (``{name: results}``, one set): the runs
     it trained, the runs it copied from another experiment (``reused_from``: the same model, seed
@@ -303,6 +385,7 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
 
 
 __all__ = ["REFERENCE_SETS", "comparison_line", "comparisons_table",
-           "curves", "epoch_sweep", "images_per_second", "is_complete", "load_reference",
+           "curves", "epoch_sweep", "erf_comparison", "erf_map", "erf_mass_curves", "erf_radii",
+           "erf_rows", "erf_variants", "images_per_second", "is_complete", "load_reference",
            "load_set", "method_text", "pareto_points", "provenance_line", "set_cost",
            "stability_text", "table"]

@@ -300,6 +300,46 @@ def _t_quantile(df: float, q: float = 1 - (1 - CONFIDENCE) / 2) -> float:
     return (low + high) / 2
 
 
+def _seed_side(name: str, values: Any) -> tuple[float, float, int]:
+    """``(mean, s²/n, n)`` of one side's per-seed values (``name`` for the error message)."""
+    if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__")
+            or not len(values)
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                       and math.isfinite(v) for v in values)):
+        raise TypeError(f"{name} must be a non-empty sequence of finite numbers (one final "
+                        f"value per seed); got {values!r}")
+    n, mean = len(values), math.fsum(values) / len(values)
+    spread = math.fsum((v - mean) ** 2 for v in values) / (n - 1) / n if n > 1 else 0.0
+    return mean, spread, n
+
+
+def _welch_df(sides: Sequence[tuple[float, float, int]], variance: float) -> float:
+    """Welch-Satterthwaite degrees of freedom of ``variance`` whose seed terms are the sides'
+    ``s²/n`` (the other terms count as infinite degrees of freedom)."""
+    denominator = math.fsum(t * t / (n - 1) for (_, t, n) in sides if n > 1)
+    return variance ** 2 / denominator if denominator > 0 else math.inf
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
+    """``(diff, low, high)``: mean(a) - mean(b) of two independent sets of per-seed values of a
+    continuous measurement (not an accuracy: no test-set term), with its 95 % Welch t interval::
+
+        V = s_a²/n_a + s_b²/n_b,   df = V² / [(s_a²/n_a)² / (n_a - 1) + (s_b²/n_b)² / (n_b - 1)]
+        interval = diff ± t(0.975, df) sqrt(V)
+
+    With 3 seeds a side, df lies between 2 and 4 (t = 4.30 to 2.78): the interval pays for how
+    few seeds there are. Unrounded (the caller rounds once, where it shows them). Each side needs
+    at least 2 values: one seed has no spread to measure."""
+    sides = [_seed_side("a", a), _seed_side("b", b)]
+    if min(n for _, _, n in sides) < 2:
+        raise ValueError("a and b must each hold at least 2 values (one per seed): one seed "
+                         "has no spread to measure")
+    variance = math.fsum(term for _, term, _ in sides)
+    diff = sides[0][0] - sides[1][0]
+    half = _t_quantile(_welch_df(sides, variance)) * math.sqrt(variance) if variance > 0 else 0.0
+    return diff, diff - half, diff + half
+
+
 def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
                   labels: Sequence[str] = ("A", "B"),
                   sampling: Sequence[float] | None = None) -> Comparison:
@@ -329,17 +369,7 @@ def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
     labels = _check_labels(labels)
     if isinstance(n_images, bool) or not isinstance(n_images, numbers.Integral) or n_images < 1:
         raise ValueError(f"n_images must be an int >= 1 (test images per run); got {n_images!r}")
-    sides = []  # (mean, seed term s²/n, n) of A and of B
-    for name, values in (("a", a), ("b", b)):
-        if (isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__")
-                or not len(values)
-                or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
-                           and math.isfinite(v) for v in values)):
-            raise TypeError(f"{name} must be a non-empty sequence of finite numbers (one final "
-                            f"value per seed); got {values!r}")
-        n, mean = len(values), math.fsum(values) / len(values)
-        spread = math.fsum((v - mean) ** 2 for v in values) / (n - 1) / n if n > 1 else 0.0
-        sides.append((mean, spread, n))
+    sides = [_seed_side("a", a), _seed_side("b", b)]
     if sampling is None:
         if not all(0 <= m <= 1 for m, _, _ in sides):
             raise ValueError("a and b must be accuracies in [0, 1] for the binomial test-set term; "
@@ -347,8 +377,7 @@ def compare_means(a: Sequence[float], b: Sequence[float], n_images: int, *,
         sampling = [m * (1 - m) / int(n_images) for m, _, _ in sides]
     seed_terms = [term for _, term, _ in sides]
     variance = math.fsum(seed_terms) + math.fsum(float(v) for v in sampling)
-    denominator = math.fsum(t * t / (n - 1) for (_, t, n) in sides if n > 1)
-    df = variance ** 2 / denominator if denominator > 0 else math.inf
+    df = _welch_df(sides, variance)
     half = _t_quantile(df) * math.sqrt(variance)
     diff = sides[0][0] - sides[1][0]
     return Comparison(

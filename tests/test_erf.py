@@ -62,6 +62,28 @@ def test_mass_within_a_radius_and_the_radius_for_a_share():
     assert erf.rounded_map(square)[4][4] == round(1 / 9, erf.ERF_DECIMALS)
 
 
+def test_rms_radius_is_the_root_mean_squared_distance_from_the_centre():
+    square = np.zeros((9, 9))
+    square[3:6, 3:6] = 1 / 9  # 4 pixels at distance 1, 4 at sqrt(2), the centre at 0
+    assert erf.rms_radius(square) == pytest.approx(np.sqrt((4 * 1 + 4 * 2) / 9))
+    point = np.zeros((5, 5))
+    point[2, 2] = 1.0
+    assert erf.rms_radius(point) == 0.0
+    # a sampled Gaussian of standard deviation s per axis: R = s * sqrt(2), to sampling error
+    rows, cols = np.indices((41, 41)) - 20
+    gauss = np.exp(-(rows**2 + cols**2) / (2 * 3.0**2))
+    assert erf.rms_radius(gauss) == pytest.approx(3.0 * np.sqrt(2), rel=1e-3)
+    # the spread of a real network's map grows when a second 3x3 is stacked on the first
+    images = torch.randn(2, 1, 11, 11)
+    one = erf.effective_receptive_field(_ones_conv(3), images)
+    two = erf.effective_receptive_field(nn.Sequential(_ones_conv(3), _ones_conv(3)), images)
+    assert erf.rms_radius(two) > erf.rms_radius(one)
+    with pytest.raises(ValueError, match="non-negative"):
+        erf.rms_radius(-square)
+    with pytest.raises(ValueError, match="2-D"):
+        erf.rms_radius(np.ones(3))
+
+
 def test_bad_input_is_refused_with_the_argument_named():
     with pytest.raises(TypeError, match="images must be a float tensor"):
         erf.effective_receptive_field(_ones_conv(3), torch.zeros(1, 1, 5, 5, dtype=torch.uint8))

@@ -11,8 +11,8 @@ def test_the_pareto_figure_follows_the_figure_rules():
 
     from convlib import results as R
     from convlib.experiments import get_experiment
-    from convlib.plots.pareto import construction_of, plot_pareto, point_numbers
-    from convlib.plots.style import figure_problems
+    from convlib.plots.pareto import plot_pareto, point_numbers
+    from convlib.plots.style import construction_of, figure_problems
 
     found = {n: R.load_reference(n) for n in ("stacking", "grouped", "bottleneck")}
     found = {n: r for n, r in found.items() if r is not None}
@@ -41,18 +41,6 @@ def test_the_pareto_figure_follows_the_figure_rules():
     plt.close(fig)
 
 
-def test_variant_styles_follow_the_style_map():
-    from convlib.experiments import get_experiment
-    from convlib.plots.pareto import variant_styles
-    from convlib.plots.style import construction_style
-
-    styles = variant_styles(get_experiment("stacking").variants)
-    assert styles["5x5"]["color"] == construction_style("plain", 5)["color"]
-    stacked = construction_style("stacked")["color"]
-    assert styles["2x3x3"]["color"] == stacked != styles["5x5"]["color"]
-    assert set(styles["7x7"]) == {"color", "linestyle", "marker"}
-
-
 def test_a_wild_interval_does_not_set_the_accuracy_range():
     import matplotlib.pyplot as plt
 
@@ -67,16 +55,6 @@ def test_a_wild_interval_does_not_set_the_accuracy_range():
     plot_pareto(axes, rows, kinds)
     assert axes[0].get_ylim() == (39.0, 77.0)  # the means 44 and 72, ±5 points
     plt.close(fig)
-
-
-def test_construction_of_reads_both_frames_and_falls_back_for_other_kinds():
-    from convlib.plots.pareto import construction_of
-
-    assert construction_of(("ArticleNet", "plain", 5, ())) == ("plain", 5)
-    assert construction_of(("FrameNet", "plain-1x1", 5, ())) == ("plain", 5)
-    assert construction_of(("FrameNet", "grouped", 3, (("groups", 4),))) == ("grouped", None)
-    assert construction_of(("FrameNet", "convnext", 7, ())) == ("cnn", None)  # not in the map
-    assert construction_of(("MLP", ())) == ("cnn", None)
 
 
 def _row(variant, weights, ms, acc, label=None):

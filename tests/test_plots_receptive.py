@@ -14,7 +14,8 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from torch import nn  # noqa: E402
 
-from convlib.plots.receptive import plot_map, support_box  # noqa: E402
+from convlib.plots.receptive import plot_erf_mass, plot_map, support_box  # noqa: E402
+from convlib.plots.style import figure_problems, line_style  # noqa: E402
 from convlib.receptive import empirical_receptive_field  # noqa: E402
 
 
@@ -181,3 +182,27 @@ def test_plot_kernels_centres_one_scale_at_zero_and_writes_every_weight():
     plt.close(fig)
     with pytest.raises(ValueError, match="kernels must hold"):
         plot_kernels(axes[0], {"a": small, "b": small, "c": small})
+
+
+def test_the_erf_mass_figure_draws_both_stages_per_variant_and_follows_the_rules():
+    radii = list(range(0, 11))
+    rise = [min(1.0, r / 8) for r in radii]
+    curves = {"5x5": {"init": rise, "trained": [min(1.0, r / 6) for r in radii]},
+              "2x3x3": {"init": rise, "trained": [min(1.0, r / 5) for r in radii]}}
+    styles = {"5x5": {k: v for k, v in line_style("plain", 5).items() if k != "label"},
+              "2x3x3": {k: v for k, v in line_style("stacked").items() if k != "label"}}
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    plot_erf_mass(ax, curves, radii, styles, labels={"5x5": "one 5x5"})
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "one 5x5, trained", "one 5x5, untrained", "2x3x3, trained", "2x3x3, untrained"]
+    assert ax.get_lines()[0].get_color() == ax.get_lines()[1].get_color() == styles["5x5"]["color"]
+    assert list(ax.get_lines()[2].get_ydata()) == [100 * v for v in curves["2x3x3"]["trained"]]
+    fig.tight_layout()
+    assert figure_problems(fig) == []
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="missing '5x5'"):
+        plot_erf_mass(ax, curves, radii, {"2x3x3": styles["2x3x3"]})
+    with pytest.raises(ValueError, match="one share per radius"):
+        plot_erf_mass(ax, curves, radii[:-1], styles)
+    plt.close(fig)

@@ -286,3 +286,55 @@ def test_images_per_second_is_the_median_over_every_epoch_of_every_run():
     assert R.images_per_second(found, "mlp") == 3.0
     with pytest.raises(ValueError, match="variant 'gcn'"):
         R.images_per_second(found, "gcn")
+
+
+def _gaussian(sigma: float, size: int = 21) -> list[list[float]]:
+    rows, cols = np.indices((size, size)) - size // 2
+    values = np.exp(-(rows**2 + cols**2) / (2 * sigma**2))
+    return (values / values.sum()).tolist()
+
+
+def erf_results(spreads: dict, losses=(2.0, 1.5, 1.2, 1.0)) -> dict:
+    """A results file whose runs store ERF maps: Gaussians of the given per-seed widths (sigma per
+    axis) after training, all of width 2 before."""
+    runs = [{"variant": variant, "seed": seed,
+             "history": {"train_loss": list(losses), "test_acc": [0.5]},
+             "erf": {"images": 64, "init": _gaussian(2.0), "trained": _gaussian(sigma)}}
+            for variant, sigmas in spreads.items() for seed, sigma in enumerate(sigmas)]
+    return {"format": 2, "experiment": "large_kernel", "variants": {v: {} for v in spreads},
+            "provenance": {"epochs": 4, "profile": "cpu", "seeds": [0, 1, 2]}, "runs": runs}
+
+
+def test_erf_rows_and_maps_average_the_seeds_maps():
+    found = erf_results({"wide": [3.0, 3.1, 2.9], "narrow": [1.5, 1.6, 1.4]})
+    found["runs"].append({"variant": "mlp", "seed": 0, "history": {"train_loss": [1.0]}})
+    found["variants"]["mlp"] = {}
+    assert R.erf_variants(found) == ["wide", "narrow"]
+    np.testing.assert_allclose(
+        R.erf_map(found, "wide"), np.mean([_gaussian(s) for s in (3.0, 3.1, 2.9)], axis=0))
+    rows = {row["variant"]: row for row in R.erf_rows(found, radius=2)}
+    # a Gaussian of sigma s per axis spreads R = s * sqrt(2) (to sampling error on 21 x 21)
+    assert rows["narrow"]["trained radius (px)"] == pytest.approx(1.5 * np.sqrt(2), abs=0.02)
+    assert rows["wide"]["init radius (px)"] == rows["narrow"]["init radius (px)"]
+    assert rows["narrow"]["trained within 2 px (%)"] > rows["wide"]["trained within 2 px (%)"]
+    curves = R.erf_mass_curves(found, range(0, 11))
+    assert curves["wide"]["trained"][-1] == pytest.approx(1.0, abs=0.01)
+    assert all(a <= b for a, b in zip(curves["wide"]["trained"], curves["wide"]["trained"][1:]))
+    with pytest.raises(ValueError, match=r"variant must be one of .*'wide', 'narrow'"):
+        R.erf_map(found, "mlp")
+    with pytest.raises(ValueError, match="stage must be one of"):
+        R.erf_radii(found, "wide", "final")
+
+
+def test_erf_comparison_says_holds_contradicted_inconclusive_or_not_comparable():
+    spread = {"wide": [3.0, 3.1, 2.9], "narrow": [1.5, 1.6, 1.4], "same": [2.9, 3.2, 3.0]}
+    found = erf_results(spread)
+    wide = R.erf_comparison(found, "wide", "narrow")
+    assert wide["verdict"] == stats.HOLDS and wide["low"] > 0
+    assert wide["verdict_text"] == "holds at 4 epochs, cpu set, 3 seeds"
+    assert wide["difference"] == pytest.approx(1.5 * np.sqrt(2), abs=0.02)
+    assert R.erf_comparison(found, "narrow", "wide")["verdict"] == stats.CONTRADICTED
+    assert R.erf_comparison(found, "wide", "same")["verdict"] == stats.INCONCLUSIVE
+    assert R.erf_comparison(found, "wide", "narrow", stage="init")["difference"] == 0.0
+    unstable = erf_results(spread, losses=(2.0, 1.2, 2.3, 2.3))
+    assert R.erf_comparison(unstable, "wide", "narrow")["verdict"] == stats.NOT_COMPARABLE

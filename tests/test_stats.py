@@ -434,3 +434,29 @@ def test_the_seed_share_says_which_source_of_chance_the_interval_holds():
     spread = stats.compare(*_simulated_experiment(rng, 0.03, n_images=5_000))
     assert 0.0 <= steady.seed_share < spread.seed_share <= 1.0
     assert spread.seed_share > 0.9  # 3 points of seed spread dwarf 5,000 images' noise
+
+
+def test_welch_interval_of_a_continuous_measurement_matches_the_hand_computed_value():
+    # a: mean 2, s² = 1, n = 3 -> V = 1/3; b has no spread -> df = V² / ((1/3)² / 2) = 2
+    diff, low, high = stats.welch_interval([1.0, 2.0, 3.0], [0.5, 0.5, 0.5])
+    half = 4.302653 * np.sqrt(1 / 3)  # t(0.975, 2)
+    assert diff == pytest.approx(1.5)
+    assert (low, high) == pytest.approx((1.5 - half, 1.5 + half), abs=1e-5)
+    assert stats.welch_interval([1.0, 1.0], [0.25, 0.25]) == (0.75, 0.75, 0.75)  # no spread
+
+
+def test_welch_interval_covers_the_true_difference_at_three_seeds_a_side():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(600):
+        a, b = rng.normal(0.3, 0.05, 3), rng.normal(0.0, 0.15, 3)
+        _, low, high = stats.welch_interval(a.tolist(), b.tolist())
+        covered += low <= 0.3 <= high
+    assert covered / 600 >= 0.93
+
+
+def test_welch_interval_refuses_a_side_with_one_seed_or_no_numbers():
+    with pytest.raises(ValueError, match="at least 2 values"):
+        stats.welch_interval([1.0], [0.5, 0.6])
+    with pytest.raises(TypeError, match="a must be a non-empty sequence"):
+        stats.welch_interval("1,2", [0.5, 0.6])

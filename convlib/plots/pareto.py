@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from convlib.plots.style import CONSTRUCTIONS, construction_style, line_style
+from convlib.plots.style import construction_style
 
 PANELS = (("block_weights", "front_weights", "convolution weights (count, log scale)"),
           ("ms_per_image", "front_time", "training time per image (ms, log scale)"))
@@ -25,29 +25,6 @@ CAP_PT = 3.0  # half the width of an interval's caps, in points
 DIRECTIONS = ((1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1), (0, 1), (0, -1))
 DISTANCES_PT = (2.0, 8.0, 14.0, 22.0, 32.0)
 GAP_PX = 2.0  # the least space between a number and anything else
-
-
-def construction_of(spec: tuple) -> tuple[str, int | None]:
-    """The style map's construction of a variant's builder spec (``Variant.build.spec``, an
-    ``ArticleNet`` or a ``FrameNet``): ``("plain", k)`` for a plain k x k network (with or
-    without the frame's 1x1 depth control), ``(kind, None)`` for the other block kinds of the
-    style map, ``("cnn", None)`` for anything else."""
-    if not isinstance(spec, tuple) or len(spec) < 3 or spec[0] not in ("ArticleNet", "FrameNet"):
-        return ("cnn", None)
-    kind, kernel_size = spec[1], spec[2]
-    if kind in ("plain", "plain-1x1"):
-        return ("plain", kernel_size)
-    return (kind, None) if kind in CONSTRUCTIONS else ("cnn", None)
-
-
-def variant_styles(variants: Sequence[Any]) -> dict[str, dict[str, Any]]:
-    """``{variant name: line style}`` from the style map, for an experiment's ``variants``, so that
-    a construction has the same colour, line and marker in every figure of the book."""
-    styles = {}
-    for v in variants:
-        style = line_style(*construction_of(getattr(v.build, "spec", None)))
-        styles[v.name] = {key: value for key, value in style.items() if key != "label"}
-    return styles
 
 
 def plot_pareto(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]],

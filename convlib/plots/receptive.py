@@ -9,17 +9,20 @@ a diverging colour map centred at 0 (``diverging=True``): red for positive, blue
 white for 0. :func:`support_box` finds the part worth drawing: the rows and columns that hold a
 nonzero value, plus a margin. :func:`plot_maps` draws several maps side by side on one scale
 (chapter 3's path counts, chapter 9's footprints and effective receptive fields),
-:func:`plot_kernels` several signed kernels.
+:func:`plot_kernels` several signed kernels. :func:`plot_erf_mass` draws how much of an effective
+receptive field lies within each radius, before and after training (chapter 9).
 """
 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_kernels", "plot_map", "plot_maps", "shared_colorbar", "support_box"]
+__all__ = ["plot_erf_mass", "plot_kernels", "plot_map", "plot_maps", "shared_colorbar",
+           "support_box"]
 
 
 def _as_map(values: Any, name: str = "values") -> np.ndarray:
@@ -216,3 +219,35 @@ def _text_colour(image: Any, value: float) -> str:
     red, green, blue, _ = image.cmap(image.norm(value))
     luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
     return "white" if luminance < 0.45 else "black"
+
+
+def plot_erf_mass(ax: Any, curves: Mapping[str, Mapping[str, Sequence[float]]],
+                  radii: Sequence[float], styles: Mapping[str, Mapping[str, Any]],
+                  labels: Mapping[str, str] | None = None) -> None:
+    """The share of each network's effective receptive field within each radius of ``radii``
+    (pixels), from :func:`convlib.results.erf_mass_curves` (``curves``: variant -> stage ->
+    shares): after training as a solid line with markers, before training as a thin dotted line
+    in the same colour (``styles``: variant -> line style of :func:`convlib.plots.style.
+    variant_styles`). A curve that rises more slowly spreads its gradient wider. ``labels``
+    names the variants in the legend (default: the variant names)."""
+    if not curves:
+        raise ValueError("curves must hold at least one variant")
+    radii = list(radii)
+    for variant, stages in curves.items():
+        if variant not in styles:
+            raise ValueError(f"styles must give a line style for every variant; "
+                             f"missing {variant!r}")
+        if any(len(stages[stage]) != len(radii) for stage in ("init", "trained")):
+            raise ValueError(f"curves[{variant!r}] must hold one share per radius "
+                             f"({len(radii)}) for 'init' and 'trained'")
+        style = dict(styles[variant])
+        name = (labels or {}).get(variant, variant)
+        ax.plot(radii, [100 * v for v in stages["trained"]], label=f"{name}, trained",
+                **{**style, "linestyle": "-"})
+        ax.plot(radii, [100 * v for v in stages["init"]], label=f"{name}, untrained",
+                color=style["color"], linestyle=":", linewidth=1.2)
+    ax.set_xlabel("radius around the centre pixel (pixels)")
+    ax.set_ylabel("share of the effective\nreceptive field within (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("How far the gradient spreads")
+    ax.legend(loc="lower right")

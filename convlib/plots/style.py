@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["CONSTRUCTIONS", "CONSTRUCTION_LABELS", "CONTENT_WIDTH_PX", "PHONE_WIDTH_PX",
            "PHONE_FIGURE_PX", "MIN_FONT_PT", "MIN_PHONE_PX", "PLAIN_KERNEL_COLORS",
-           "construction_style", "bar_style", "line_style", "shown_font_scale", "figure_problems"]
+           "CONVNEXT_KERNEL_COLORS", "construction_style", "bar_style", "line_style",
+           "construction_of", "variant_styles", "shown_font_scale", "figure_problems"]
 
 # The content column, in CSS pixels, measured in Chromium on the built site (the width of a
 # figure's <img> scaled to the column): on a 1280 px wide screen and on a 390 px wide phone.
@@ -54,17 +56,19 @@ MIN_FONT_PT = 9.0
 MIN_PHONE_PX = 8.0
 GAP_PX = 1.0  # the least space between two texts, in the figure's pixels
 # Construction names: the kinds of convlib.blocks.make_block, then the two kinds of network.
-CONSTRUCTIONS = ("plain", "stacked", "bottleneck", "grouped", "separable", "spatial", "dense",
-                 "cnn")
+CONSTRUCTIONS = ("plain", "stacked", "bottleneck", "grouped", "separable", "spatial", "convnext",
+                 "dense", "cnn")
 CONSTRUCTION_LABELS = {
     "plain": "plain k x k", "stacked": "stacked 3x3", "bottleneck": "bottleneck",
     "grouped": "grouped", "separable": "depthwise separable", "spatial": "spatially separable",
-    "dense": "dense (MLP)", "cnn": "CNN",
+    "convnext": "ConvNeXt block", "dense": "dense (MLP)", "cnn": "CNN",
 }
 # Plain convolutions: a blue ramp by kernel size, lighter for smaller kernels.
 PLAIN_KERNEL_COLORS = {1: "#9ecae1", 3: "#6baed6", 5: "#3182bd", 7: "#08519c", 9: "#08306b",
                        11: "#041a3d"}
 _PLAIN_MARKERS = {1: "o", 3: "s", 5: "^", 7: "D", 9: "v", 11: "P"}
+# ConvNeXt blocks (depthwise k x k, 1x1 expansion, 1x1 projection): a purple ramp by kernel size.
+CONVNEXT_KERNEL_COLORS = {7: "#8073ac", 13: "#542788", 31: "#2d004b"}
 _STYLES = {  # colour (Okabe-Ito), hatch, marker, line style
     "plain": ("#3182bd", "", "o", "-"),
     "stacked": ("#E69F00", "//", "s", "--"),
@@ -72,6 +76,7 @@ _STYLES = {  # colour (Okabe-Ito), hatch, marker, line style
     "grouped": ("#D55E00", "xx", "D", ":"),
     "separable": ("#CC79A7", "..", "v", (0, (5, 1))),
     "spatial": ("#56B4E9", "oo", "P", (0, (3, 1, 1, 1))),
+    "convnext": ("#542788", "||", "h", (0, (4, 1, 1, 1, 1, 1))),
     "dense": ("#555555", "--", "X", (0, (1, 1))),
     "cnn": ("#8C510A", "++", "*", "-"),
 }
@@ -82,8 +87,9 @@ def construction_style(kind: str, kernel_size: int | None = None) -> dict[str, A
 
     ``kind`` is one of :data:`CONSTRUCTIONS` (``"depthwise"`` and ``"mlp"`` are accepted for
     ``"separable"`` and ``"dense"``). ``kernel_size`` picks the shade and marker of a ``"plain"``
-    convolution (odd sizes 1-11; larger ones take the darkest shade); it is ignored for the
-    other kinds, whose label mentions no kernel.
+    convolution (odd sizes 1-11; larger ones take the darkest shade) and the shade of a
+    ``"convnext"`` block's depthwise kernel (:data:`CONVNEXT_KERNEL_COLORS`); it is ignored for
+    the other kinds, whose label mentions no kernel.
     """
     if not isinstance(kind, str):
         raise TypeError(f"kind must be one of {CONSTRUCTIONS}; got {type(kind).__name__}")
@@ -93,15 +99,50 @@ def construction_style(kind: str, kernel_size: int | None = None) -> dict[str, A
     color, hatch, marker, linestyle = _STYLES[kind]
     label = CONSTRUCTION_LABELS[kind]
     if kind == "plain" and kernel_size is not None:
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral) \
-                or kernel_size < 1:
-            raise ValueError(f"kernel_size must be an int >= 1; got {kernel_size!r}")
-        k = int(kernel_size)
+        k = as_kernel_size(kernel_size)
         color = PLAIN_KERNEL_COLORS.get(k, PLAIN_KERNEL_COLORS[11] if k > 11 else color)
         marker = _PLAIN_MARKERS.get(k, marker)
         label = f"plain {k}x{k}"
+    if kind == "convnext" and kernel_size is not None:
+        k = as_kernel_size(kernel_size)
+        color = CONVNEXT_KERNEL_COLORS.get(k, color)
+        label = f"ConvNeXt {k}x{k}"
     return {"color": color, "hatch": hatch, "marker": marker, "linestyle": linestyle,
             "label": label}
+
+
+def as_kernel_size(kernel_size: Any) -> int:
+    """``kernel_size`` as an int >= 1, else a ValueError naming it."""
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral) \
+            or kernel_size < 1:
+        raise ValueError(f"kernel_size must be an int >= 1; got {kernel_size!r}")
+    return int(kernel_size)
+
+
+def construction_of(spec: tuple) -> tuple[str, int | None]:
+    """The style map's construction of a variant's builder spec (``Variant.build.spec``, an
+    ``ArticleNet`` or a ``FrameNet``): ``("plain", k)`` for a plain k x k network (with or
+    without the frame's 1x1 depth control), ``("convnext", k)`` for ConvNeXt blocks with a
+    depthwise k x k, ``(kind, None)`` for the other block kinds of the style map, ``("cnn",
+    None)`` for anything else."""
+    if not isinstance(spec, tuple) or len(spec) < 3 or spec[0] not in ("ArticleNet", "FrameNet"):
+        return ("cnn", None)
+    kind, kernel_size = spec[1], spec[2]
+    if kind in ("plain", "plain-1x1"):
+        return ("plain", kernel_size)
+    if kind == "convnext":
+        return ("convnext", kernel_size)
+    return (kind, None) if kind in CONSTRUCTIONS else ("cnn", None)
+
+
+def variant_styles(variants: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """``{variant name: line style}`` from the style map, for an experiment's ``variants``, so that
+    a construction has the same colour, line and marker in every figure of the book."""
+    styles = {}
+    for v in variants:
+        style = line_style(*construction_of(getattr(v.build, "spec", None)))
+        styles[v.name] = {key: value for key, value in style.items() if key != "label"}
+    return styles
 
 
 def bar_style(kind: str, kernel_size: int | None = None) -> dict[str, Any]:
