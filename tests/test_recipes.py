@@ -176,3 +176,60 @@ def test_the_workflow_merge_step_names_every_shard_folder(workflow, tmp_path):
                                    "shards/shard-0", "shards/shard-1", "shards/shard-2",
                                    "--out", "merged"]
 
+
+
+# ----------------------------------------------------------------------------- the CPU set
+CPU_RECIPE = REPO_ROOT / "recipes" / "cpu" / "reference.sh"
+
+
+def _cpu_queue() -> list[str]:
+    text = CPU_RECIPE.read_text()
+    return text.split('QUEUE="', 1)[1].split('"', 1)[0].split()
+
+
+def test_the_cpu_recipe_queues_every_experiment_once_each_sweep_after_its_base():
+    from convlib.experiments import EXPERIMENTS
+
+    queue = _cpu_queue()
+    assert sorted(queue) == sorted(EXPERIMENTS) and len(set(queue)) == len(queue)
+    for name, experiment in EXPERIMENTS.items():
+        if experiment.recipe_from is not None:
+            assert queue.index(experiment.recipe_from) < queue.index(name), name
+
+
+def test_the_cpu_recipe_refuses_a_bad_commit_or_lane_count(tmp_path):
+    assert subprocess.run(["bash", "-n", str(CPU_RECIPE)]).returncode == 0
+    for args, env, message in (([], {}, "COMMIT must name a commit"),
+                               (["no-such-commit"], {}, "COMMIT must name a commit"),
+                               (["HEAD"], {"LANES": "0"}, "LANES must be a positive integer")):
+        done = subprocess.run(["bash", str(CPU_RECIPE), *args], capture_output=True, text=True,
+                              env=dict(os.environ, OUT=str(tmp_path / "out"), **env))
+        assert done.returncode == 2 and message in done.stderr, args
+    assert not (tmp_path / "out").exists()  # refused before anything was made
+
+
+@pytest.mark.slow  # a smoke experiment from a worktree of a clone's HEAD, two lanes (~15 s)
+def test_the_cpu_recipe_makes_a_complete_set_from_a_clean_worktree_and_commits_it(tmp_path):
+    """Run from a clone (its commits stay there): the set's file comes from a clean worktree of
+    the commit, and the pending folder, alone, is committed."""
+    from convlib.results import is_complete
+
+    clone, worktree, out = tmp_path / "clone", tmp_path / "ref", tmp_path / "out"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    who = {f"GIT_{role}_{key}": value for role in ("AUTHOR", "COMMITTER")
+           for key, value in (("NAME", "test"), ("EMAIL", "test@example.org"))}
+    env = dict(os.environ, PROFILE="smoke", PYTHON=sys.executable, WORKTREE=str(worktree),
+               OUT=str(out), EXPERIMENTS="dense_vs_conv", COMMIT_EVERY="3", **who)
+    done = subprocess.run(["bash", "recipes/cpu/reference.sh", "HEAD"], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=900)
+    logs = "".join(p.read_text() for p in sorted(out.glob("lane-*.log")))
+    assert done.returncode == 0, done.stderr + logs
+    found = files.load_results(out / "dense_vs_conv.json")
+    assert is_complete(found)
+    assert found["provenance"]["git_commit"] == head  # the worktree's commit, clean
+    assert "start dense_vs_conv" in logs
+    changed = subprocess.run(["git", "diff", "--name-only", head, "HEAD"], cwd=clone,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert changed == ["book/results/pending/smoke/dense_vs_conv.json"]
