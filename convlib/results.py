@@ -370,6 +370,17 @@ def erf_comparison(results: dict, wider: str, narrower: str, stage: str = "train
             "seeds": [len(_erf_runs(results, v, stage)) for v in (wider, narrower)]}
 
 
+def erf_comparison_line(comparison: dict) -> str:
+    """One line for :func:`erf_comparison`: the difference of spreads in pixels with its 95 %
+    interval, the seeds, the verdict with its budget."""
+    first, second = comparison["wider"], comparison["narrower"]
+    seeds = " and ".join(str(n) for n in comparison["seeds"])
+    return (f"ERF spread ({comparison['stage']}) {first} - {second} "
+            f"{comparison['difference']:+.2f} pixels, 95% interval [{comparison['low']:+.2f}, "
+            f"{comparison['high']:+.2f}] (Welch t over {seeds} seeds) -> "
+            f"{comparison['verdict_text']}")
+
+
 def set_cost(experiments: dict[str, dict]) -> list[dict]:
     """What a reference set cost to make, per experiment (``{name: results}``, one set): the runs
     it trained, the runs it copied from another experiment (``reused_from``: the same model, seed
@@ -384,8 +395,8 @@ def set_cost(experiments: dict[str, dict]) -> list[dict]:
     return rows
 
 
-__all__ = ["REFERENCE_SETS", "comparison_line", "comparisons_table",
-           "curves", "epoch_sweep", "erf_comparison", "erf_map", "erf_mass_curves", "erf_radii",
+__all__ = ["REFERENCE_SETS", "comparison_line", "comparisons_table", "curves", "epoch_sweep",
+           "erf_comparison", "erf_comparison_line", "erf_map", "erf_mass_curves", "erf_radii",
            "erf_rows", "erf_variants", "images_per_second", "is_complete", "load_reference",
            "load_set", "method_text", "pareto_points", "provenance_line", "set_cost",
            "stability_text", "table"]

@@ -205,4 +205,10 @@ def test_the_erf_mass_figure_draws_both_stages_per_variant_and_follows_the_rules
         plot_erf_mass(ax, curves, radii, {"2x3x3": styles["2x3x3"]})
     with pytest.raises(ValueError, match="one share per radius"):
         plot_erf_mass(ax, curves, radii[:-1], styles)
+    with pytest.raises(ValueError, match="'init' and/or 'trained'"):
+        plot_erf_mass(ax, {"5x5": {"final": rise}}, radii, styles)
+    plt.close(fig)
+    fig, ax = plt.subplots()  # untrained networks only: the dotted lines alone
+    plot_erf_mass(ax, {"5x5": {"init": rise}}, radii, styles)
+    assert [line.get_label() for line in ax.get_lines()] == ["5x5, untrained"]
     plt.close(fig)

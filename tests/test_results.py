@@ -333,6 +333,11 @@ def test_erf_comparison_says_holds_contradicted_inconclusive_or_not_comparable()
     assert wide["verdict"] == stats.HOLDS and wide["low"] > 0
     assert wide["verdict_text"] == "holds at 4 epochs, cpu set, 3 seeds"
     assert wide["difference"] == pytest.approx(1.5 * np.sqrt(2), abs=0.02)
+    line = R.erf_comparison_line(wide)
+    assert line.startswith("ERF spread (trained) wide - narrow +2.11 pixels, "
+                           "95% interval [+1.79, +2.42]")
+    assert line.endswith("(Welch t over 3 and 3 seeds) -> holds at 4 epochs, cpu set, 3 seeds")
+    assert not unportable_numbers(line)
     assert R.erf_comparison(found, "narrow", "wide")["verdict"] == stats.CONTRADICTED
     assert R.erf_comparison(found, "wide", "same")["verdict"] == stats.INCONCLUSIVE
     assert R.erf_comparison(found, "wide", "narrow", stage="init")["difference"] == 0.0

@@ -226,10 +226,11 @@ def plot_erf_mass(ax: Any, curves: Mapping[str, Mapping[str, Sequence[float]]],
                   labels: Mapping[str, str] | None = None) -> None:
     """The share of each network's effective receptive field within each radius of ``radii``
     (pixels), from :func:`convlib.results.erf_mass_curves` (``curves``: variant -> stage ->
-    shares): after training as a solid line with markers, before training as a thin dotted line
-    in the same colour (``styles``: variant -> line style of :func:`convlib.plots.style.
-    variant_styles`). A curve that rises more slowly spreads its gradient wider. ``labels``
-    names the variants in the legend (default: the variant names)."""
+    shares, the stages ``"trained"`` and/or ``"init"``): after training as a solid line with
+    markers, before training as a thin dotted line in the same colour (``styles``: variant ->
+    line style of :func:`convlib.plots.style.variant_styles`). A curve that rises more slowly
+    spreads its gradient wider. ``labels`` names the variants in the legend (default: the
+    variant names)."""
     if not curves:
         raise ValueError("curves must hold at least one variant")
     radii = list(radii)
@@ -237,15 +238,18 @@ def plot_erf_mass(ax: Any, curves: Mapping[str, Mapping[str, Sequence[float]]],
         if variant not in styles:
             raise ValueError(f"styles must give a line style for every variant; "
                              f"missing {variant!r}")
-        if any(len(stages[stage]) != len(radii) for stage in ("init", "trained")):
-            raise ValueError(f"curves[{variant!r}] must hold one share per radius "
-                             f"({len(radii)}) for 'init' and 'trained'")
+        if not stages or set(stages) - {"init", "trained"} \
+                or any(len(shares) != len(radii) for shares in stages.values()):
+            raise ValueError(f"curves[{variant!r}] must map 'init' and/or 'trained' to one "
+                             f"share per radius ({len(radii)})")
         style = dict(styles[variant])
         name = (labels or {}).get(variant, variant)
-        ax.plot(radii, [100 * v for v in stages["trained"]], label=f"{name}, trained",
-                **{**style, "linestyle": "-"})
-        ax.plot(radii, [100 * v for v in stages["init"]], label=f"{name}, untrained",
-                color=style["color"], linestyle=":", linewidth=1.2)
+        if "trained" in stages:
+            ax.plot(radii, [100 * v for v in stages["trained"]], label=f"{name}, trained",
+                    **{**style, "linestyle": "-"})
+        if "init" in stages:
+            ax.plot(radii, [100 * v for v in stages["init"]], label=f"{name}, untrained",
+                    color=style["color"], linestyle=":", linewidth=1.2)
     ax.set_xlabel("radius around the centre pixel (pixels)")
     ax.set_ylabel("share of the effective\nreceptive field within (%)")
     ax.set_ylim(0, 100)
