@@ -248,16 +248,38 @@ def epoch_sweep(name: str, folder: str | os.PathLike | None = None,
     """How the budget moves the first claim of experiment ``name``: one row per number of
     epochs, from ``name`` and its sweep experiments (``name_short``, ``name_long``:
     :data:`convlib.experiments.SWEEP`) in one reference set (``profile``, else the strongest set
-    whose files are all complete), each with the claim's difference, 95 % interval and verdict
-    with its budget; rows in epoch order. Empty when no set holds all three files complete."""
+    whose files are all complete), each with the set's profile and the claim's difference, 95 %
+    interval and verdict with its budget; rows in epoch order. Empty when no set holds all three files complete."""
     names = [name] + [f"{name}_{label}" for label in SWEEP]
     for candidate in (profile,) if profile is not None else REFERENCE_SETS:
         found = [load_reference(n, folder, profile=candidate) for n in names]
         if all(r is not None and is_complete(r) for r in found):
-            rows = [{"epochs": r["provenance"]["epochs"], **_claim_numbers(check_claims(r)[0])}
-                    for r in found]
+            rows = [{"epochs": r["provenance"]["epochs"], "profile": r["provenance"]["profile"],
+                     **_claim_numbers(check_claims(r)[0])} for r in found]
             return sorted(rows, key=lambda row: row["epochs"])
     return []
+
+
+def sweep_text(rows: list[dict]) -> str:
+    """Whether a comparison's verdict survives the budget, from the rows of
+    :func:`epoch_sweep`: ``"holds at every budget (2, 4 and 8 epochs): stable"``, or each
+    verdict with its epochs and ``"the verdict changes with the budget"``."""
+    if not rows:
+        return "not available yet"
+    by_verdict: dict[str, list[int]] = {}
+    for row in rows:  # "inconclusive at this budget" reads "inconclusive at 2 epochs"
+        verdict = row["verdict"].removesuffix(" at this budget")
+        by_verdict.setdefault(verdict, []).append(row["epochs"])
+
+    def epochs_text(epochs: list[int]) -> str:
+        words = [str(e) for e in epochs]
+        return (", ".join(words[:-1]) + " and " + words[-1]) if len(words) > 1 else words[0]
+
+    if len(by_verdict) == 1:
+        (verdict, epochs), = by_verdict.items()
+        return f"{verdict} at every budget ({epochs_text(epochs)} epochs): stable"
+    parts = [f"{verdict} at {epochs_text(epochs)} epochs" for verdict, epochs in by_verdict.items()]
+    return "; ".join(parts) + ": the verdict changes with the budget"
 
 
 def _claim_numbers(comparison: dict) -> dict:
@@ -384,14 +406,19 @@ def erf_comparison_line(comparison: dict) -> str:
 def set_cost(experiments: dict[str, dict]) -> list[dict]:
     """What a reference set cost to make, per experiment (``{name: results}``, one set): the runs
     it trained, the runs it copied from another experiment (``reused_from``: the same model, seed
-    and budget, trained once), and the trained runs' wall seconds (one thread per run for the
-    ``cpu`` set), their sum and the slowest run. Reused runs cost nothing where they are copied."""
+    and budget, trained once), the trained runs' wall seconds (one thread per run for the ``cpu``
+    set), the slowest run, and the wall seconds of the learning-rate grids it ran
+    (``grid_seconds``: format 2; a choice copied from another experiment costs nothing here).
+    Reused runs cost nothing where they are copied."""
     rows = []
     for name, results in experiments.items():
         trained = [run["seconds"] for run in results["runs"] if not run.get("reused_from")]
+        grids = [choice["seconds"] for choice in results.get("lr_selection", {}).values()
+                 if not choice.get("reused_from")]
         rows.append({"experiment": name, "trained": len(trained),
                      "reused": len(results["runs"]) - len(trained),
-                     "seconds": round(sum(trained), 1), "slowest": max(trained, default=0.0)})
+                     "seconds": round(sum(trained), 1), "slowest": max(trained, default=0.0),
+                     "grid_seconds": round(sum(grids), 1)})
     return rows
 
 
@@ -399,4 +426,4 @@ __all__ = ["REFERENCE_SETS", "comparison_line", "comparisons_table", "curves", "
            "erf_comparison", "erf_comparison_line", "erf_map", "erf_mass_curves", "erf_radii",
            "erf_rows", "erf_variants", "images_per_second", "is_complete", "load_reference",
            "load_set", "method_text", "pareto_points", "provenance_line", "set_cost",
-           "stability_text", "table"]
+           "stability_text", "sweep_text", "table"]

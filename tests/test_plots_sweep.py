@@ -47,6 +47,7 @@ def test_the_sweep_reads_one_set_in_epoch_order_and_plots_it(tmp_path):
     _write(cpu, "stacking_long", 8, 0.05)
     rows = R.epoch_sweep("stacking", tmp_path)
     assert [row["epochs"] for row in rows] == [2, 4, 8]
+    assert {row["profile"] for row in rows} == {"cpu"}
     assert rows[0]["difference"] == 0 and rows[0]["verdict"] == stats.INCONCLUSIVE
     assert rows[2]["verdict"] == stats.HOLDS
     assert rows[2]["verdict_text"].endswith("8 epochs, cpu set, 3 seeds")
@@ -55,5 +56,23 @@ def test_the_sweep_reads_one_set_in_epoch_order_and_plots_it(tmp_path):
     assert not figure_problems(fig)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8"]
     plt.close(fig)
+    assert R.sweep_text(rows) == ("inconclusive at 2 epochs; holds at 4 and 8 epochs: the verdict "
+                                  "changes with the budget")
     with pytest.raises(ValueError, match="at least one"):
         plot_epoch_sweep(ax, {})
+
+
+def test_a_sweep_not_made_yet_is_left_out_and_an_empty_figure_says_so():
+    rows = [{"epochs": e, "difference": 0.02, "low": 0.01, "high": 0.03,
+             "verdict": stats.HOLDS} for e in (2, 4, 8)]
+    assert R.sweep_text(rows) == "holds at every budget (2, 4 and 8 epochs): stable"
+    assert R.sweep_text([]) == "not available yet"
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_epoch_sweep(ax, {"made": rows, "not made": []})
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["made"]
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_epoch_sweep(ax, {"not made": []})
+    assert [t.get_text() for t in ax.texts] == ["reference results not available yet"]
+    assert not figure_problems(fig)
+    plt.close(fig)

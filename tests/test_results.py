@@ -231,11 +231,20 @@ def test_set_cost_counts_a_reused_run_once_where_it_was_trained():
         run["seconds"] = seconds
     for run in copied["runs"][:2]:
         run["reused_from"] = "dense_vs_conv/cnn"
+    made["lr_selection"] = {"cnn": {"lr": 0.1, "seconds": 300.0},
+                            "mlp": {"lr": 0.2, "seconds": 40.5}}
+    copied["lr_selection"] = {"cnn": {"lr": 0.1, "seconds": 300.0,
+                                      "reused_from": "made/cnn"},
+                              "mlp": {"lr": 0.2, "seconds": 41.0}}
     rows = R.set_cost({"made": made, "copied": copied})
     assert rows == [
-        {"experiment": "made", "trained": 4, "reused": 0, "seconds": 242.5, "slowest": 120.5},
-        {"experiment": "copied", "trained": 2, "reused": 2, "seconds": 61.0, "slowest": 31.0},
+        {"experiment": "made", "trained": 4, "reused": 0, "seconds": 242.5, "slowest": 120.5,
+         "grid_seconds": 340.5},
+        {"experiment": "copied", "trained": 2, "reused": 2, "seconds": 61.0, "slowest": 31.0,
+         "grid_seconds": 41.0},
     ]
+    del made["lr_selection"]  # format 1: no grids
+    assert R.set_cost({"made": made})[0]["grid_seconds"] == 0.0
 
 
 def test_the_cpu_reference_set_cost_is_the_sum_of_its_trained_runs():
