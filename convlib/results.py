@@ -249,7 +249,8 @@ def epoch_sweep(name: str, folder: str | os.PathLike | None = None,
     epochs, from ``name`` and its sweep experiments (``name_short``, ``name_long``:
     :data:`convlib.experiments.SWEEP`) in one reference set (``profile``, else the strongest set
     whose files are all complete), each with the set's profile and the claim's difference, 95 %
-    interval and verdict with its budget; rows in epoch order. Empty when no set holds all three files complete."""
+    interval and verdict with its budget; rows in epoch order. Empty when no set holds all three
+    files complete."""
     names = [name] + [f"{name}_{label}" for label in SWEEP]
     for candidate in (profile,) if profile is not None else REFERENCE_SETS:
         found = [load_reference(n, folder, profile=candidate) for n in names]
