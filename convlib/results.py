@@ -378,7 +378,9 @@ def erf_comparison(results: dict, wider: str, narrower: str, stage: str = "train
     difference of their mean spreads (pixels, :func:`convlib.erf.rms_radius` per seed) with its
     95 % Welch t interval over seeds (:func:`convlib.stats.welch_interval`), and the verdict with
     the file's budget: holds when the interval lies above 0, contradicted below, else
-    inconclusive; not comparable when either variant had an unstable run."""
+    inconclusive; not comparable when either variant had an unstable run. Every run's map is
+    averaged over the same first test images (:data:`convlib.experiments.runner.ERF_IMAGES`), so
+    the interval covers the seeds' variation, not the choice of images."""
     diff, low, high = stats.welch_interval(erf_radii(results, wider, stage),
                                            erf_radii(results, narrower, stage))
     if unstable_seeds(results, wider) or unstable_seeds(results, narrower):
