@@ -248,14 +248,14 @@ def epoch_sweep(name: str, folder: str | os.PathLike | None = None,
     """How the budget moves the first claim of experiment ``name``: one row per number of
     epochs, from ``name`` and its sweep experiments (``name_short``, ``name_long``:
     :data:`convlib.experiments.SWEEP`) in one reference set (``profile``, else the strongest set
-    whose files are all complete), each with the set's profile and the claim's difference, 95 %
-    interval and verdict with its budget; rows in epoch order. Empty when no set holds all three
-    files complete."""
+    whose files are all complete), each with the set (its name in :data:`REFERENCE_SETS`) and the
+    claim's difference, 95 % interval and verdict with its budget; rows in epoch order. Empty
+    when no set holds all three files complete."""
     names = [name] + [f"{name}_{label}" for label in SWEEP]
     for candidate in (profile,) if profile is not None else REFERENCE_SETS:
         found = [load_reference(n, folder, profile=candidate) for n in names]
         if all(r is not None and is_complete(r) for r in found):
-            rows = [{"epochs": r["provenance"]["epochs"], "profile": r["provenance"]["profile"],
+            rows = [{"epochs": r["provenance"]["epochs"], "set": candidate,
                      **_claim_numbers(check_claims(r)[0])} for r in found]
             return sorted(rows, key=lambda row: row["epochs"])
     return []
@@ -348,17 +348,18 @@ def erf_radii(results: dict, variant: str, stage: str = "trained") -> list[float
 
 
 def erf_rows(results: dict, radius: float = 4) -> list[dict]:
-    """One row per variant with ERF maps: seeds, the mean spread (pixels) before and after
-    training, and the mean share of the map within ``radius`` pixels of the centre (%)."""
+    """One row per variant with ERF maps: seeds, the mean spread (pixels,
+    :func:`convlib.erf.rms_radius`) untrained and trained, and the mean share of the map within
+    ``radius`` pixels of the centre (%)."""
     rows = []
     for variant in erf_variants(results):
         row = {"variant": variant, "seeds": len(_erf_runs(results, variant, "trained"))}
-        for stage in ERF_STAGES:
+        for stage, word in zip(ERF_STAGES, ("untrained", "trained")):
             runs = _erf_runs(results, variant, stage)
-            row[f"{stage} radius (px)"] = round(float(np.mean(erf_radii(results, variant, stage))),
-                                                ERF_DECIMALS)
+            row[f"{word} spread (px)"] = round(float(np.mean(erf_radii(results, variant, stage))),
+                                               ERF_DECIMALS)
             share = np.mean([mass_within(run["erf"][stage], radius) for run in runs])
-            row[f"{stage} within {radius:g} px (%)"] = round(100 * float(share), 1)
+            row[f"{word} within {radius:g} px (%)"] = round(100 * float(share), 1)
         rows.append(row)
     return rows
 

@@ -196,6 +196,8 @@ def test_the_erf_mass_figure_draws_both_stages_per_variant_and_follows_the_rules
     assert [line.get_label() for line in ax.get_lines()] == [
         "one 5x5, trained", "one 5x5, untrained", "2x3x3, trained", "2x3x3, untrained"]
     assert ax.get_lines()[0].get_color() == ax.get_lines()[1].get_color() == styles["5x5"]["color"]
+    assert ax.get_lines()[0].get_marker() == ax.get_lines()[1].get_marker() == "^"
+    assert ax.get_lines()[1].get_markerfacecolor() == "none"  # hollow: untrained
     assert list(ax.get_lines()[2].get_ydata()) == [100 * v for v in curves["2x3x3"]["trained"]]
     fig.tight_layout()
     assert figure_problems(fig) == []

@@ -26,6 +26,7 @@ def test_convnext_blocks_get_their_own_colour_shaded_by_kernel_size():
     styles = variant_styles(get_experiment("large_kernel").variants)
     assert styles["convnext7"]["color"] == CONVNEXT_KERNEL_COLORS[7]
     assert styles["convnext13"]["color"] == CONVNEXT_KERNEL_COLORS[13]
+    assert styles["convnext7"]["marker"] != styles["convnext13"]["marker"]  # also in grayscale
     assert styles["2x3x3"]["color"] == construction_style("stacked")["color"]
     assert construction_style("convnext", 7)["label"] == "ConvNeXt 7x7"
     taken = {construction_style(kind)["color"] for kind in ("plain", "stacked", "bottleneck",

@@ -47,7 +47,7 @@ def test_the_sweep_reads_one_set_in_epoch_order_and_plots_it(tmp_path):
     _write(cpu, "stacking_long", 8, 0.05)
     rows = R.epoch_sweep("stacking", tmp_path)
     assert [row["epochs"] for row in rows] == [2, 4, 8]
-    assert {row["profile"] for row in rows} == {"cpu"}
+    assert {row["set"] for row in rows} == {"cpu"}  # the folder it was read from
     assert rows[0]["difference"] == 0 and rows[0]["verdict"] == stats.INCONCLUSIVE
     assert rows[2]["verdict"] == stats.HOLDS
     assert rows[2]["verdict_text"].endswith("8 epochs, cpu set, 3 seeds")

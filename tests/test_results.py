@@ -323,8 +323,8 @@ def test_erf_rows_and_maps_average_the_seeds_maps():
         R.erf_map(found, "wide"), np.mean([_gaussian(s) for s in (3.0, 3.1, 2.9)], axis=0))
     rows = {row["variant"]: row for row in R.erf_rows(found, radius=2)}
     # a Gaussian of sigma s per axis spreads R = s * sqrt(2) (to sampling error on 21 x 21)
-    assert rows["narrow"]["trained radius (px)"] == pytest.approx(1.5 * np.sqrt(2), abs=0.02)
-    assert rows["wide"]["init radius (px)"] == rows["narrow"]["init radius (px)"]
+    assert rows["narrow"]["trained spread (px)"] == pytest.approx(1.5 * np.sqrt(2), abs=0.02)
+    assert rows["wide"]["untrained spread (px)"] == rows["narrow"]["untrained spread (px)"]
     assert rows["narrow"]["trained within 2 px (%)"] > rows["wide"]["trained within 2 px (%)"]
     curves = R.erf_mass_curves(found, range(0, 11))
     assert curves["wide"]["trained"][-1] == pytest.approx(1.0, abs=0.01)

@@ -227,8 +227,9 @@ def plot_erf_mass(ax: Any, curves: Mapping[str, Mapping[str, Sequence[float]]],
     """The share of each network's effective receptive field within each radius of ``radii``
     (pixels), from :func:`convlib.results.erf_mass_curves` (``curves``: variant -> stage ->
     shares, the stages ``"trained"`` and/or ``"init"``): after training as a solid line with
-    markers, before training as a thin dotted line in the same colour (``styles``: variant ->
-    line style of :func:`convlib.plots.style.variant_styles`). A curve that rises more slowly
+    filled markers, before training as a thin dotted line with hollow markers, in the same
+    colour and marker (``styles``: variant -> line style of
+    :func:`convlib.plots.style.variant_styles`). A curve that rises more slowly
     spreads its gradient wider. ``labels`` names the variants in the legend (default: the
     variant names)."""
     if not curves:
@@ -249,7 +250,8 @@ def plot_erf_mass(ax: Any, curves: Mapping[str, Mapping[str, Sequence[float]]],
                     **{**style, "linestyle": "-"})
         if "init" in stages:
             ax.plot(radii, [100 * v for v in stages["init"]], label=f"{name}, untrained",
-                    color=style["color"], linestyle=":", linewidth=1.2)
+                    color=style["color"], marker=style.get("marker"), markerfacecolor="none",
+                    linestyle=":", linewidth=1.2)
     ax.set_xlabel("radius around the centre pixel (pixels)")
     ax.set_ylabel("share of the effective\nreceptive field within (%)")
     ax.set_ylim(0, 100)

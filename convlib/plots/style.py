@@ -69,6 +69,7 @@ PLAIN_KERNEL_COLORS = {1: "#9ecae1", 3: "#6baed6", 5: "#3182bd", 7: "#08519c", 9
 _PLAIN_MARKERS = {1: "o", 3: "s", 5: "^", 7: "D", 9: "v", 11: "P"}
 # ConvNeXt blocks (depthwise k x k, 1x1 expansion, 1x1 projection): a purple ramp by kernel size.
 CONVNEXT_KERNEL_COLORS = {7: "#8073ac", 13: "#542788", 31: "#2d004b"}
+_CONVNEXT_MARKERS = {7: "h", 13: "p", 31: "8"}
 _STYLES = {  # colour (Okabe-Ito), hatch, marker, line style
     "plain": ("#3182bd", "", "o", "-"),
     "stacked": ("#E69F00", "//", "s", "--"),
@@ -87,9 +88,9 @@ def construction_style(kind: str, kernel_size: int | None = None) -> dict[str, A
 
     ``kind`` is one of :data:`CONSTRUCTIONS` (``"depthwise"`` and ``"mlp"`` are accepted for
     ``"separable"`` and ``"dense"``). ``kernel_size`` picks the shade and marker of a ``"plain"``
-    convolution (odd sizes 1-11; larger ones take the darkest shade) and the shade of a
-    ``"convnext"`` block's depthwise kernel (:data:`CONVNEXT_KERNEL_COLORS`); it is ignored for
-    the other kinds, whose label mentions no kernel.
+    convolution (odd sizes 1-11; larger ones take the darkest shade) and the shade and marker of
+    a ``"convnext"`` block's depthwise kernel (:data:`CONVNEXT_KERNEL_COLORS`); it is ignored
+    for the other kinds, whose label mentions no kernel.
     """
     if not isinstance(kind, str):
         raise TypeError(f"kind must be one of {CONSTRUCTIONS}; got {type(kind).__name__}")
@@ -106,6 +107,7 @@ def construction_style(kind: str, kernel_size: int | None = None) -> dict[str, A
     if kind == "convnext" and kernel_size is not None:
         k = as_kernel_size(kernel_size)
         color = CONVNEXT_KERNEL_COLORS.get(k, color)
+        marker = _CONVNEXT_MARKERS.get(k, marker)
         label = f"ConvNeXt {k}x{k}"
     return {"color": color, "hatch": hatch, "marker": marker, "linestyle": linestyle,
             "label": label}
