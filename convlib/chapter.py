@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import torch
+from torch import nn
 
 from convlib import claims, results, stats
 from convlib.experiments.registry import EXPERIMENTS
 from convlib.experiments.verdicts import check_claims, summarize, unstable_seeds
 from convlib.models import ArticleNet
 from convlib.plots import glue
-from convlib.plots.style import line_style
+from convlib.plots.style import construction_of, line_style
 
 NOT_AVAILABLE = "reference results not available yet"
 MARGINS = (0.005, 0.01, 0.02)  # equivalence margins a "same performance" table shows: ±0.5, 1, 2
@@ -59,19 +60,18 @@ ARTICLE_FRAME = {
 }
 
 
-def article_frame_networks(name: str, found: dict | None = None) -> dict[str, ArticleNet]:
-    """``{variant: network}`` of experiment ``name`` as the format-1 reference sets trained it
-    (:data:`ARTICLE_FRAME`), checked against the weights ``found`` (a format-1 results file)
-    stored for each variant. A chapter that reads a format-2 file (the fair frame) must describe
-    its networks from the registry instead: refused here."""
+def _article_frame_networks(name: str, found: dict | None) -> dict[str, nn.Module]:
+    """The format-1 networks (:data:`ARTICLE_FRAME`), checked against ``found``'s stored
+    weights."""
     if name not in ARTICLE_FRAME:
-        raise ValueError(f"name must be one of {sorted(ARTICLE_FRAME)}; got {name!r}")
-    if found is not None and found["format"] != 1:
-        raise ValueError(f"found must be a format-1 file (the article's frame); got format "
-                         f"{found['format']}: describe its networks from convlib.experiments")
-    nets = {
-        v: ArticleNet(kind, k, **options) for v, (kind, k, options) in ARTICLE_FRAME[name].items()
-    }
+        raise ValueError(f"name must be one of {sorted(ARTICLE_FRAME)} for a format-1 file; "
+                         f"got {name!r}")
+    return _checked(name, found, {v: ArticleNet(kind, k, **options)
+                                  for v, (kind, k, options) in ARTICLE_FRAME[name].items()})
+
+
+def _checked(name: str, found: dict | None, nets: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """``nets``, after checking that each one's weights are those ``found`` stored for it."""
     stored = (found or {}).get("variants", {})
     for variant, net in nets.items():
         info = stored.get(variant)
@@ -79,27 +79,53 @@ def article_frame_networks(name: str, found: dict | None = None) -> dict[str, Ar
         if info is not None and counts != (info["block_weights"], info["total_params"]):
             raise ValueError(f"{name}/{variant}: the stored weights {info['block_weights']:,} "
                              f"(convolutions) and {info['total_params']:,} (all) are not those "
-                             f"of {ARTICLE_FRAME[name][variant]}")
+                             f"of the network built for it ({counts[0]:,} and {counts[1]:,})")
     return nets
 
 
-def article_frame_construction(name: str, variant: str) -> tuple[str, int | None]:
-    """The style map's construction of an article-frame variant: ``("plain", k)`` for a plain
-    k x k network, ``(kind, None)`` for the other block kinds, ``("cnn", None)`` for a variant
-    that is no ArticleNet."""
-    kind, kernel_size, _ = ARTICLE_FRAME.get(name, {}).get(variant, ("cnn", None, None))
-    return (kind, kernel_size if kind == "plain" else None)
+def _is_article_frame(found: dict | None) -> bool:
+    return found is not None and found["format"] == 1
 
 
-def article_frame_styles(name: str) -> dict[str, dict]:
-    """``{variant: line style}`` of experiment ``name``'s article-frame networks, from the book's
-    style map (:func:`convlib.plots.style.line_style`: one colour per construction; a plain
-    network's by its kernel size), without the construction's label (the variant has its own)."""
-    if name not in ARTICLE_FRAME:
-        raise ValueError(f"name must be one of {sorted(ARTICLE_FRAME)}; got {name!r}")
+def experiment_networks(name: str, found: dict | None = None) -> dict[str, nn.Module]:
+    """``{variant: network}`` of experiment ``name`` as the results ``found`` trained them (built,
+    untrained), checked against the weights the file stored for each: a format-1 file's networks
+    in the article's frame (:data:`ARTICLE_FRAME`; its MLP left out), a format-2 file's (and,
+    without ``found``, today's) from the registry's builders (:mod:`convlib.experiments`)."""
+    if _is_article_frame(found):
+        return _article_frame_networks(name, found)
+    if name not in EXPERIMENTS:
+        raise ValueError(f"name must be one of {sorted(EXPERIMENTS)}; got {name!r}")
+    return _checked(name, found, {v.name: v.build() for v in EXPERIMENTS[name].variants})
+
+
+def experiment_construction(name: str, variant: str,
+                            found: dict | None = None) -> tuple[str, int | None]:
+    """The style map's construction of one variant of experiment ``name`` in the frame of
+    ``found`` (:func:`convlib.plots.style.construction_of`): ``("plain", k)`` for a plain k x k
+    network, ``(kind, None)`` or ``(kind, k)`` for the other block kinds, ``("cnn", None)`` for
+    a network outside the map (the MLP)."""
+    if _is_article_frame(found):
+        kind, kernel_size, _ = ARTICLE_FRAME.get(name, {}).get(variant, ("cnn", None, None))
+        return (kind, kernel_size if kind == "plain" else None)
+    if name not in EXPERIMENTS:
+        raise ValueError(f"name must be one of {sorted(EXPERIMENTS)}; got {name!r}")
+    for candidate in EXPERIMENTS[name].variants:
+        if candidate.name == variant:
+            return construction_of(getattr(candidate.build, "spec", None))
+    raise ValueError(f"variant must be one of {[v.name for v in EXPERIMENTS[name].variants]}; "
+                     f"got {variant!r}")
+
+
+def experiment_styles(name: str, found: dict | None = None) -> dict[str, dict]:
+    """``{variant: line style}`` of experiment ``name``'s networks in the frame of ``found``, from
+    the book's style map (one colour per construction; a plain network's by its kernel size),
+    without the construction's label (the variant has its own)."""
+    variants = (ARTICLE_FRAME.get(name, {}) if _is_article_frame(found)
+                else [v.name for v in EXPERIMENTS[name].variants])
     styles = {}
-    for variant in ARTICLE_FRAME[name]:
-        style = line_style(*article_frame_construction(name, variant))
+    for variant in variants:
+        style = line_style(*experiment_construction(name, variant, found))
         styles[variant] = {key: value for key, value in style.items() if key != "label"}
     return styles
 
@@ -345,15 +371,15 @@ __all__ = [
     "MARGINS",
     "NOT_AVAILABLE",
     "accuracy_rows",
-    "article_frame_construction",
-    "article_frame_networks",
-    "article_frame_styles",
     "check_claim",
     "glue_verdict_counts",
     "trick_rows",
     "verdict_tables",
     "claim_rows",
     "exact_mean",
+    "experiment_construction",
+    "experiment_networks",
+    "experiment_styles",
     "glue_claims",
     "glue_key",
     "glue_time_verdicts",

@@ -135,33 +135,61 @@ def test_the_article_frame_networks_are_those_the_format_1_sets_trained(name):
         found = load_results(path)
         if found["format"] != 1:
             continue
-        nets = chapter.article_frame_networks(name, found)
+        nets = chapter.experiment_networks(name, found)
         assert set(nets) == set(found["variants"]) - {"mlp"}
+        assert all(type(net).__name__ == "ArticleNet" for net in nets.values())
         checked += 1
     if not checked:
         pytest.skip(f"no format-1 file of {name}")
 
 
+def test_a_format_2_file_or_none_describes_its_networks_from_the_registry():
+    from convlib.experiments import get_experiment
+    from convlib.params import count_params
+
+    nets = chapter.experiment_networks("large_kernel")
+    assert list(nets) == [v.name for v in get_experiment("large_kernel").variants]
+    assert all(type(net).__name__ == "FrameNet" for net in nets.values())
+    stored = {name: {"block_weights": net.block_weights(), "total_params": count_params(net)}
+              for name, net in nets.items()}
+    found = {"format": 2, "variants": stored}
+    assert set(chapter.experiment_networks("large_kernel", found)) == set(stored)
+    found["variants"]["convnext7"]["total_params"] += 1
+    with pytest.raises(ValueError, match="convnext7: the stored weights"):
+        chapter.experiment_networks("large_kernel", found)
+    with pytest.raises(ValueError, match="name must be one of"):
+        chapter.experiment_networks("no_such_experiment")
+
+
 def test_stored_weights_that_do_not_match_are_refused():
     found = {"format": 1, "variants": {"5x5": {"block_weights": 1, "total_params": 2}}}
     with pytest.raises(ValueError, match="not those"):
-        chapter.article_frame_networks("stacking", found)
-    with pytest.raises(ValueError, match="format-1"):
-        chapter.article_frame_networks("stacking", {"format": 2, "variants": {}})
+        chapter.experiment_networks("stacking", found)
+    with pytest.raises(ValueError, match="format-1 file"):
+        chapter.experiment_networks("large_kernel", {"format": 1, "variants": {}})
 
 
-def test_an_article_frame_variant_takes_its_constructions_style():
-    from convlib.plots.style import line_style
+def test_a_variant_takes_its_constructions_style_in_either_frame():
+    from convlib.experiments import get_experiment
+    from convlib.plots.style import line_style, variant_styles
 
-    styles = chapter.article_frame_styles("stacking")
+    format_1 = {"format": 1, "variants": {}}
+    styles = chapter.experiment_styles("stacking", format_1)
     assert styles["5x5"]["color"] == line_style("plain", 5)["color"] != styles["7x7"]["color"]
     assert styles["2x3x3"] == {k: v for k, v in line_style("stacked").items() if k != "label"}
+    assert chapter.experiment_styles("large_kernel") == variant_styles(
+        get_experiment("large_kernel").variants)
 
 
-def test_an_article_frame_variant_has_its_construction():
-    assert chapter.article_frame_construction("stacking", "7x7") == ("plain", 7)
-    assert chapter.article_frame_construction("grouped_wide", "g8-wide") == ("grouped", None)
-    assert chapter.article_frame_construction("dense_vs_conv", "mlp") == ("cnn", None)
+def test_a_variant_has_its_construction_in_either_frame():
+    format_1 = {"format": 1, "variants": {}}
+    assert chapter.experiment_construction("stacking", "7x7", format_1) == ("plain", 7)
+    assert chapter.experiment_construction("grouped_wide", "g8-wide", format_1) == ("grouped", None)
+    assert chapter.experiment_construction("dense_vs_conv", "mlp", format_1) == ("cnn", None)
+    assert chapter.experiment_construction("large_kernel", "convnext13") == ("convnext", 13)
+    assert chapter.experiment_construction("grouped_wide", "g8-wide") == ("bottleneck", None)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        chapter.experiment_construction("stacking", "9x9")
 
 
 def test_glue_claims_glues_value_verdict_and_explanation_without_printing(monkeypatch, capsys):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from convlib.chapter import article_frame_networks
+from convlib.chapter import experiment_networks
 from convlib.compare import (
     CONSTRUCTIONS,
     REFERENCE_VARIANTS,
@@ -27,6 +27,7 @@ from convlib.compare import (
 from convlib.flops import count_flops, count_macs
 from convlib.params import count_params
 from convlib.receptive import empirical_receptive_field
+from convlib.results import load_reference
 
 SETTINGS = settings(max_examples=15, deadline=None)
 
@@ -171,7 +172,7 @@ def test_reference_variants_train_exactly_their_construction():
     # reads them, so each construction is checked against the network they trained
     for (name, k, groups), sources in REFERENCE_VARIANTS.items():
         for experiment, variant_name in sources:
-            net = article_frame_networks(experiment)[variant_name]
+            net = experiment_networks(experiment, load_reference(experiment))[variant_name]
             c_in, c_out = (_conv_geometry(net.features.block2)[0][0],
                            _conv_geometry(net.features.block2)[-1][1])
             construction = {c.name: c for c in constructions(c_in, c_out, k, groups=groups or 2)}[
