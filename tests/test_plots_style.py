@@ -48,3 +48,11 @@ def test_construction_of_reads_both_frames_and_falls_back_for_other_kinds():
 def test_a_bad_kernel_size_is_named(bad):
     with pytest.raises(ValueError, match="kernel_size must be an int >= 1"):
         construction_style("convnext", bad)
+
+
+def test_every_construction_has_its_own_colour():
+    from convlib.plots.style import CONSTRUCTIONS
+
+    colours = [construction_style(kind)["color"] for kind in CONSTRUCTIONS]
+    assert len(set(colours)) == len(colours)
+    assert construction_style("local")["label"] == "locally connected (no weight sharing)"

@@ -57,11 +57,12 @@ MIN_PHONE_PX = 8.0
 GAP_PX = 1.0  # the least space between two texts, in the figure's pixels
 # Construction names: the kinds of convlib.blocks.make_block, then the two kinds of network.
 CONSTRUCTIONS = ("plain", "stacked", "bottleneck", "grouped", "separable", "spatial", "convnext",
-                 "dense", "cnn")
+                 "dense", "cnn", "local")
 CONSTRUCTION_LABELS = {
     "plain": "plain k x k", "stacked": "stacked 3x3", "bottleneck": "bottleneck",
     "grouped": "grouped", "separable": "depthwise separable", "spatial": "spatially separable",
     "convnext": "ConvNeXt block", "dense": "dense (MLP)", "cnn": "CNN",
+    "local": "locally connected (no weight sharing)",
 }
 # Plain convolutions: a blue ramp by kernel size, lighter for smaller kernels.
 PLAIN_KERNEL_COLORS = {1: "#9ecae1", 3: "#6baed6", 5: "#3182bd", 7: "#08519c", 9: "#08306b",
@@ -80,6 +81,7 @@ _STYLES = {  # colour (Okabe-Ito), hatch, marker, line style
     "convnext": ("#542788", "||", "h", (0, (4, 1, 1, 1, 1, 1))),
     "dense": ("#555555", "--", "X", (0, (1, 1))),
     "cnn": ("#8C510A", "++", "*", "-"),
+    "local": ("#999933", "--", "d", (0, (2, 2))),
 }
 
 
