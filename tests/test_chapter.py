@@ -187,7 +187,8 @@ def test_a_variant_has_its_construction_in_either_frame():
     assert chapter.experiment_construction("grouped_wide", "g8-wide", format_1) == ("grouped", None)
     assert chapter.experiment_construction("dense_vs_conv", "mlp", format_1) == ("cnn", None)
     assert chapter.experiment_construction("large_kernel", "convnext13") == ("convnext", 13)
-    assert chapter.experiment_construction("grouped_wide", "g8-wide") == ("bottleneck", None)
+    assert chapter.experiment_construction("grouped_wide", "g8-wide") == ("grouped", None)
+    assert chapter.experiment_construction("bottleneck", "bottleneck") == ("bottleneck", None)
     with pytest.raises(ValueError, match="variant must be one of"):
         chapter.experiment_construction("stacking", "9x9")
 

@@ -70,6 +70,9 @@ def test_one_network_shown_twice_gets_one_number_text():
     assert point_numbers(rows) == ["1, 3", "2", ""]
     assert key_label(2, _row("b", 1, 1, 0.5, "two 3x3 per block")) == "2  two 3x3"
     assert key_label(1, rows[0]) == "1  a"  # no label: the variant's name
+    long = key_label(16, _row("g", 1, 1, 0.5, "ResNeXt block, 8 groups, widened to equal weights"))
+    assert long == "16  ResNeXt block, 8 groups, widened\n        to equal weights"
+    assert all(len(line) <= 38 for line in long.splitlines())
 
 
 def test_crowded_points_get_numbers_that_cover_nothing():

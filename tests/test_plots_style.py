@@ -40,6 +40,9 @@ def test_construction_of_reads_both_frames_and_falls_back_for_other_kinds():
     assert construction_of(("FrameNet", "plain-1x1", 5, ())) == ("plain", 5)
     assert construction_of(("FrameNet", "grouped", 3, (("groups", 4),))) == ("grouped", None)
     assert construction_of(("FrameNet", "convnext", 7, ())) == ("convnext", 7)
+    resnext = ("FrameNet", "bottleneck", 3, (("groups", 8), ("residual", True)))
+    assert construction_of(resnext) == ("grouped", None)
+    assert construction_of(("FrameNet", "bottleneck", 3, (("groups", 1),))) == ("bottleneck", None)
     assert construction_of(("FrameNet", "inverted", 3, ())) == ("cnn", None)  # not in the map
     assert construction_of(("MLP", ())) == ("cnn", None)
 

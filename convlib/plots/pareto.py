@@ -11,6 +11,7 @@ places around it, nearest first, and draws a thin leader line to a farther one).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -108,11 +109,17 @@ def point_numbers(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return texts
 
 
+KEY_WIDTH = 38  # characters of a key entry's line: two columns of keys fit a 7 inch figure
+
+
 def key_label(number: int, row: Mapping[str, Any]) -> str:
     """A point's entry in the key: its number and its network's label (else its variant's name),
-    without the words every network of the figure shares ("per block")."""
+    without the words every network of the figure shares ("per block"), wrapped at
+    :data:`KEY_WIDTH` characters with the next lines indented under the label."""
     label = str(row.get("label") or row["variant"]).replace(" per block", "")
-    return f"{number}  {label}"
+    head = f"{number}  "
+    lines = textwrap.wrap(label, KEY_WIDTH - len(head)) or [""]
+    return head + ("\n" + " " * (2 * len(head))).join(lines)
 
 
 def _boxes_of_points(ax: Any, points: Sequence[tuple[float, float, float, float]]) -> list[Any]:

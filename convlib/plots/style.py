@@ -127,15 +127,19 @@ def construction_of(spec: tuple) -> tuple[str, int | None]:
     """The style map's construction of a variant's builder spec (``Variant.build.spec``, an
     ``ArticleNet`` or a ``FrameNet``): ``("plain", k)`` for a plain k x k network (with or
     without the frame's 1x1 depth control), ``("convnext", k)`` for ConvNeXt blocks with a
-    depthwise k x k, ``(kind, None)`` for the other block kinds of the style map, ``("cnn",
+    depthwise k x k, ``("grouped", None)`` for a bottleneck whose 3x3 is in groups (ResNeXt),
+    ``(kind, None)`` for the other block kinds of the style map, ``("cnn",
     None)`` for anything else."""
     if not isinstance(spec, tuple) or len(spec) < 3 or spec[0] not in ("ArticleNet", "FrameNet"):
         return ("cnn", None)
     kind, kernel_size = spec[1], spec[2]
+    options = dict(spec[3]) if len(spec) > 3 and isinstance(spec[3], tuple) else {}
     if kind in ("plain", "plain-1x1"):
         return ("plain", kernel_size)
     if kind == "convnext":
         return ("convnext", kernel_size)
+    if kind == "bottleneck" and options.get("groups", 1) > 1:  # ResNeXt: its 3x3 in groups
+        return ("grouped", None)
     return (kind, None) if kind in CONSTRUCTIONS else ("cnn", None)
 
 
