@@ -47,6 +47,11 @@ def test_the_figure_follows_the_figure_rules_with_and_without_results():
         plot_grouped_experiment(axes, found, GROUPS)
         fig.tight_layout()
         assert figure_problems(fig) == []
+        if found is not None:  # each tick names the groups and the network's weights
+            weights = found["variants"]["g2"]["block_weights"]
+            assert axes[0].get_xticklabels()[0].get_text() == f"2\n{weights:,}"
+            assert [t.get_text() for t in axes[1].get_legend().get_texts()][0].startswith(
+                "1 group")
         plt.close(fig)
     with pytest.raises(ValueError, match="two panels"):
         plot_grouped_experiment(axes[:1], None, GROUPS)

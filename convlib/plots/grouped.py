@@ -37,8 +37,9 @@ def group_differences(results: dict, groups: Mapping[str, int]) -> list[dict]:
 
 def plot_grouped_experiment(axes: Any, results: dict | None, groups: Mapping[str, int]) -> None:
     """Chapter 5's two panels on ``axes``: the accuracy each number of groups loses against one
-    group (:func:`group_differences`, each point labelled with its network's block weights)
-    and the test accuracy per epoch; "not available yet" on both without ``results``."""
+    group (:func:`group_differences`, each tick naming the groups and its network's convolution
+    weights) and the test accuracy per epoch, one line per number of groups; "not available
+    yet" on both without ``results``."""
     if len(axes) != 2:
         raise ValueError(f"axes must be two panels (differences, curves); got {len(axes)}")
     fig = axes[0].figure
@@ -52,9 +53,10 @@ def plot_grouped_experiment(axes: Any, results: dict | None, groups: Mapping[str
         fig.suptitle("Grouped experiment: reference results not available yet")
         return
     _plot_differences(axes[0], group_differences(results, groups))
-    plot_curves(axes[1], curves(results, "test_acc"),
-                {name: info["label"] for name, info in results["variants"].items()})
-    axes[1].set_ylabel("test accuracy (%), mean and 95% interval")
+    plot_curves(axes[1], curves(results, "test_acc"),  # short labels: the title says the rest
+                {name: f"{g} group{'s' if g > 1 else ''}" for name, g in groups.items()
+                 if name in results["variants"]})
+    axes[1].set_ylabel("test accuracy (%)\nmean and 95% interval")
     axes[1].set_title("Test accuracy per epoch")
     axes[1].legend(loc="lower right")
     from matplotlib.ticker import MaxNLocator  # deferred: matplotlib is heavy (ARCHITECTURE.md)
@@ -72,12 +74,10 @@ def _plot_differences(ax: Any, rows: list[dict]) -> None:
     ax.axhline(0, color="0.4", linewidth=1, linestyle=":", label="no difference")
     ax.errorbar(xs, diffs, yerr=errors, capsize=4, label="1 group - g groups",
                 **series_styles(1)[0])
-    for row in rows:
-        ax.annotate(f"{row['block_weights']:,} conv weights", (row["groups"], row["difference"]),
-                    textcoords="offset points", xytext=(8, -4), fontsize=10)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(xs, labels=[str(g) for g in xs])
-    ax.set_xlabel("groups g per 3x3 convolution (log2 scale)")
+    ax.set_xscale("log", base=2)  # each tick: the groups, then the network's weights
+    ax.set_xticks(xs, labels=[f"{row['groups']}\n{row['block_weights']:,}" for row in rows])
+    ax.set_xlabel("groups g per 3x3 convolution (log2 scale)\nand the network's convolution "
+                  "weights")
     ax.set_xlim(1.4, 16)
     ax.set_ylabel("1 group minus g groups\n(test accuracy, points)")
     ax.set_title("Accuracy lost to grouping")
