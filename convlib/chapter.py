@@ -19,7 +19,7 @@ from convlib.experiments.registry import EXPERIMENTS
 from convlib.experiments.verdicts import check_claims, summarize, unstable_seeds
 from convlib.models import ArticleNet
 from convlib.plots import glue
-from convlib.plots.style import construction_of, line_style
+from convlib.plots.style import construction_of, line_style, variant_styles
 
 NOT_AVAILABLE = "reference results not available yet"
 MARGINS = (0.005, 0.01, 0.02)  # equivalence margins a "same performance" table shows: ±0.5, 1, 2
@@ -121,10 +121,12 @@ def experiment_styles(name: str, found: dict | None = None) -> dict[str, dict]:
     """``{variant: line style}`` of experiment ``name``'s networks in the frame of ``found``, from
     the book's style map (one colour per construction; a plain network's by its kernel size),
     without the construction's label (the variant has its own)."""
-    variants = (ARTICLE_FRAME.get(name, {}) if _is_article_frame(found)
-                else [v.name for v in EXPERIMENTS[name].variants])
+    if not _is_article_frame(found):
+        if name not in EXPERIMENTS:
+            raise ValueError(f"name must be one of {sorted(EXPERIMENTS)}; got {name!r}")
+        return variant_styles(EXPERIMENTS[name].variants)
     styles = {}
-    for variant in variants:
+    for variant in ARTICLE_FRAME.get(name, {}):
         style = line_style(*experiment_construction(name, variant, found))
         styles[variant] = {key: value for key, value in style.items() if key != "label"}
     return styles
