@@ -19,9 +19,9 @@ cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 
 # Every experiment, each sweep after its base; the cheaper ones first, so that the files a set
-# needs most are made before the costliest (measured per run, one thread: a 5x5 or stacked 3x3
-# network about 7 minutes, the deep bottleneck about 45, a ConvNeXt about 60); tests/
-# test_recipes.py checks it against the registry.
+# needs most are made before the costliest (one thread, a run of 4 epochs: a 5x5 or two stacked
+# 3x3 about 6 minutes, the deep bottleneck network about 19, ConvNeXt 7x7 16 and 13x13 20; its
+# learning-rate grid a third more); tests/test_recipes.py checks it against the registry.
 QUEUE="stacking stacking_matched separable bottleneck dense_vs_conv stacking_short stacking_long
 separable_wide grouped grouped_wide overfitting bottleneck_deep large_kernel bottleneck_deep_short
 bottleneck_deep_long"
