@@ -315,7 +315,7 @@ def stability_text(results: dict) -> str:
 
 
 ERF_STAGES = ("init", "trained")  # the stored maps: before training and after it
-ERF_DECIMALS = 2  # ERF radii and their differences, in pixels: far above the maps' 1e-6 rounding
+SPREAD_DECIMALS = 2  # ERF spreads and their differences (pixels): far above 1e-6 rounding
 
 
 def erf_variants(results: dict) -> list[str]:
@@ -357,7 +357,7 @@ def erf_rows(results: dict, radius: float = 4) -> list[dict]:
         for stage, word in zip(ERF_STAGES, ("untrained", "trained")):
             runs = _erf_runs(results, variant, stage)
             row[f"{word} spread (px)"] = round(float(np.mean(erf_radii(results, variant, stage))),
-                                               ERF_DECIMALS)
+                                               SPREAD_DECIMALS)
             share = np.mean([mass_within(run["erf"][stage], radius) for run in runs])
             row[f"{word} within {radius:g} px (%)"] = round(100 * float(share), 1)
         rows.append(row)
@@ -390,8 +390,8 @@ def erf_comparison(results: dict, wider: str, narrower: str, stage: str = "train
         verdict = (stats.HOLDS if low > 0 else stats.CONTRADICTED if high < 0
                    else stats.INCONCLUSIVE)
     return {"wider": wider, "narrower": narrower, "stage": stage,
-            "difference": round(diff, ERF_DECIMALS), "low": round(low, ERF_DECIMALS),
-            "high": round(high, ERF_DECIMALS), "verdict": verdict,
+            "difference": round(diff, SPREAD_DECIMALS), "low": round(low, SPREAD_DECIMALS),
+            "high": round(high, SPREAD_DECIMALS), "verdict": verdict,
             "verdict_text": stats.with_budget(verdict, budget_text(results)),
             "seeds": [len(_erf_runs(results, v, stage)) for v in (wider, narrower)]}
 
