@@ -233,3 +233,35 @@ def test_the_cpu_recipe_makes_a_complete_set_from_a_clean_worktree_and_commits_i
     changed = subprocess.run(["git", "diff", "--name-only", head, "HEAD"], cwd=clone,
                              capture_output=True, text=True, check=True).stdout.split()
     assert changed == ["book/results/pending/smoke/dense_vs_conv.json"]
+
+
+def test_the_cpu_recipe_names_a_sweep_as_the_registry_does():
+    """The recipe tells an epoch sweep by its name (NAME_short, NAME_long): exactly the
+    experiments that take their recipe from another."""
+    from convlib.experiments import EXPERIMENTS
+
+    by_name = {n for n in EXPERIMENTS if n.endswith(("_short", "_long"))}
+    assert by_name == {n for n, e in EXPERIMENTS.items() if e.recipe_from is not None}
+    assert '"$name" != *_short' in CPU_RECIPE.read_text()
+    assert '"$name" != *_long' in CPU_RECIPE.read_text()
+
+
+@pytest.mark.parametrize("profile, extended", [("cpu", ["stacking"]), ("smoke", [])])
+def test_the_cpu_recipe_extends_each_base_in_its_lane_and_never_a_sweep(
+        tmp_path, profile, extended):
+    """A stand-in python records what the lane asks for: in the cpu profile each base
+    experiment's `extend` follows its `run` in the same lane; the sweeps are never extended."""
+    clone, worktree, out, calls = (tmp_path / "clone", tmp_path / "ref", tmp_path / "out",
+                                   tmp_path / "calls")
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/bash\necho "$3 $4" >> {calls}\n')
+    python.chmod(0o755)
+    env = dict(os.environ, PROFILE=profile, PYTHON=str(python), WORKTREE=str(worktree),
+               OUT=str(out), EXPERIMENTS="stacking stacking_short stacking_long", LANES="1")
+    done = subprocess.run(["bash", "recipes/cpu/reference.sh", "HEAD"], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = ["run stacking", *(f"extend {n}" for n in extended), "run stacking_short",
+                "run stacking_long"]
+    assert calls.read_text().splitlines() == expected

@@ -2,8 +2,11 @@
 # The CPU reference set on one small machine, from a clean worktree of ONE pinned commit (a set
 # is one commit: tests/test_results.py). LANES one-thread processes take experiments from one
 # queue, so that no core idles while the other lane still has hours of work; each experiment's
-# epoch sweep comes after its base (the sweep reuses the base's learning rates). Then `extend`
-# adds seeds 3-4 where the rule asks (cpu and full profiles). Resumable: OUT keeps every finished
+# epoch sweep comes after its base (the sweep reuses the base's learning rates). In the cpu and
+# full profiles a lane then runs `extend` on the experiment it just finished (seeds 3-4 where the
+# rule asks), so that no core idles while the other extends; the epoch sweeps (NAME_short,
+# NAME_long) keep their 3 seeds: they ask whether a ranking moves with the budget, and their
+# t-based intervals are valid at 3 seeds, only wider. Resumable: OUT keeps every finished
 # run and learning-rate choice, and is seeded from PENDING (only a run or a grid in progress is
 # lost). With COMMIT_EVERY=S, every S seconds the files are copied into PENDING and that folder,
 # alone, is committed: a machine that stops keeps what it finished.
@@ -13,7 +16,7 @@
 # Environment: PROFILE (default cpu), PYTHON (default .venv/bin/python of this checkout),
 # WORKTREE (default ../ref-COMMIT), OUT (default results/reference-PROFILE), PENDING (default
 # book/results/pending/PROFILE), EXPERIMENTS (default QUEUE below), LANES (default 2),
-# COMMIT_EVERY (default 0: never), CONVLIB_DATA. Logs: OUT/lane-N.log, OUT/extend.log.
+# COMMIT_EVERY (default 0: never), CONVLIB_DATA. Logs: OUT/lane-N.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
@@ -72,6 +75,12 @@ lane() {
         echo "$(date -u +%FT%TZ) start $name"
         (cd "$WORKTREE" && "$PY" -m convlib.experiments run "$name" --profile "$PROFILE" \
             --out "$OUT")
+        if [[ "$PROFILE" == cpu || "$PROFILE" == full ]] && [[ "$name" != *_short ]] \
+                && [[ "$name" != *_long ]]; then
+            echo "$(date -u +%FT%TZ) extend $name"
+            (cd "$WORKTREE" && "$PY" -m convlib.experiments extend "$name" \
+                --profile "$PROFILE" --out "$OUT")
+        fi
         echo "$(date -u +%FT%TZ) done $name"
     done
 }
@@ -93,12 +102,6 @@ for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 if ((failed)); then
     echo "a lane failed: see $OUT/lane-*.log" >&2
     exit 1
-fi
-if [[ "$PROFILE" == cpu || "$PROFILE" == full ]]; then
-    for name in $EXPERIMENTS; do
-        (cd "$WORKTREE" && "$PY" -m convlib.experiments extend "$name" --profile "$PROFILE" \
-            --out "$OUT") >> "$OUT/extend.log" 2>&1
-    done
 fi
 [[ "$COMMIT_EVERY" != 0 ]] && save
 echo "reference set '$PROFILE' from $COMMIT in $OUT: $(($(date +%s) - started)) s wall," \
