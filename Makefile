@@ -90,21 +90,15 @@ grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [GRADING_OUT=grading] [GRADE_FLAGS='--jobs 2 --timeout 60'] (needs bubblewrap and libseccomp: exits 2, with the fix, without them; sudo scripts/install-system-deps installs them)" >&2; exit 2; }
 	$(PY) -m bookgrader grade "$(SUBMISSIONS)" --out "$(GRADING_OUT)" $(GRADE_FLAGS)
 
-# A whole reference set (README, "Reference results"): every experiment with PROFILE, one thread per
-# run, in two lanes side by side (one per core, balanced by measured cost), then (cpu, full) seeds
-# 3 and 4 for the comparisons still inconclusive at 3 seeds. Resumable: run it again after an
+# A whole reference set (README, "Reference results"): recipes/cpu/reference.sh, from a clean
+# worktree of COMMIT (a set is one commit), every experiment with PROFILE in two one-thread lanes
+# with tcmalloc, each lane extending (cpu, full) what it finished. Resumable: run it again after an
 # interruption. REFERENCE_OUT defaults to the set's folder in book/results/.
 PROFILE ?= cpu
+COMMIT ?= HEAD
 REFERENCE_OUT ?= $(if $(filter quick,$(PROFILE)),book/results,book/results/$(PROFILE))
-LANE1 = stacking large_kernel stacking_short stacking_long stacking_matched separable separable_wide overfitting
-LANE2 = bottleneck_deep bottleneck_deep_short bottleneck_deep_long bottleneck grouped grouped_wide dense_vs_conv
 reference: $(STAMP)
-	@export OMP_NUM_THREADS=1 CONVLIB_PROGRESS=0; \
-	lane() { for e in "$$@"; do $(PY) -m convlib.experiments run $$e --profile $(PROFILE) \
-		--out "$(REFERENCE_OUT)" || return 1; done; }; \
-	lane $(LANE1) & one=$$!; lane $(LANE2) & two=$$!; wait $$one && wait $$two && \
-	if [ "$(PROFILE)" != quick ] && [ "$(PROFILE)" != smoke ]; then for e in $(LANE1) $(LANE2); do \
-		$(PY) -m convlib.experiments extend $$e --profile $(PROFILE) --out "$(REFERENCE_OUT)" || exit 1; done; fi
+	PROFILE=$(PROFILE) PYTHON=$(PY) OUT="$(REFERENCE_OUT)" recipes/cpu/reference.sh $(COMMIT)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -11,7 +11,6 @@ import torch
 from convlib import stats, store, tuning
 from convlib.data import CIFAR10, CLASSES
 from convlib.experiments import cli, files, registry, runner, verdicts
-from convlib.io import REPO_ROOT
 from convlib.models import FrameNet
 from convlib.profiles import PROFILES
 from convlib.tuning import _choose
@@ -400,18 +399,6 @@ def test_the_erf_of_the_named_variants_is_stored_before_and_after_training(tmp_p
     for key in ("init", "trained"):
         values = np.array(maps[key])
         assert values.shape == (32, 32) and abs(values.sum() - 1) < 1e-3 and values.min() >= 0
-
-
-def test_make_reference_runs_every_experiment_exactly_once():
-    """The two lanes of `make reference` together name each registered experiment once."""
-    import re
-
-    makefile = (REPO_ROOT / "Makefile").read_text()
-    lanes = [
-        re.search(rf"^{lane} = (.*)$", makefile, re.M).group(1).split()
-        for lane in ("LANE1", "LANE2")
-    ]
-    assert sorted(lanes[0] + lanes[1]) == sorted(registry.EXPERIMENTS)
 
 
 def test_extend_adds_seeds_only_to_the_variants_of_undecided_comparisons(tmp_path, fake_data):

@@ -111,7 +111,7 @@ def test_the_list_is_one_package_per_line_and_nothing_else_installs_packages():
     block = text.split("PACKAGES=(\n", 1)[1].split("\n)\n", 1)[0]
     names = [line.split("#")[0].strip() for line in block.splitlines()]
     assert all(name and " " not in name for name in names), block
-    assert {"bubblewrap", "chromium", "libseccomp2", "npm"} <= set(names)
+    assert {"bubblewrap", "chromium", "libseccomp2", "libtcmalloc-minimal4", "npm"} <= set(names)
     assert os.access(SCRIPT, os.X_OK)
     callers = [".ci/run", ".github/workflows/ci.yml", ".github/workflows/gpu.yml",
                ".github/workflows/pages.yml", "README.md"]
@@ -127,7 +127,8 @@ def test_as_root_it_installs_what_is_missing_once_then_nothing(bare):
     assert first.returncode == 0, first.stderr
     assert calls(state, "apt-get") == [
         "apt-get update -qq",
-        "apt-get install -y -qq bubblewrap libseccomp2 chromium npm python3-venv",
+        "apt-get install -y -qq bubblewrap libseccomp2 chromium npm python3-venv "
+        "libtcmalloc-minimal4",
     ]
     assert (state / "installed" / "bwrap").is_file()
     assert not calls(state, "apparmor_parser"), "Debian needs no AppArmor profile"
@@ -164,6 +165,7 @@ def test_ubuntu_2404_gets_the_apparmor_profile_for_bwrap_then_bwrap_works(bare):
     assert result.returncode == 0, result.stdout + result.stderr
     install = calls(state, "apt-get")[-1].split()
     assert "chromium-browser" in install and "chromium" not in install  # Ubuntu's name
+    assert "libtcmalloc-minimal4t64" in install and "libtcmalloc-minimal4" not in install
     profile = (state / "apparmor.d" / "bwrap").read_text()
     for rule in ("abi <abi/4.0>,", "include <tunables/global>",
                  "profile bwrap /usr/bin/bwrap flags=(unconfined) {", "userns,",
@@ -202,4 +204,5 @@ def test_ubuntu_2204_needs_no_profile(bare):
     run, state = bare
     result = run(UBUNTU_2204, uid=0, restricted=False)
     assert result.returncode == 0, result.stderr
+    assert "libtcmalloc-minimal4" in calls(state, "apt-get")[-1].split()  # before the t64 names
     assert calls(state, "apparmor_parser") == [] and not (state / "apparmor.d" / "bwrap").exists()

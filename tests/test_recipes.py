@@ -197,11 +197,13 @@ def test_the_cpu_recipe_queues_every_experiment_once_each_sweep_after_its_base()
             assert queue.index(experiment.recipe_from) < queue.index(name), name
 
 
-def test_the_cpu_recipe_refuses_a_bad_commit_or_lane_count(tmp_path):
+def test_the_cpu_recipe_refuses_a_bad_commit_lane_count_or_allocator(tmp_path):
     assert subprocess.run(["bash", "-n", str(CPU_RECIPE)]).returncode == 0
     for args, env, message in (([], {}, "COMMIT must name a commit"),
                                (["no-such-commit"], {}, "COMMIT must name a commit"),
-                               (["HEAD"], {"LANES": "0"}, "LANES must be a positive integer")):
+                               (["HEAD"], {"LANES": "0"}, "LANES must be a positive integer"),
+                               (["HEAD"], {"TCMALLOC": str(tmp_path / "missing.so")},
+                                "tcmalloc (libtcmalloc_minimal.so.4) not found")):
         done = subprocess.run(["bash", str(CPU_RECIPE), *args], capture_output=True, text=True,
                               env=dict(os.environ, OUT=str(tmp_path / "out"), **env))
         assert done.returncode == 2 and message in done.stderr, args
@@ -258,10 +260,21 @@ def test_the_cpu_recipe_extends_each_base_in_its_lane_and_never_a_sweep(
     python.write_text(f'#!/bin/bash\necho "$3 $4" >> {calls}\n')
     python.chmod(0o755)
     env = dict(os.environ, PROFILE=profile, PYTHON=str(python), WORKTREE=str(worktree),
-               OUT=str(out), EXPERIMENTS="stacking stacking_short stacking_long", LANES="1")
+               OUT=str(out), EXPERIMENTS="stacking stacking_short stacking_long", LANES="1",
+               TCMALLOC="none")  # the allocator is tested by tests/test_train.py
     done = subprocess.run(["bash", "recipes/cpu/reference.sh", "HEAD"], cwd=clone, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     expected = ["run stacking", *(f"extend {n}" for n in extended), "run stacking_short",
                 "run stacking_long"]
     assert calls.read_text().splitlines() == expected
+
+
+def test_make_reference_is_the_cpu_recipe():
+    """One way to make a set: `make reference` runs the recipe with its profile, commit and
+    folder (the recipe's queue names every experiment once: the test above)."""
+    done = subprocess.run(["make", "-n", "reference", "PROFILE=quick", "COMMIT=abc123"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    line = done.stdout.strip().splitlines()[-1]
+    assert "PROFILE=quick" in line and 'OUT="book/results"' in line
+    assert line.endswith("recipes/cpu/reference.sh abc123")

@@ -137,3 +137,49 @@ def test_final_evaluation_stores_the_per_image_correctness_packed():
     assert correct.shape == (40,) and history.test_correct["n"] == 40
     assert correct.mean() == pytest.approx(history.test_acc[-1])
     assert run().test_correct == history.test_correct  # same seed, same images right
+
+
+TCMALLOC_CHILD = """
+import hashlib, json, torch
+from convlib.experiments import get_experiment
+from convlib.train import TrainConfig, seed_everything, train
+torch.set_num_threads(1)
+g = torch.Generator().manual_seed(0)
+images = torch.randint(0, 256, (512, 3, 32, 32), dtype=torch.uint8, generator=g)
+labels = torch.arange(512) % 10
+seed_everything(0)
+model = next(v.build for v in get_experiment("stacking").variants if v.name == "2x3x3")()
+history = train(model, images, labels, images[:256], labels[:256],
+                TrainConfig(epochs=2, batch_size=256, lr=0.1), device="cpu", progress=False)
+digest = hashlib.sha256()
+for tensor in model.state_dict().values():
+    digest.update(tensor.detach().contiguous().numpy().tobytes())
+print(json.dumps({"weights": digest.hexdigest(), "loss": history.train_loss,
+                  "tcmalloc": "libtcmalloc" in open("/proc/self/maps").read()}))
+"""
+
+
+def test_training_under_tcmalloc_is_bit_identical():
+    """The reference recipe trains with tcmalloc preloaded (recipes/cpu/reference.sh: 1.1-1.4x
+    faster on the CPU): the allocator must not change a single bit of the weights or losses of
+    the harness's own step (bf16 autocast and channels_last where the CPU has them, batch 256,
+    whose activations are above glibc's mmap threshold)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    maps = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
+    found = [line.split()[-1] for line in maps.splitlines()
+             if line.split() and line.split()[0] == "libtcmalloc_minimal.so.4"]
+    if not found:
+        pytest.skip("no libtcmalloc_minimal.so.4: scripts/install-system-deps installs it")
+    runs = {}
+    for name, preload in (("glibc", ""), ("tcmalloc", found[0])):
+        env = dict(os.environ, OMP_NUM_THREADS="1", LD_PRELOAD=preload)
+        done = subprocess.run([sys.executable, "-c", TCMALLOC_CHILD], env=env,
+                              capture_output=True, text=True, timeout=300, check=True)
+        runs[name] = json.loads(done.stdout.splitlines()[-1])
+    assert (runs["glibc"]["tcmalloc"], runs["tcmalloc"]["tcmalloc"]) == (False, True)
+    assert runs["glibc"]["weights"] == runs["tcmalloc"]["weights"]
+    assert runs["glibc"]["loss"] == runs["tcmalloc"]["loss"]
