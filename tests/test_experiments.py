@@ -85,6 +85,30 @@ def test_rerun_skips_finished_runs(tmp_path, fake_data):
     assert len(results["runs"]) == 4
 
 
+def test_a_run_interrupted_after_its_grid_keeps_the_grids_choice(tmp_path, fake_data,
+                                                                  monkeypatch):
+    """A machine that stops during a variant's first run loses that run, not its learning-rate
+    grid: the resumed experiment reads the stored choice and trains no grid again."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_trained_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, fake_data, [0])
+    stored = files.load_results(tmp_path / "dense_vs_conv.json")
+    assert list(stored["lr_selection"]) == ["mlp"] and stored["runs"] == []
+    monkeypatch.undo()
+    grids = []
+    real_recipe = runner._recipe
+    monkeypatch.setattr(runner, "_recipe",
+                        lambda session, variant: grids.append(variant.name) or
+                        real_recipe(session, variant))
+    results = run(tmp_path, fake_data, [0])
+    assert grids == ["cnn"]  # the mlp's grid was kept
+    assert results["lr_selection"]["mlp"] == stored["lr_selection"]["mlp"]
+    assert len(results["runs"]) == 2
+
+
 def test_results_of_another_profile_are_never_mixed(tmp_path, fake_data):
     run(tmp_path, fake_data, [0])
     with pytest.raises(files.ResultsFileError, match="profile"):

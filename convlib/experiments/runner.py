@@ -60,9 +60,9 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     (only those for which ``select(variant_name, seed)`` is true, when ``select`` is given: a
     shard), and return the results.
 
-    Results are written after each run (atomically), so an interrupted experiment resumes where
-    it stopped. A results file made with another profile or data set is an error: profiles are
-    never mixed.
+    Results are written after each learning-rate grid and each run (atomically), so an
+    interrupted experiment resumes where it stopped. A results file made with another profile or
+    data set is an error: profiles are never mixed.
     """
     experiment = get_experiment(name)
     budget = experiment.budget(get_profile(profile))
@@ -83,6 +83,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     for variant, seed in _pending(experiment, seeds, results, select, log):
         if variant.name not in results["lr_selection"]:
             results["lr_selection"][variant.name] = _recipe(session, variant)
+            _write_results(path, results, experiment)  # a grid is hours on a CPU: keep it
         _run_one(session, results, variant, seed)
     _write_results(path, results, experiment)
     return results
