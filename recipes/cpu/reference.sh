@@ -22,13 +22,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 
-# Every experiment, each sweep after its base; the cheaper ones first, so that the files a set
-# needs most are made before the costliest (one thread, a run of 4 epochs: a 5x5 or two stacked
-# 3x3 about 6 minutes, the deep bottleneck network about 19, ConvNeXt 7x7 16 and 13x13 20; its
-# learning-rate grid a third more); tests/test_recipes.py checks it against the registry.
-QUEUE="stacking stacking_matched separable bottleneck dense_vs_conv stacking_short stacking_long
-separable_wide grouped grouped_wide overfitting bottleneck_deep large_kernel bottleneck_deep_short
-bottleneck_deep_long"
+# Every experiment, each sweep after its base, the costliest first (one thread, with its grid and
+# extension: grouped about 3 hours, large_kernel and the deep network's 8-epoch sweep 2 each, down
+# to stacking_short's 10 minutes), so that the last experiment of one lane ends near the other's
+# and no core idles for hours at the end (stacking and stacking_matched first: 1160485's set began
+# with them); a network two experiments share (g1, the plain 3x3, two stacked 3x3) is trained by
+# the earlier one and reused by the later. tests/test_recipes.py checks it against the registry.
+QUEUE="stacking stacking_matched grouped large_kernel bottleneck_deep bottleneck_deep_long
+overfitting grouped_wide bottleneck separable_wide stacking_long bottleneck_deep_short dense_vs_conv
+separable stacking_short"
 
 COMMIT="${1:-}"
 if [[ -z "$COMMIT" ]] || ! git rev-parse -q --verify "$COMMIT^{commit}" > /dev/null; then
