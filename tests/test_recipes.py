@@ -246,6 +246,10 @@ def test_the_cpu_recipe_names_a_sweep_as_the_registry_does():
     assert by_name == {n for n, e in EXPERIMENTS.items() if e.recipe_from is not None}
     assert '"$name" != *_short' in CPU_RECIPE.read_text()
     assert '"$name" != *_long' in CPU_RECIPE.read_text()
+    from convlib.experiments.runner import EXTENDED_PROFILES  # the profiles the lanes extend
+
+    condition = " || ".join(f'"$PROFILE" == {p}' for p in EXTENDED_PROFILES)
+    assert f"if [[ {condition} ]]" in CPU_RECIPE.read_text()
 
 
 @pytest.mark.parametrize("profile, extended", [("cpu", ["stacking"]), ("smoke", [])])

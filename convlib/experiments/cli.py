@@ -7,6 +7,7 @@
     python -m convlib.experiments merge NAME SHARD_DIR... [--out DIR]
     python -m convlib.experiments extend NAME [--profile P] [--out DIR]
     python -m convlib.experiments recompare NAME [--out DIR]
+    python -m convlib.experiments status [--profile P] [--out DIR]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 
 from convlib import store
 from convlib.experiments.files import ResultsFileError, load_results, results_path
+from convlib.experiments.progress import set_progress
 from convlib.experiments.registry import EXPERIMENTS
 from convlib.experiments.runner import EXTRA_SEEDS, extend_inconclusive, run_experiment
 from convlib.experiments.verdicts import check_claims
@@ -24,7 +26,8 @@ from convlib.io import atomic_write_json
 from convlib.merge import merge_results, selector, tag_results
 from convlib.profiles import PROFILE_NAMES, active_profile_name
 
-DESCRIPTION = "The book's CIFAR-10 comparisons: list, run, merge, extend and recompare."
+DESCRIPTION = ("The book's CIFAR-10 comparisons: list, run, merge, extend, recompare, and the "
+               "status of a set.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         _print_experiments()
+        return 0
+    if args.command == "status":
+        _print_status(args.profile or active_profile_name(), _profile_out(args))
         return 0
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")
@@ -43,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The command line: one sub-command per action (list, run, merge, extend, recompare)."""
+    """The command line: one sub-command per action (list, run, merge, extend, recompare,
+    status)."""
     parser = argparse.ArgumentParser(prog="python -m convlib.experiments", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     names = f"one of: {', '.join(EXPERIMENTS)}"
@@ -74,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
                                "file from its runs (no training), e.g. after a change of method")
     recompare.add_argument("name", help=names)
     recompare.add_argument("--out", default=None, help=default)
+    status = sub.add_parser("status", help="what a set holds and still needs, with the hours "
+                            "spent and an estimate of those to go")
+    status.add_argument("--profile", choices=PROFILE_NAMES, default=None)
+    status.add_argument("--out", default=None,
+                        help="results folder (default: the profile's reference set)")
     return parser
 
 
@@ -83,6 +95,27 @@ def _print_experiments() -> None:
         print(f"{experiment.name}: {experiment.description}")
         for variant in experiment.variants:
             print(f"    {variant.name:12s} {variant.label}")
+
+
+def _print_status(profile: str, out: str | os.PathLike) -> None:
+    """``status``: one line per experiment (runs done, to run, grids to run, hours spent and to
+    go; ``+``: the extension is not known yet, ``?``: no measured run to estimate from)."""
+    rows = set_progress(profile, out)
+    print(f"{'experiment':22s} {'runs':>5s} {'to run':>7s} {'grids':>6s} {'spent h':>8s} "
+          f"{'to go h':>8s}")
+    for row in rows:
+        to_go = row["seconds_to_go"]
+        print(f"{row['experiment']:22s} {row['done']:5d} "
+              f"{str(row['to_run']) + ('' if row['extension_known'] else '+'):>7s} "
+              f"{row['grids_to_run']:6d} {row['seconds'] / 3600:8.2f} "
+              f"{'?' if to_go is None else f'{to_go / 3600:.2f}':>8s}")
+    known = [row["seconds_to_go"] for row in rows if row["seconds_to_go"] is not None]
+    unknown = [row["experiment"] for row in rows if row["seconds_to_go"] is None]
+    open_ended = [row["experiment"] for row in rows if not row["extension_known"]]
+    print(f"spent {sum(row['seconds'] for row in rows) / 3600:.2f} one-thread hours; to go "
+          f"{sum(known) / 3600:.2f} at least" + (f", plus {', '.join(unknown)} (no measured run)"
+                                                  if unknown else "")
+          + (f"; extension not known yet: {', '.join(open_ended)}" if open_ended else ""))
 
 
 def _print_verdicts(results: dict) -> None:

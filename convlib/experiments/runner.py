@@ -40,6 +40,9 @@ from convlib.tuning import select_learning_rate
 ERF_IMAGES = 64  # test images the effective receptive field is averaged over
 EXTRA_SEEDS = (3, 4)  # the reference profile's rule: 5 seeds where 3 leave a comparison undecided
 SEED_DOMINATED = 0.5  # ... or where the seeds supply more than half of its interval
+# The profiles whose sets are extended (recipes/cpu/reference.sh), every experiment but the epoch
+# sweeps (which keep the profile's seeds: they ask whether a ranking moves with the budget).
+EXTENDED_PROFILES = ("cpu", "full")
 # Provenance keys that must agree for two runs to be the same computation (see _reused_run).
 SAME_RUN_KEYS = ("dataset", "profile", "train_size", "test_size", "epochs", "augment",
                  "batch_size", "lr_grid", "grid_epochs", "device", "threads", "precision", "torch")
@@ -292,11 +295,22 @@ def extend_inconclusive(name: str, profile: str | None = None,
     dominate (:data:`SEED_DOMINATED` of it: 3 seeds estimate that part poorly), then store the
     recomputed comparisons. Returns the variants extended (none when none needs it). The two
     variants of a claim run the same seeds, so the comparison stays paired."""
-    results = load_results(results_path(name, out))
-    undecided = {v for c in check_claims(results) if "note" not in c and (
-                     c["verdict"] == stats.INCONCLUSIVE or c["seed_share"] > SEED_DOMINATED)
-                 for v in (c["better"], c["worse"])}
+    undecided = undecided_variants(load_results(results_path(name, out)))
     if undecided:
         run_experiment(name, profile, list(extra_seeds), out,
                        select=lambda variant, seed: variant in undecided, **options)
     return sorted(undecided)
+
+
+def undecided_variants(results: dict) -> set[str]:
+    """The variants :func:`extend_inconclusive` adds seeds to: both variants of every comparison
+    still inconclusive, or whose interval the seeds dominate."""
+    return {v for c in check_claims(results) if "note" not in c and (
+                c["verdict"] == stats.INCONCLUSIVE or c["seed_share"] > SEED_DOMINATED)
+            for v in (c["better"], c["worse"])}
+
+
+def is_extended(experiment: Experiment, profile: str) -> bool:
+    """Whether the reference recipe extends ``experiment`` in ``profile``: the cpu and full sets,
+    every experiment but an epoch sweep."""
+    return profile in EXTENDED_PROFILES and experiment.recipe_from is None
