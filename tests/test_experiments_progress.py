@@ -13,7 +13,9 @@ from convlib.experiments import cli, files, progress, runner
 from convlib.experiments.registry import EXPERIMENTS
 from convlib.io import REPO_ROOT
 
+# the fair frame's cpu set while it is made (book/results/cpu/ once it lands)
 PENDING_STACKING = REPO_ROOT / "book" / "results" / "pending" / "cpu" / "stacking.json"
+ARTICLE_FRAME_CPU = REPO_ROOT / "book" / "results" / "cpu"
 
 
 @pytest.fixture
@@ -70,3 +72,9 @@ def test_status_prints_a_line_per_experiment_and_the_totals(smoke_set, capsys):
     assert [line.split()[0] for line in lines[1:-1]] == list(EXPERIMENTS)
     assert lines[-1].startswith("spent ") and "stacking (no measured run)" not in lines[-1]
     assert "stacking" in lines[-1].split("plus ", 1)[1]
+
+
+def test_status_refuses_a_set_of_the_article_frame(tmp_path, capsys):
+    shutil.copy(ARTICLE_FRAME_CPU / "stacking.json", tmp_path)  # a format-1 file
+    assert cli.main(["status", "--profile", "cpu", "--out", str(tmp_path)]) == 2
+    assert "format-1 file (the article's frame)" in capsys.readouterr().err

@@ -37,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         _print_experiments()
         return 0
     if args.command == "status":
-        _print_status(args.profile or active_profile_name(), _profile_out(args))
+        try:
+            _print_status(args.profile or active_profile_name(), _profile_out(args))
+        except (ResultsFileError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         return 0
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose one of: {', '.join(EXPERIMENTS)}")

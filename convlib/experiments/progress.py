@@ -20,16 +20,22 @@ import os
 import statistics
 from pathlib import Path
 
-from convlib.experiments.files import load_results, results_path
+from convlib.experiments.files import RESULTS_FORMAT, load_results, results_path
 from convlib.experiments.registry import EXPERIMENTS, get_experiment
 from convlib.experiments.runner import EXTRA_SEEDS, is_extended, undecided_variants
 from convlib.profiles import get_profile
 
 
 def set_progress(profile: str, out: str | os.PathLike) -> list[dict]:
-    """One :func:`experiment_progress` row per registered experiment, for the set in ``out``."""
+    """One :func:`experiment_progress` row per registered experiment, for the set in ``out`` (a
+    ``ValueError`` for a file of another format: its experiments are not today's)."""
     found = {name: load_results(results_path(name, out)) for name in EXPERIMENTS
              if Path(results_path(name, out)).is_file()}
+    for name, results in found.items():
+        if results["format"] != RESULTS_FORMAT:
+            raise ValueError(f"{results_path(name, out)} is a format-{results['format']} file "
+                             "(the article's frame): status describes sets of today's "
+                             f"experiments, format {RESULTS_FORMAT}")
     ratio = grid_to_run_ratio(found.values())
     return [experiment_progress(name, profile, found, ratio) for name in EXPERIMENTS]
 
