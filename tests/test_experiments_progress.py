@@ -78,3 +78,8 @@ def test_status_refuses_a_set_of_the_article_frame(tmp_path, capsys):
     shutil.copy(ARTICLE_FRAME_CPU / "stacking.json", tmp_path)  # a format-1 file
     assert cli.main(["status", "--profile", "cpu", "--out", str(tmp_path)]) == 2
     assert "format-1 file (the article's frame)" in capsys.readouterr().err
+
+
+def test_status_refuses_a_set_of_another_profile(smoke_set, capsys):
+    assert cli.main(["status", "--profile", "cpu", "--out", str(smoke_set)]) == 2
+    assert "made with profile 'smoke', not 'cpu'" in capsys.readouterr().err

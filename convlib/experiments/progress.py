@@ -28,7 +28,8 @@ from convlib.profiles import get_profile
 
 def set_progress(profile: str, out: str | os.PathLike) -> list[dict]:
     """One :func:`experiment_progress` row per registered experiment, for the set in ``out`` (a
-    ``ValueError`` for a file of another format: its experiments are not today's)."""
+    ``ValueError`` for a file of another format, whose experiments are not today's, or of
+    another profile)."""
     found = {name: load_results(results_path(name, out)) for name in EXPERIMENTS
              if Path(results_path(name, out)).is_file()}
     for name, results in found.items():
@@ -36,6 +37,9 @@ def set_progress(profile: str, out: str | os.PathLike) -> list[dict]:
             raise ValueError(f"{results_path(name, out)} is a format-{results['format']} file "
                              "(the article's frame): status describes sets of today's "
                              f"experiments, format {RESULTS_FORMAT}")
+        if results["provenance"]["profile"] != profile:
+            raise ValueError(f"{results_path(name, out)} was made with profile "
+                             f"{results['provenance']['profile']!r}, not {profile!r}")
     ratio = grid_to_run_ratio(found.values())
     return [experiment_progress(name, profile, found, ratio) for name in EXPERIMENTS]
 
