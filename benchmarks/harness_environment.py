@@ -29,8 +29,6 @@ from harness_options import NETWORKS, rate
 
 from convlib.experiments import get_experiment
 
-TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"  # Debian and Ubuntu's place
-
 
 def child(experiment: str, name: str, images: int, threads: int) -> None:
     """Print one run's images per second and system seconds as JSON (in the child process)."""
@@ -58,12 +56,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=2048)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--tcmalloc", default=TCMALLOC)
+    parser.add_argument("--tcmalloc", default=None,
+                        help="the library (default: what scripts/find-tcmalloc finds)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         experiment, name, images, threads = args.child
         return child(experiment, name, int(images), int(threads))
+    if args.tcmalloc is None:
+        found = subprocess.run([str(Path(__file__).parents[1] / "scripts" / "find-tcmalloc")],
+                               capture_output=True, text=True)
+        args.tcmalloc = found.stdout.strip() or sys.exit(found.stderr.strip())
     if not Path(args.tcmalloc).is_file():
         sys.exit(f"no tcmalloc at {args.tcmalloc}: scripts/install-system-deps installs it")
     for network in NETWORKS:

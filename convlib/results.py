@@ -15,6 +15,7 @@ import numpy as np
 from convlib import stats
 from convlib.erf import mass_within, rms_radius
 from convlib.experiments.files import file_variants, load_results, results_path
+from convlib.experiments.progress import experiment_cost
 from convlib.experiments.registry import SWEEP, get_experiment
 from convlib.experiments.verdicts import budget_text, check_claims, summarize, unstable_seeds
 from convlib.profiles import get_profile
@@ -408,22 +409,10 @@ def erf_comparison_line(comparison: dict) -> str:
 
 
 def set_cost(experiments: dict[str, dict]) -> list[dict]:
-    """What a reference set cost to make, per experiment (``{name: results}``, one set): the runs
-    it trained, the runs it copied from another experiment (``reused_from``: the same model, seed
-    and budget, trained once), the trained runs' wall seconds (one thread per run for the ``cpu``
-    set), the slowest run, and the wall seconds of the learning-rate grids it ran
-    (``grid_seconds``: format 2; a choice copied from another experiment costs nothing here).
-    Reused runs cost nothing where they are copied."""
-    rows = []
-    for name, results in experiments.items():
-        trained = [run["seconds"] for run in results["runs"] if not run.get("reused_from")]
-        grids = [choice["seconds"] for choice in results.get("lr_selection", {}).values()
-                 if not choice.get("reused_from")]
-        rows.append({"experiment": name, "trained": len(trained),
-                     "reused": len(results["runs"]) - len(trained),
-                     "seconds": round(sum(trained), 1), "slowest": max(trained, default=0.0),
-                     "grid_seconds": round(sum(grids), 1)})
-    return rows
+    """What a reference set cost to make: one row per experiment (``{name: results}``, one set),
+    :func:`convlib.experiments.progress.experiment_cost` with the experiment's name."""
+    return [{"experiment": name, **experiment_cost(results)}
+            for name, results in experiments.items()]
 
 
 __all__ = ["REFERENCE_SETS", "comparison_line", "comparisons_table", "curves", "epoch_sweep",

@@ -11,6 +11,7 @@ import torch
 from convlib import stats, store, tuning
 from convlib.data import CIFAR10, CLASSES
 from convlib.experiments import cli, files, registry, runner, verdicts
+from convlib.io import git_commit
 from convlib.models import FrameNet
 from convlib.profiles import PROFILES
 from convlib.tuning import _choose
@@ -97,6 +98,7 @@ def test_a_run_interrupted_after_its_grid_keeps_the_grids_choice(tmp_path, fake_
         run(tmp_path, fake_data, [0])
     stored = files.load_results(tmp_path / "dense_vs_conv.json")
     assert list(stored["lr_selection"]) == ["mlp"] and stored["runs"] == []
+    assert stored["provenance"]["git_commit"] == git_commit()  # the set's checks read it
     monkeypatch.undo()
     grids = []
     real_recipe = runner._recipe

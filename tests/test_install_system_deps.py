@@ -47,6 +47,9 @@ STUBS = {
         'esac; done\n'
     ),
     "apparmor_parser": 'log apparmor_parser "$@"; [ -f "${@: -1}" ] && touch "$STATE/loaded"\n',
+    # apt's package lists: they know the t64 name of tcmalloc where the test says so
+    "apt-cache": 'log apt-cache "$@"; [ -f "$STATE/t64" ] && [ "${@: -1}" = '
+                 'libtcmalloc-minimal4t64 ]\n',
     "setpriv": 'log setpriv "$@"; while [[ "$1" == --* ]]; do shift; done; exec "$@"\n',
 }
 # What an installed package's command does; as bwrap, it fails like Ubuntu's until a profile loads.
@@ -206,3 +209,18 @@ def test_ubuntu_2204_needs_no_profile(bare):
     assert result.returncode == 0, result.stderr
     assert "libtcmalloc-minimal4" in calls(state, "apt-get")[-1].split()  # before the t64 names
     assert calls(state, "apparmor_parser") == [] and not (state / "apparmor.d" / "bwrap").exists()
+
+
+def test_a_derivative_whose_apt_knows_the_t64_name_gets_it_and_counts_it_present(bare):
+    """Linux Mint 22 (Ubuntu 24.04's packages, another ID): apt's lists decide tcmalloc's name;
+    once installed under it, the package is present (no second install)."""
+    run, state = bare
+    (state / "t64").touch()
+    mint = 'PRETTY_NAME="Linux Mint 22"\nID=linuxmint\nID_LIKE="ubuntu debian"\nVERSION_ID="22"\n'
+    result = run(mint, uid=0)
+    assert result.returncode == 0, result.stderr
+    install = calls(state, "apt-get")[-1].split()
+    assert "libtcmalloc-minimal4t64" in install and "libtcmalloc-minimal4" not in install
+    clear_calls(state)
+    again = run(mint, uid=0)
+    assert again.returncode == 0 and calls(state, "apt-get") == [], again.stdout

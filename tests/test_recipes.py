@@ -192,9 +192,9 @@ def test_the_cpu_recipe_queues_every_experiment_once_each_sweep_after_its_base()
 
     queue = _cpu_queue()
     assert sorted(queue) == sorted(EXPERIMENTS) and len(set(queue)) == len(queue)
-    for name, experiment in EXPERIMENTS.items():
-        if experiment.recipe_from is not None:
-            assert queue.index(experiment.recipe_from) < queue.index(name), name
+    for name, experiment in EXPERIMENTS.items():  # the other lane has started something else
+        if experiment.recipe_from is not None:  # before a sweep starts: its base has chosen
+            assert queue.index(name) - queue.index(experiment.recipe_from) >= 2, name
 
 
 def test_the_cpu_recipe_refuses_a_bad_commit_lane_count_or_allocator(tmp_path):
@@ -216,6 +216,8 @@ def test_the_cpu_recipe_makes_a_complete_set_from_a_clean_worktree_and_commits_i
     the commit, and the pending folder, alone, is committed."""
     from convlib.results import is_complete
 
+    if subprocess.run([str(REPO_ROOT / "scripts" / "find-tcmalloc")]).returncode != 0:
+        pytest.skip("the recipe trains with tcmalloc: scripts/install-system-deps installs it")
     clone, worktree, out = tmp_path / "clone", tmp_path / "ref", tmp_path / "out"
     subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True,

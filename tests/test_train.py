@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
 
 from convlib import train as T
 from convlib.device import resolve_precision
+from convlib.io import REPO_ROOT
 
 
 def tiny_data(n=96, seed=0):
@@ -164,18 +170,12 @@ def test_training_under_tcmalloc_is_bit_identical():
     faster on the CPU): the allocator must not change a single bit of the weights or losses of
     the harness's own step (bf16 autocast and channels_last where the CPU has them, batch 256,
     whose activations are above glibc's mmap threshold)."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    maps = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
-    found = [line.split()[-1] for line in maps.splitlines()
-             if line.split() and line.split()[0] == "libtcmalloc_minimal.so.4"]
-    if not found:
-        pytest.skip("no libtcmalloc_minimal.so.4: scripts/install-system-deps installs it")
+    found = subprocess.run([str(REPO_ROOT / "scripts" / "find-tcmalloc")], capture_output=True,
+                           text=True)
+    if found.returncode != 0:
+        pytest.skip(found.stderr.strip())
     runs = {}
-    for name, preload in (("glibc", ""), ("tcmalloc", found[0])):
+    for name, preload in (("glibc", ""), ("tcmalloc", found.stdout.strip())):
         env = dict(os.environ, OMP_NUM_THREADS="1", LD_PRELOAD=preload)
         done = subprocess.run([sys.executable, "-c", TCMALLOC_CHILD], env=env,
                               capture_output=True, text=True, timeout=300, check=True)

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         try:
             _print_status(args.profile or active_profile_name(), _profile_out(args))
-        except (ResultsFileError, ValueError) as error:
+        except ResultsFileError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         return 0
@@ -102,8 +102,9 @@ def _print_experiments() -> None:
 
 
 def _print_status(profile: str, out: str | os.PathLike) -> None:
-    """``status``: one line per experiment (runs done, to run, grids to run, hours spent and to
-    go; ``+``: the extension is not known yet, ``?``: no measured run to estimate from)."""
+    """``status``: one line per experiment (runs done, to run, grids to run, hours spent and an
+    estimate of those to go; ``+``: the extension is not known yet, ``?``: no run in the set to
+    price a network with)."""
     rows = set_progress(profile, out)
     print(f"{'experiment':22s} {'runs':>5s} {'to run':>7s} {'grids':>6s} {'spent h':>8s} "
           f"{'to go h':>8s}")
@@ -117,8 +118,8 @@ def _print_status(profile: str, out: str | os.PathLike) -> None:
     unknown = [row["experiment"] for row in rows if row["seconds_to_go"] is None]
     open_ended = [row["experiment"] for row in rows if not row["extension_known"]]
     print(f"spent {sum(row['seconds'] for row in rows) / 3600:.2f} one-thread hours; to go "
-          f"{sum(known) / 3600:.2f} at least" + (f", plus {', '.join(unknown)} (no measured run)"
-                                                  if unknown else "")
+          f"about {sum(known) / 3600:.2f}" + (f", plus {', '.join(unknown)} (not priced: a "
+                                              "network with no run yet)" if unknown else "")
           + (f"; extension not known yet: {', '.join(open_ended)}" if open_ended else ""))
 
 

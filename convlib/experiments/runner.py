@@ -1,11 +1,11 @@
 """The resumable runner: train every (variant, seed) of an experiment and write its results file.
 
-Results are written after each run (atomically), so an interrupted experiment resumes where it
-stopped; a results file made with another budget is an error (budgets are never mixed). Each
-variant first gets its learning rate from the profile's grid on a validation split of the
-training images (:mod:`convlib.tuning`). A run, or a learning-rate choice, that another
-experiment in the same folder already made for the same model and budget is copied, not trained
-again (marked ``reused_from``).
+Results are written after each learning-rate grid and each run (atomically), so an interrupted
+experiment resumes where it stopped; a results file made with another budget is an error (budgets
+are never mixed). Each variant first gets its learning rate from the profile's grid on a
+validation split of the training images (:mod:`convlib.tuning`). A run, or a learning-rate
+choice, that another experiment in the same folder already made for the same model and budget is
+copied, not trained again (marked ``reused_from``).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: list[int] | Non
     for variant, seed in _pending(experiment, seeds, results, select, log):
         if variant.name not in results["lr_selection"]:
             results["lr_selection"][variant.name] = _recipe(session, variant)
+            _stamp(results, session.provenance)
             _write_results(path, results, experiment)  # a grid is hours on a CPU: keep it
         _run_one(session, results, variant, seed)
     _write_results(path, results, experiment)
@@ -272,13 +273,20 @@ def _run_one(session: _Session, results: dict, variant: Variant, seed: int) -> N
     prov = results["provenance"]
     prov["seeds"] = sorted(set(prov["seeds"]) | {seed})
     prov["wall_seconds"] = round(prov["wall_seconds"] + seconds, 1)
-    prov.update(device=provenance["device"], threads=provenance["threads"],
-                torch=provenance["torch"], git_commit=git_commit(), updated=utc_now())
+    _stamp(results, provenance)
     _write_results(session.path, results, session.experiment)
     if session.log:
         how = f"(reused from {reused['reused_from']})" if reused else f"({seconds:.0f} s)"
         session.log(f"{name}: {variant.name} seed {seed} (lr {lr:g}): test accuracy "
                     f"{accuracy:.4f} {how}")
+
+
+def _stamp(results: dict, provenance: dict) -> None:
+    """What made the file's newest content: the machine's device, threads and torch, the commit
+    and the time (a run's or a learning-rate grid's)."""
+    results["provenance"].update(device=provenance["device"], threads=provenance["threads"],
+                                 torch=provenance["torch"], git_commit=git_commit(),
+                                 updated=utc_now())
 
 
 def _write_results(path: Path, results: dict, experiment: Experiment) -> None:

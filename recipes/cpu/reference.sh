@@ -26,11 +26,13 @@ ROOT="$PWD"
 # extension: grouped about 3 hours, large_kernel and the deep network's 8-epoch sweep 2 each, down
 # to stacking_short's 10 minutes), so that the last experiment of one lane ends near the other's
 # and no core idles for hours at the end (stacking and stacking_matched first: 1160485's set began
-# with them); a network two experiments share (g1, the plain 3x3, two stacked 3x3) is trained by
-# the earlier one and reused by the later. tests/test_recipes.py checks it against the registry.
-QUEUE="stacking stacking_matched grouped large_kernel bottleneck_deep bottleneck_deep_long
-overfitting grouped_wide bottleneck separable_wide stacking_long bottleneck_deep_short dense_vs_conv
-separable stacking_short"
+# with them, and stacking is complete there). A sweep, and an experiment that shares a network with
+# an earlier one (g1, the plain 3x3), stands at least two places after it, so that the earlier has
+# chosen the learning rate or trained the network by then: otherwise two lanes do the same work
+# (the results stay right). tests/test_recipes.py checks it against the registry.
+QUEUE="stacking stacking_matched grouped large_kernel bottleneck_deep overfitting
+bottleneck_deep_long grouped_wide bottleneck separable_wide stacking_long bottleneck_deep_short
+dense_vs_conv separable stacking_short"
 
 COMMIT="${1:-}"
 if [[ -z "$COMMIT" ]] || ! git rev-parse -q --verify "$COMMIT^{commit}" > /dev/null; then
@@ -43,22 +45,31 @@ if ! [[ "$LANES" =~ ^[1-9][0-9]*$ ]]; then
     echo "LANES must be a positive integer; got '$LANES'" >&2
     exit 2
 fi
+PROFILE="${PROFILE:-cpu}"
+PY="$(realpath -s "${PYTHON:-.venv/bin/python}")"  # -s: a venv's python is a link
+if [[ ! -x "$PY" ]]; then
+    echo "PYTHON must be the project's Python (make install makes .venv); got '$PY'" >&2
+    exit 2
+fi
 # tcmalloc: glibc's malloc hands the large activation buffers of each training step back to the
 # kernel and faults them in again (up to a fifth of a run in system time); tcmalloc keeps them.
 # 1.1-1.4x more images per second, bit-identical results (README, "Reference results";
-# tests/test_train.py). scripts/install-system-deps installs it; TCMALLOC=none runs without.
-TCMALLOC="${TCMALLOC:-$(/sbin/ldconfig -p 2> /dev/null \
-    | awk '$1 == "libtcmalloc_minimal.so.4" {print $NF; exit}')}"
+# tests/test_train.py). The training processes alone preload it, once it is seen loaded in this
+# Python; TCMALLOC=none runs without.
+TCMALLOC="${TCMALLOC:-$(scripts/find-tcmalloc 2> /dev/null || true)}"
+PRELOAD="${LD_PRELOAD:-}"
 if [[ "$TCMALLOC" != none ]]; then
-    if [[ -z "$TCMALLOC" || ! -f "$TCMALLOC" ]]; then
-        echo "tcmalloc (libtcmalloc_minimal.so.4) not found: run scripts/install-system-deps as" \
-            "root, point TCMALLOC at the library, or set TCMALLOC=none (about 1.3x slower)" >&2
+    TCMALLOC="$(realpath -m "${TCMALLOC:-missing}")"
+    if ! LD_PRELOAD="$TCMALLOC" "$PY" -c \
+            'import sys; sys.exit("libtcmalloc" not in open("/proc/self/maps").read())' \
+            2> /dev/null; then
+        echo "tcmalloc (libtcmalloc_minimal.so.4) not found or not loadable ('$TCMALLOC'): run" \
+            "scripts/install-system-deps as root, point TCMALLOC at the library, or set" \
+            "TCMALLOC=none (about 1.3x slower)" >&2
         exit 2
     fi
-    export LD_PRELOAD="$TCMALLOC${LD_PRELOAD:+:$LD_PRELOAD}"
+    PRELOAD="$TCMALLOC${PRELOAD:+:$PRELOAD}"
 fi
-PROFILE="${PROFILE:-cpu}"
-PY="$(realpath -s "${PYTHON:-.venv/bin/python}")"  # -s: a venv's python is a link
 WORKTREE="${WORKTREE:-../ref-${COMMIT:0:7}}"
 OUT="$(realpath -m "${OUT:-results/reference-$PROFILE}")"
 PENDING="${PENDING:-book/results/pending/$PROFILE}"
@@ -90,13 +101,13 @@ lane() {
     local name
     while name="$(next)" && [[ -n "$name" ]]; do
         echo "$(date -u +%FT%TZ) start $name"
-        (cd "$WORKTREE" && "$PY" -m convlib.experiments run "$name" --profile "$PROFILE" \
-            --out "$OUT")
+        (cd "$WORKTREE" && LD_PRELOAD="$PRELOAD" "$PY" -m convlib.experiments run "$name" \
+            --profile "$PROFILE" --out "$OUT")
         if [[ "$PROFILE" == cpu || "$PROFILE" == full ]] && [[ "$name" != *_short ]] \
                 && [[ "$name" != *_long ]]; then
             echo "$(date -u +%FT%TZ) extend $name"
-            (cd "$WORKTREE" && "$PY" -m convlib.experiments extend "$name" \
-                --profile "$PROFILE" --out "$OUT")
+            (cd "$WORKTREE" && LD_PRELOAD="$PRELOAD" "$PY" -m convlib.experiments extend \
+                "$name" --profile "$PROFILE" --out "$OUT")
         fi
         echo "$(date -u +%FT%TZ) done $name"
     done
