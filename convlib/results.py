@@ -385,6 +385,7 @@ def erf_comparison(results: dict, wider: str, narrower: str, stage: str = "train
     the interval covers the seeds' variation, not the choice of images."""
     diff, low, high = stats.welch_interval(erf_radii(results, wider, stage),
                                            erf_radii(results, narrower, stage))
+    seeds = tuple(len(_erf_runs(results, v, stage)) for v in (wider, narrower))
     if unstable_seeds(results, wider) or unstable_seeds(results, narrower):
         verdict = stats.NOT_COMPARABLE
     else:
@@ -393,8 +394,8 @@ def erf_comparison(results: dict, wider: str, narrower: str, stage: str = "train
     return {"wider": wider, "narrower": narrower, "stage": stage,
             "difference": round(diff, SPREAD_DECIMALS), "low": round(low, SPREAD_DECIMALS),
             "high": round(high, SPREAD_DECIMALS), "verdict": verdict,
-            "verdict_text": stats.with_budget(verdict, budget_text(results)),
-            "seeds": [len(_erf_runs(results, v, stage)) for v in (wider, narrower)]}
+            "verdict_text": stats.with_budget(verdict, budget_text(results, seeds)),
+            "seeds": list(seeds)}
 
 
 def erf_comparison_line(comparison: dict) -> str:

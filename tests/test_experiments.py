@@ -194,6 +194,7 @@ def test_a_comparison_pairs_the_seeds_both_variants_ran():
     numbers = ("difference", "low", "high", "seeds", "method", "verdict")
     paired, expected = verdicts.check_claims(results)[0], verdicts.check_claims(both)[0]
     assert {k: paired[k] for k in numbers} == {k: expected[k] for k in numbers}
+    assert paired["verdict_text"].endswith("2 seeds")  # the seeds it paired, not the file's 3
     results["runs"] = [r for r in results["runs"] if r["variant"] == "cnn" or r["seed"] == 2]
     results["runs"].append({**results["runs"][0], "variant": "mlp", "seed": 5})
     with pytest.raises(ValueError, match="no seed in common"):
@@ -519,3 +520,13 @@ def test_an_unstable_winner_leaves_the_verdict_alone():
         if run["variant"] == "g1":
             run["history"]["train_loss"] = [1.5, 1.0, 1.8, 0.8]  # the more accurate side wobbled
     assert verdicts.check_claims(results)[0]["verdict"] == stats.CONTRADICTED
+
+
+def test_a_verdicts_budget_counts_the_seeds_its_comparison_paired():
+    """Where only some variants were extended, a comparison pairs the seeds both ran: its budget
+    says that many, not the file's count (an ERF comparison says each side's)."""
+    results = {"provenance": {"epochs": 4, "profile": "cpu", "seeds": [0, 1, 2, 3, 4]}}
+    assert verdicts.budget_text(results) == "4 epochs, cpu set, 5 seeds"
+    assert verdicts.budget_text(results, 3) == "4 epochs, cpu set, 3 seeds"
+    assert verdicts.budget_text(results, (5, 5)) == "4 epochs, cpu set, 5 seeds"
+    assert verdicts.budget_text(results, (3, 5)) == "4 epochs, cpu set, 3 and 5 seeds"

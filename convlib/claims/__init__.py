@@ -51,7 +51,7 @@ from functools import cache
 from typing import Any
 
 from convlib import results, stats
-from convlib.experiments.verdicts import budget_text, check_claims
+from convlib.experiments.verdicts import check_claims
 from convlib.stats import CLAIM_VERDICTS, HOLDS, HOLDS_APPROXIMATELY, UNVERIFIABLE, WRONG
 
 ARITHMETIC, EMPIRICAL = "arithmetic", "empirical"
@@ -145,7 +145,7 @@ def experiment_claim(experiment: str, index: int) -> Callable[[], dict]:
             "test_images",
         )
         computed = {"available": True, **{k: comparison.get(k) for k in keep},
-                    "budget": budget_text(found), "profile": prov["profile"],
+                    "budget": comparison["budget"], "profile": prov["profile"],
                     "dataset": prov["dataset"], "device": prov["device"]}
         if comparison["metric"] == "gap":  # how far training went: can the budget show overfitting?
             computed["train_acc"] = {

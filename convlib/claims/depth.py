@@ -197,7 +197,7 @@ def _same_performance() -> dict:
     comparison = compare_variants(separable, "2xsep3x3", stacking, "5x5",
                                   labels=("two separable 3x3", "one 5x5"))
     judged = stats.judge(comparison, stats.SAME, margin=SAME_MARGIN)
-    budget = budget_text(stacking)
+    budget = budget_text(stacking, comparison.n_seeds)
     explanation = judged.explanation.rsplit(": ", 1)[0]  # the verdict again, with its budget
     return {
         "available": True,

@@ -168,10 +168,14 @@ def _caveat(results: dict, claim: ExperimentClaim, difference: float) -> tuple[s
     return None
 
 
-def budget_text(results: dict) -> str:
-    """The budget behind a results file's verdicts: ``"4 epochs, cpu set, 3 seeds"``."""
+def budget_text(results: dict, seeds: int | tuple[int, int] | None = None) -> str:
+    """The budget behind a verdict of a results file: ``"4 epochs, cpu set, 3 seeds"``. ``seeds``:
+    the seeds the comparison used (the seeds both variants ran, or each side's count), which
+    can be fewer than the file's when only some variants were extended; default the file's."""
     p = results["provenance"]
-    n = len(p["seeds"])
+    n = len(p["seeds"]) if seeds is None else seeds
+    if isinstance(n, tuple):
+        n = n[0] if n[0] == n[1] else f"{n[0]} and {n[1]}"
     return f"{p['epochs']} epochs, {p['profile']} set, {n} seed{'s' if n != 1 else ''}"
 
 
@@ -210,6 +214,7 @@ def comparison_dict(results: dict, claim: ExperimentClaim) -> dict:
     head.update(caveat)
     head["unstable"] = {v: unstable_seeds(results, v) for v in (claim.better, claim.worse)
                         if unstable_seeds(results, v)}
+    head["budget"] = budget_text(results, comparison.n_seeds)  # the seeds it paired
     verdict_text = stats.with_budget(verdict, head["budget"])
     return {**head, "mean_better": round(a["mean"], 6), "std_better": round(a["std"], 6),
             "mean_worse": round(b["mean"], 6), "std_worse": round(b["std"], 6),
